@@ -1,0 +1,1 @@
+"""mnist-dash: a terminal dashboard that trains MNIST two ways."""
