@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,7 @@ class TrainConfig:
     def parameter_count(self) -> int:
         """Weights plus biases of the MLP this config describes."""
         sizes = self.layer_sizes
-        return sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+        return sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (coerced like from_dict, not validated)."""
