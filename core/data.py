@@ -1,15 +1,34 @@
-"""MNIST: IDX reading, the embedded sample, download, splits, subsets, downsampling.
-
-INTERFACE SKELETON: the data helper replaces the bodies; the names and signatures are the contract.
-"""
+"""MNIST: IDX reading, the embedded sample, download, splits, subsets, downsampling."""
 
 from __future__ import annotations
 
+import gzip
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import zlib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+ENV_VAR = "MNIST_DASH_DATA"
+FILES = {  # role -> (standard file name, magic number)
+    "train_images": ("train-images-idx3-ubyte", 2051),
+    "train_labels": ("train-labels-idx1-ubyte", 2049),
+    "test_images": ("t10k-images-idx3-ubyte", 2051),
+    "test_labels": ("t10k-labels-idx1-ubyte", 2049),
+}
+SIDE = 28
+SAMPLE_SOURCE = "embedded MNIST sample (10,000 train / 2,000 test)"
+DOWNLOAD_HOST = ("ossci-datasets.s3.amazonaws.com", 443)  # torchvision's first mirror
+FIX_DIR = "pass --data-dir DIR with the four MNIST IDX files (gzipped or raw)"
+FIX_ENV = f"point {ENV_VAR} at a directory with the four MNIST IDX files, or unset {ENV_VAR}"
+FIX_SAMPLE = "reinstall mnist-dash or regenerate the sample with `make sample`"
 
 
 class DataError(Exception):
@@ -51,6 +70,185 @@ class MnistData:
     is_sample: bool
 
 
+# ---------------------------------------------------------------- IDX reading
+
+
+def parse_idx(data: bytes, name: str, magic: int) -> np.ndarray:
+    """Decode one IDX file's bytes (gzipped or raw) into a read-only uint8 array; DataError if bad."""
+    if name.endswith(".gz") and data[:2] != b"\x1f\x8b":
+        raise DataError(f"{name}: not gzip-compressed although its name ends in .gz "
+                        f"(first bytes {data[:4].hex() or 'none: the file is empty'})")
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{name}: damaged or truncated gzip data ({e})") from None
+    ndim = 3 if magic == 2051 else 1
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{name}: truncated: {len(data)} bytes, shorter than the {header}-byte IDX header")
+    found = int.from_bytes(data[:4], "big")
+    if found != magic:
+        kind = "images" if magic == 2051 else "labels"
+        raise DataError(f"{name}: wrong magic number {found} (MNIST {kind} files start with {magic}); "
+                        f"is this the right file?")
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    if ndim == 3 and dims[1:] != [SIDE, SIDE]:
+        raise DataError(f"{name}: images are {dims[1]}x{dims[2]}, MNIST images are {SIDE}x{SIDE}")
+    expected = header + int(np.prod(dims))
+    if len(data) != expected:
+        what = "truncated" if len(data) < expected else "too long"
+        raise DataError(f"{name}: {what}: {len(data):,} bytes where the header ({' x '.join(map(str, dims))}) "
+                        f"needs {expected:,}")
+    arr = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    if ndim == 1 and arr.size and int(arr.max()) > 9:
+        raise DataError(f"{name}: label {int(arr.max())} is out of range 0-9")
+    return arr
+
+
+def _locate(directory: Path) -> dict[str, Path]:
+    """Map each role to its file in DIR or torchvision's DIR/MNIST/raw; DataError when any is missing."""
+    if not directory.is_dir():
+        raise DataError(f"{directory}: not a directory" if directory.exists() else f"{directory}: does not exist")
+    layouts = [directory, directory / "MNIST" / "raw"]
+
+    def find(d: Path, base: str) -> Path | None:
+        # The raw file is faster to read than the .gz; torchvision keeps both.
+        return next((p for p in (d / base, d / f"{base}.gz") if p.is_file()), None)
+
+    for d in layouts:
+        found = {role: find(d, base) for role, (base, _) in FILES.items()}
+        if any(found.values()) or d is layouts[-1]:
+            break
+    missing = [FILES[role][0] + "[.gz]" for role, p in found.items() if p is None]
+    if missing:
+        raise DataError(f"{d}: missing {', '.join(missing)}")
+    return found  # type: ignore[return-value]
+
+
+_CACHE: dict[tuple, dict[str, np.ndarray]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget the arrays parsed so far in this process (benchmarks and tests)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _check_counts(arrays: dict[str, np.ndarray], names: dict[str, str]) -> None:
+    for part in ("train", "test"):
+        n_img, n_lab = len(arrays[f"{part}_images"]), len(arrays[f"{part}_labels"])
+        if n_img != n_lab:
+            raise DataError(f"{names[part + '_images']} holds {n_img:,} images but "
+                            f"{names[part + '_labels']} holds {n_lab:,} labels")
+
+
+def read_dir(directory: str | Path) -> dict[str, np.ndarray]:
+    """Read and validate the four IDX files of a directory (cached by resolved path and mtime)."""
+    paths = _locate(Path(directory).expanduser())
+    try:
+        key = tuple((str(p.resolve()), p.stat().st_mtime_ns, p.stat().st_size) for p in paths.values())
+    except OSError as e:
+        raise DataError(f"{e.filename}: cannot read ({e.strerror})") from None
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    arrays = {}
+    for role, path in paths.items():
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise DataError(f"{path}: cannot read ({e.strerror})") from None
+        arrays[role] = parse_idx(data, str(path), FILES[role][1])
+    _check_counts(arrays, {role: str(p) for role, p in paths.items()})
+    with _CACHE_LOCK:
+        _CACHE[key] = arrays
+    return arrays
+
+
+def read_sample() -> dict[str, np.ndarray]:
+    """Read the embedded sample shipped in core/sample/."""
+    with _CACHE_LOCK:
+        if ("sample",) in _CACHE:
+            return _CACHE[("sample",)]
+    folder = resources.files("core") / "sample"
+    arrays = {}
+    for role, (base, magic) in FILES.items():
+        name = f"{base}.gz"
+        try:
+            data = (folder / name).read_bytes()
+        except OSError:
+            raise DataError(f"embedded sample file core/sample/{name} is missing; {FIX_SAMPLE}") from None
+        arrays[role] = parse_idx(data, f"core/sample/{name}", magic)
+    _check_counts(arrays, {role: f"core/sample/{base}.gz" for role, (base, _) in FILES.items()})
+    with _CACHE_LOCK:
+        _CACHE[("sample",)] = arrays
+    return arrays
+
+
+# ---------------------------------------------------------------- sources
+
+
+def cache_dir() -> Path:
+    """The user cache directory for MNIST: $XDG_CACHE_HOME/mnist-dash/mnist or ~/.cache/mnist-dash/mnist."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "mnist-dash" / "mnist"
+
+
+def _online(timeout: float = 1.5) -> bool:
+    """Whether the download mirror answers; a thread bounds DNS, which ignores socket timeouts."""
+    ok: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection(DOWNLOAD_HOST, timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout + 0.5)
+    return bool(ok)
+
+
+def _download(cache: Path, say: Callable[[str], None]) -> bool:
+    """Download MNIST with torchvision into a scratch folder, then move the .gz files into the cache."""
+    if not _online():
+        say("offline: cannot reach the MNIST download mirror")
+        return False
+    try:
+        import torchvision  # lazy: heavy, and only this path needs it
+    except ImportError:
+        say("torchvision is not installed: cannot download MNIST")
+        return False
+    say(f"downloading MNIST into {cache}")
+    old_timeout = socket.getdefaulttimeout()
+    scratch = None
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        # A scratch folder on the same filesystem: a failed download never leaves half files in the cache.
+        scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
+        if old_timeout is None:
+            socket.setdefaulttimeout(30)  # torchvision's urlopen has no timeout: a stalled mirror would hang
+        torchvision.datasets.MNIST(root=str(scratch), download=True)
+        for base, _ in FILES.values():
+            os.replace(scratch / "MNIST" / "raw" / f"{base}.gz", cache / f"{base}.gz")
+        return True
+    except Exception as e:  # noqa: BLE001 - any failure means: fall through to the sample
+        say(f"MNIST download failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+        return False
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _raw(arrays: dict[str, np.ndarray], source: str, is_sample: bool) -> RawMnist:
+    return RawMnist(**arrays, source=source, is_sample=is_sample)
+
+
 def find_and_load(
     data_dir: str | Path | None = None,
     *,
@@ -58,7 +256,46 @@ def find_and_load(
     allow_download: bool = True,
 ) -> RawMnist:
     """Load from --data-dir, $MNIST_DASH_DATA, the user cache, a torchvision download, or the sample."""
-    raise NotImplementedError
+    say = announce or (lambda _msg: None)
+    # A directory the user named is never silently replaced by another source.
+    for named, fix in ((data_dir, FIX_DIR), (os.environ.get(ENV_VAR), FIX_ENV)):
+        if named is not None and str(named) != "":
+            path = Path(named).expanduser()
+            try:
+                return _raw(read_dir(path), str(path), False)
+            except DataError as e:
+                raise DataError(f"{e}. Fix: {fix}") from None
+    cache = cache_dir()
+    if cache.is_dir() and any(cache.iterdir()):
+        try:
+            return _raw(read_dir(cache), str(cache), False)
+        except DataError as e:
+            say(f"ignoring the MNIST cache: {e} (delete {cache} to download again)")
+    if allow_download and _download(cache, say):
+        try:
+            return _raw(read_dir(cache), str(cache), False)
+        except DataError as e:
+            say(f"the downloaded MNIST files are unusable: {e}")
+    arrays = read_sample()
+    n_train, n_test = len(arrays["train_labels"]), len(arrays["test_labels"])
+    say(f"using the embedded MNIST sample: {n_train:,} train / {n_test:,} test")
+    return _raw(arrays, f"embedded MNIST sample ({n_train:,} train / {n_test:,} test)", True)
+
+
+# ---------------------------------------------------------------- splits
+
+
+def _to_rows(images: np.ndarray, side: int) -> np.ndarray:
+    """uint8 (n, 28, 28) -> float32 (n, side*side) in [0, 1], average-pooled by 28 // side."""
+    x = images.astype(np.float32) / np.float32(255.0)
+    f = SIDE // side
+    if f > 1:
+        x = x.reshape(len(x), side, f, side, f).mean(axis=(2, 4), dtype=np.float32)
+    return np.ascontiguousarray(x.reshape(len(x), side * side), dtype=np.float32)
+
+
+def _split(images: np.ndarray, labels: np.ndarray, idx: np.ndarray, side: int) -> Split:
+    return Split(images=_to_rows(images[idx], side), labels=labels[idx].astype(np.int64))
 
 
 def prepare(
@@ -71,7 +308,28 @@ def prepare(
     test_subset: int = 0,
 ) -> MnistData:
     """Carve the seeded validation split, take subsets, normalise to [0, 1], average-pool to input_size."""
-    raise NotImplementedError
+    if input_size not in (28, 14, 7):
+        raise ValueError(f"input_size must be 28, 14 or 7, not {input_size}")
+    for name, k in (("train_subset", train_subset), ("val_subset", val_subset), ("test_subset", test_subset)):
+        if k < 0:
+            raise ValueError(f"{name} must be >= 0 (0 = all), not {k}")
+    n = len(raw.train_labels)
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = n // 12  # 60,000 -> 55,000 / 5,000 like the classic split
+    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    test_idx = np.arange(len(raw.test_labels))
+
+    def first(idx: np.ndarray, k: int) -> np.ndarray:
+        return idx[:k] if k else idx  # larger than the split = all of it
+
+    return MnistData(
+        train=_split(raw.train_images, raw.train_labels, first(train_idx, train_subset), input_size),
+        val=_split(raw.train_images, raw.train_labels, first(val_idx, val_subset), input_size),
+        test=_split(raw.test_images, raw.test_labels, first(test_idx, test_subset), input_size),
+        side=input_size,
+        source=raw.source,
+        is_sample=raw.is_sample,
+    )
 
 
 def load_data(config, data_dir: str | Path | None = None, *, announce=None, allow_download: bool = True) -> MnistData:
