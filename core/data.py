@@ -266,7 +266,7 @@ def find_and_load(
             except DataError as e:
                 raise DataError(f"{e}. Fix: {fix}") from None
     cache = cache_dir()
-    if cache.is_dir() and any(cache.iterdir()):
+    if cache.is_dir() and any(not p.name.startswith(".") for p in cache.iterdir()):  # skip scratch dirs
         try:
             return _raw(read_dir(cache), str(cache), False)
         except DataError as e:
@@ -287,11 +287,17 @@ def find_and_load(
 
 def _to_rows(images: np.ndarray, side: int) -> np.ndarray:
     """uint8 (n, 28, 28) -> float32 (n, side*side) in [0, 1], average-pooled by 28 // side."""
-    x = images.astype(np.float32) / np.float32(255.0)
-    f = SIDE // side
+    n, f = len(images), SIDE // side
+    x = images
     if f > 1:
-        x = x.reshape(len(x), side, f, side, f).mean(axis=(2, 4), dtype=np.float32)
-    return np.ascontiguousarray(x.reshape(len(x), side * side), dtype=np.float32)
+        # Integer sums of strided slices (at most 16 * 255 fits uint16) are ~5x faster than
+        # .mean(axis=(2, 4)) over the block axes; dividing afterwards keeps a full block exactly 1.0.
+        cols = images.astype(np.uint16).reshape(n, SIDE, side, f)
+        cols = sum((cols[..., i] for i in range(1, f)), cols[..., 0])
+        rows = cols.reshape(n, side, f, side)
+        x = sum((rows[:, :, i] for i in range(1, f)), rows[:, :, 0])
+    x = x.astype(np.float32) / np.float32(255 * f * f)
+    return np.ascontiguousarray(x.reshape(n, side * side))
 
 
 def _split(images: np.ndarray, labels: np.ndarray, idx: np.ndarray, side: int) -> Split:
