@@ -1,0 +1,358 @@
+"""A scalar autodiff engine: `Scalar` values, `Function` ops with static forward/backward, reverse mode.
+
+Standard library only. Every value is a `Scalar` with `data`, `grad`, the op that made it (`_op`, a
+`Function` subclass, or None for a leaf) and its parents (`_prev`). Each op keeps its local derivative
+right next to its forward computation, micrograd style.
+
+Speed tricks, each named where it lives:
+- fused n-ary ops: `Sum` of many terms and `Dot`, a neuron's whole weighted sum, as one node each
+  instead of hundreds of chained adds;
+- constant inputs stay plain floats inside `Dot`, and constant zeros are skipped (most MNIST pixels are 0);
+- `backward()` orders only interior nodes (leaves just receive gradient), iteratively, without recursion;
+- `__slots__` and no per-node closures: a node's backward is its op's static method.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Iterable, Sequence, Union
+
+Number = Union[int, float]
+
+
+class Scalar:
+    """One number in a computation graph: its value, its gradient, and how it was made."""
+
+    __slots__ = ("data", "grad", "_op", "_prev", "_ctx")
+
+    def __init__(self, data: Number, _prev: tuple = (), _op: type[Function] | None = None, _ctx=None) -> None:
+        self.data = float(data)
+        self.grad = 0.0
+        self._op = _op  # the Function subclass that produced this node; None for a leaf
+        self._prev = _prev  # parent Scalars, in the order the op's backward expects
+        self._ctx = _ctx  # whatever else the op's backward needs (an exponent, constant inputs)
+
+    # --- inspection
+    @property
+    def op(self) -> str:
+        """Name of the op that produced this node ('' for a leaf)."""
+        return self._op.__name__ if self._op is not None else ""
+
+    @property
+    def parents(self) -> tuple[Scalar, ...]:
+        """The Scalars this node was computed from."""
+        return self._prev
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for inputs and parameters (no op made them)."""
+        return self._op is None
+
+    def __repr__(self) -> str:
+        op = f", op={self.op}" if self._op is not None else ""
+        return f"Scalar(data={self.data:.6g}, grad={self.grad:.6g}{op})"
+
+    # --- operators
+    def __add__(self, other: Scalar | Number) -> Scalar:
+        return Add.apply(self, _lift(other))
+
+    def __radd__(self, other: Number) -> Scalar:
+        return Add.apply(_lift(other), self)
+
+    def __mul__(self, other: Scalar | Number) -> Scalar:
+        return Mul.apply(self, _lift(other))
+
+    def __rmul__(self, other: Number) -> Scalar:
+        return Mul.apply(_lift(other), self)
+
+    def __neg__(self) -> Scalar:
+        return Neg.apply(self)
+
+    def __sub__(self, other: Scalar | Number) -> Scalar:
+        return Sub.apply(self, _lift(other))
+
+    def __rsub__(self, other: Number) -> Scalar:
+        return Sub.apply(_lift(other), self)
+
+    def __truediv__(self, other: Scalar | Number) -> Scalar:
+        return Div.apply(self, _lift(other))
+
+    def __rtruediv__(self, other: Number) -> Scalar:
+        return Div.apply(_lift(other), self)
+
+    def __pow__(self, exponent: Number) -> Scalar:
+        if isinstance(exponent, Scalar):
+            raise TypeError("Scalar ** Scalar is not supported: the exponent must be a constant number")
+        return Pow.apply(self, exponent=float(exponent))
+
+    def relu(self) -> Scalar:
+        return ReLU.apply(self)
+
+    def exp(self) -> Scalar:
+        return Exp.apply(self)
+
+    def log(self) -> Scalar:
+        return Log.apply(self)
+
+    def tanh(self) -> Scalar:
+        return Tanh.apply(self)
+
+    def sigmoid(self) -> Scalar:
+        return Sigmoid.apply(self)
+
+    # --- reverse mode
+    def backward(self) -> None:
+        """Backpropagate from this node: d(self)/d(node) into every node's `grad` upstream of it.
+
+        Semantics: this node's grad is set to 1.0 and every interior node upstream (made by an op) is reset
+        to 0.0 before propagation, so after the call an interior node's grad is exactly d(self)/d(node).
+        Leaves (parameters, inputs) accumulate with `+=`: call `zero_grad()` between steps, or their
+        gradients add up across calls, which is how minibatches are accumulated. A node used twice gets
+        both contributions. The order is built iteratively, so graph depth is not limited by recursion.
+        """
+        order = self.topological_order()
+        for node in order:
+            node.grad = 0.0
+        self.grad = 1.0
+        for node in reversed(order):
+            node._op.backward(node)
+
+    def topological_order(self) -> list[Scalar]:
+        """Interior nodes upstream of (and including) this one, parents before children; leaves omitted."""
+        if self._op is None:
+            return []
+        order: list[Scalar] = []
+        seen = {id(self)}
+        # Iterative depth-first post-order: a node is emitted after all its interior parents.
+        stack: list[tuple[Scalar, bool]] = [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            stack.append((node, True))
+            for parent in node._prev:
+                if parent._op is not None and id(parent) not in seen:
+                    seen.add(id(parent))
+                    stack.append((parent, False))
+        return order
+
+
+def _lift(x: Scalar | Number) -> Scalar:
+    """Wrap a plain number as a constant leaf Scalar."""
+    return x if isinstance(x, Scalar) else Scalar(x)
+
+
+class Function:
+    """An op: `forward` computes the value from parent values, `backward(out)` pushes `out.grad` upstream.
+
+    `backward` adds (never assigns) `out.grad * d(out)/d(parent)` into each parent's `grad`, so a parent
+    reached along several paths gets every contribution.
+    """
+
+    @staticmethod
+    def forward(*args: float) -> float:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *parents: Scalar) -> Scalar:
+        """Run forward on the parents' values and return the new node."""
+        return Scalar(cls.forward(*[p.data for p in parents]), parents, cls)
+
+
+class Add(Function):
+    @staticmethod
+    def forward(a: float, b: float) -> float:
+        return a + b
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        a, b = out._prev
+        a.grad += out.grad
+        b.grad += out.grad
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(a: float, b: float) -> float:
+        return a * b
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        a, b = out._prev
+        a.grad += b.data * out.grad
+        b.grad += a.data * out.grad
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(a: float) -> float:
+        return -a
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        out._prev[0].grad -= out.grad
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(a: float, b: float) -> float:
+        return a - b
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        a, b = out._prev
+        a.grad += out.grad
+        b.grad -= out.grad
+
+
+class Div(Function):
+    @staticmethod
+    def forward(a: float, b: float) -> float:
+        return a / b
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        a, b = out._prev
+        a.grad += out.grad / b.data
+        b.grad -= out.grad * a.data / (b.data * b.data)
+
+
+class Pow(Function):
+    """x ** k for a constant exponent k (kept in `_ctx`)."""
+
+    @staticmethod
+    def forward(a: float, exponent: float) -> float:
+        return a**exponent
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        (a,), k = out._prev, out._ctx
+        a.grad += k * a.data ** (k - 1) * out.grad
+
+    @classmethod
+    def apply(cls, a: Scalar, exponent: float) -> Scalar:  # type: ignore[override]
+        return Scalar(cls.forward(a.data, exponent), (a,), cls, exponent)
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(a: float) -> float:
+        return a if a > 0.0 else 0.0
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        if out.data > 0.0:
+            out._prev[0].grad += out.grad
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(a: float) -> float:
+        return math.exp(a)
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        out._prev[0].grad += out.data * out.grad  # d/dx e^x = e^x, already computed
+
+
+class Log(Function):
+    @staticmethod
+    def forward(a: float) -> float:
+        return math.log(a)
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        a = out._prev[0]
+        a.grad += out.grad / a.data
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(a: float) -> float:
+        return math.tanh(a)
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        out._prev[0].grad += (1.0 - out.data * out.data) * out.grad
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(a: float) -> float:
+        # Two branches so that exp never overflows for large |a|.
+        if a >= 0.0:
+            return 1.0 / (1.0 + math.exp(-a))
+        e = math.exp(a)
+        return e / (1.0 + e)
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        s = out.data
+        out._prev[0].grad += s * (1.0 - s) * out.grad
+
+
+class Sum(Function):
+    """Fused n-ary sum: one node instead of a chain of n-1 adds."""
+
+    @staticmethod
+    def forward(*terms: float) -> float:
+        return sum(terms)
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        g = out.grad
+        for t in out._prev:
+            t.grad += g
+
+
+class Dot(Function):
+    """Fused weighted sum of one neuron: bias + sum_i w_i * x_i, as a single node.
+
+    Parents are the weights used, then the Scalar inputs (if any), then the bias. Constant inputs
+    (plain floats) are not nodes: they live in `_ctx`, and constant zeros are dropped with their weights,
+    because they contribute nothing to the value nor to any gradient.
+    """
+
+    @staticmethod
+    def forward(weights: Sequence[float], inputs: Sequence[float], bias: float) -> float:
+        return bias + sum(map(operator.mul, weights, inputs))
+
+    @staticmethod
+    def backward(out: Scalar) -> None:
+        g, prev, consts = out.grad, out._prev, out._ctx
+        if consts is not None:  # constant inputs: only weights and bias are parents
+            for w, x in zip(prev, consts):
+                w.grad += g * x
+        else:  # Scalar inputs: parents are w_0..w_n-1, x_0..x_n-1, bias
+            n = (len(prev) - 1) // 2
+            for w, x in zip(prev[:n], prev[n:-1]):
+                w.grad += g * x.data
+                x.grad += g * w.data
+        prev[-1].grad += g
+
+    @classmethod
+    def apply(cls, weights: Sequence[Scalar], inputs: Sequence[Scalar] | Sequence[Number],  # type: ignore[override]
+              bias: Scalar) -> Scalar:
+        """Weighted sum of `inputs` (all Scalars, or all plain numbers taken as constants) plus `bias`."""
+        if len(weights) != len(inputs):
+            raise ValueError(f"Dot: {len(weights)} weights but {len(inputs)} inputs")
+        if inputs and isinstance(inputs[0], Scalar):
+            xs = [x.data for x in inputs]
+            ws = [w.data for w in weights]
+            return Scalar(cls.forward(ws, xs, bias.data), (*weights, *inputs, bias), cls)
+        used = [(w, float(x)) for w, x in zip(weights, inputs) if x]  # skip constant zeros
+        ws_used = tuple(w for w, _ in used)
+        consts = tuple(x for _, x in used)
+        value = cls.forward([w.data for w in ws_used], consts, bias.data)
+        return Scalar(value, (*ws_used, bias), cls, consts)
+
+
+def total(terms: Iterable[Scalar | Number]) -> Scalar:
+    """Sum many terms as one `Sum` node (numbers become constant leaves)."""
+    return Sum.apply(*[_lift(t) for t in terms])

@@ -1,0 +1,195 @@
+"""Neural-network modules and losses on top of the scalar engine: Module, Neuron, Layer, MLP.
+
+Standard library only. Every weight and bias is a `Scalar` with a stable address: `L0.N12.w345` is layer 0,
+neuron 12, the weight from input 345; `L1.N3.b` a bias. After a forward call a model also keeps the last
+sample's graph nodes: `L0.N12.z` (pre-activation), `L0.N12.a` (activation) and `loss` (when registered
+in `model.last_loss`), all resolvable with `model.resolve(address)`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from typing import NamedTuple, Sequence
+
+from core.engine import Dot, Scalar, Sum
+
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
+INITS = ("scaled", "uniform")
+_ADDRESS = re.compile(r"L(\d+)\.N(\d+)\.(?:w(\d+)|(b|z|a))")
+
+
+class Address(NamedTuple):
+    """A parsed scalar address; `kind` is one of w, b, z, a, loss."""
+
+    layer: int | None
+    neuron: int | None
+    kind: str
+    index: int | None = None
+
+
+def parse_address(address: str) -> Address:
+    """Parse 'L0.N12.w345', 'L1.N3.b', 'L0.N12.z', 'L0.N12.a' or 'loss'; ValueError if malformed."""
+    text = address.strip()
+    if text == "loss":
+        return Address(None, None, "loss")
+    m = _ADDRESS.fullmatch(text)
+    if m is None:
+        raise ValueError(f"bad address {address!r}: expected L<layer>.N<neuron>.(w<input>|b|z|a) or 'loss', "
+                         "e.g. 'L0.N12.w345'")
+    layer, neuron, index, kind = m.groups()
+    if index is not None:
+        return Address(int(layer), int(neuron), "w", int(index))
+    return Address(int(layer), int(neuron), kind)
+
+
+class Module:
+    """Anything with parameters."""
+
+    def named_parameters(self) -> list[tuple[str, Scalar]]:
+        return []
+
+    def parameters(self) -> list[Scalar]:
+        """All parameters, in `named_parameters()` order."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Set every parameter's grad to 0."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+
+class Neuron(Module):
+    """One unit: z = w . x + b (a single fused `Dot` node), a = activation(z)."""
+
+    def __init__(self, nin: int, activation: str = "relu", init: str = "scaled",
+                 rng: random.Random | None = None) -> None:
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        rng = rng or random.Random()
+        # "scaled": U(-1, 1) / sqrt(fan_in) keeps z of order 1 whatever the fan-in; the seed's plain
+        # U(-1, 1) makes z of order sqrt(784) ~ 28 on MNIST, and SGD at lr 0.05 blows up.
+        scale = 1.0 / math.sqrt(nin) if init == "scaled" else 1.0
+        self.w = [Scalar(rng.uniform(-1.0, 1.0) * scale) for _ in range(nin)]
+        self.b = Scalar(0.0 if init == "scaled" else rng.uniform(-1.0, 1.0))
+        self.activation = activation
+        self.z: Scalar | None = None  # last forward pass's pre-activation node
+        self.a: Scalar | None = None  # last forward pass's activation node (is z when linear)
+
+    def __call__(self, x: Sequence[Scalar] | Sequence[float]) -> Scalar:
+        self.z = z = Dot.apply(self.w, x, self.b)
+        act = self.activation
+        if act == "relu":
+            a = z.relu()
+        elif act == "tanh":
+            a = z.tanh()
+        elif act == "sigmoid":
+            a = z.sigmoid()
+        else:
+            a = z
+        self.a = a
+        return a
+
+    def named_parameters(self) -> list[tuple[str, Scalar]]:
+        return [*((f"w{i}", w) for i, w in enumerate(self.w)), ("b", self.b)]
+
+
+class Layer(Module):
+    """A row of neurons sharing the same inputs."""
+
+    def __init__(self, nin: int, nout: int, activation: str = "relu", init: str = "scaled",
+                 rng: random.Random | None = None) -> None:
+        rng = rng or random.Random()
+        self.neurons = [Neuron(nin, activation, init, rng) for _ in range(nout)]
+
+    def __call__(self, x: Sequence[Scalar] | Sequence[float]) -> list[Scalar]:
+        return [n(x) for n in self.neurons]
+
+    def named_parameters(self) -> list[tuple[str, Scalar]]:
+        return [(f"N{j}.{name}", p) for j, n in enumerate(self.neurons) for name, p in n.named_parameters()]
+
+
+class MLP(Module):
+    """Multi-layer perceptron: hidden layers use `activation`, the last layer is linear (logits)."""
+
+    def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu", init: str = "scaled",
+                 seed: int | None = None) -> None:
+        if not nouts:
+            raise ValueError("MLP needs at least one layer size in nouts")
+        if activation not in ACTIVATIONS[:3]:
+            raise ValueError(f"activation must be one of {ACTIVATIONS[:3]}, got {activation!r}")
+        rng = random.Random(seed)
+        sizes = [nin, *nouts]
+        last = len(nouts) - 1
+        self.layers = [Layer(sizes[i], sizes[i + 1], activation if i < last else "linear", init, rng)
+                       for i in range(len(nouts))]
+        self.nin, self.nouts, self.activation, self.init = nin, list(nouts), activation, init
+        self.last_loss: Scalar | None = None  # the loss node of the last sample, if someone registered it
+
+    def __call__(self, x: Sequence[float] | Sequence[Scalar]) -> list[Scalar]:
+        if len(x) != self.nin:
+            raise ValueError(f"MLP expects {self.nin} inputs, got {len(x)}")
+        self.last_loss = None  # a new sample: the previous loss node no longer matches z and a
+        out: Sequence = x
+        for layer in self.layers:
+            out = layer(out)
+        return out  # type: ignore[return-value]
+
+    def named_parameters(self) -> list[tuple[str, Scalar]]:
+        return [(f"L{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()]
+
+    def resolve(self, address: str) -> Scalar:
+        """The Scalar at `address` (a parameter, or a node of the last forward pass); KeyError if none."""
+        try:
+            addr = parse_address(address)
+        except ValueError as exc:
+            raise KeyError(str(exc)) from None
+        if addr.kind == "loss":
+            if self.last_loss is None:
+                raise KeyError("'loss': no loss registered for the last sample (set model.last_loss)")
+            return self.last_loss
+        if addr.layer >= len(self.layers):
+            raise KeyError(f"{address!r}: layer {addr.layer} does not exist (the model has {len(self.layers)})")
+        neurons = self.layers[addr.layer].neurons
+        if addr.neuron >= len(neurons):
+            raise KeyError(f"{address!r}: layer {addr.layer} has {len(neurons)} neurons (N0..N{len(neurons) - 1})")
+        neuron = neurons[addr.neuron]
+        if addr.kind == "w":
+            if addr.index >= len(neuron.w):
+                raise KeyError(f"{address!r}: neuron has {len(neuron.w)} weights (w0..w{len(neuron.w) - 1})")
+            return neuron.w[addr.index]
+        if addr.kind == "b":
+            return neuron.b
+        node = neuron.z if addr.kind == "z" else neuron.a
+        if node is None:
+            raise KeyError(f"{address!r}: no forward pass yet, so there is no graph node to show")
+        return node
+
+
+def _one_hot_check(outputs: Sequence[Scalar], label: int) -> None:
+    if not 0 <= label < len(outputs):
+        raise ValueError(f"label {label} out of range for {len(outputs)} outputs")
+
+
+def mse_loss(outputs: Sequence[Scalar], label: int) -> Scalar:
+    """Mean squared error against the one-hot target of `label`: mean_k (out_k - [k == label])**2."""
+    _one_hot_check(outputs, label)
+    squares = [(o - (1.0 if k == label else 0.0)) ** 2 for k, o in enumerate(outputs)]
+    return Sum.apply(*squares) * (1.0 / len(outputs))
+
+
+def cross_entropy(outputs: Sequence[Scalar], label: int) -> Scalar:
+    """Softmax cross-entropy of logits `outputs` for class `label`, stable: the max logit is subtracted."""
+    _one_hot_check(outputs, label)
+    shift = max(o.data for o in outputs)  # a constant: it cancels out of the loss and its gradient
+    shifted = [o - shift for o in outputs]
+    log_sum_exp = Sum.apply(*[s.exp() for s in shifted]).log()
+    return log_sum_exp - shifted[label]
+
+
+def predict(outputs: Sequence[Scalar]) -> int:
+    """Index of the largest output."""
+    return max(range(len(outputs)), key=lambda k: outputs[k].data)

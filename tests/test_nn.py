@@ -1,0 +1,156 @@
+"""Modules, addresses and losses of the handmade engine, checked against the same network in torch."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from core.engine import Scalar
+from core.nn import MLP, Layer, Neuron, cross_entropy, mse_loss, parse_address, predict
+
+
+def small_input(n: int, seed: int = 0, zeros: bool = True) -> list[float]:
+    rng = random.Random(seed)
+    return [0.0 if zeros and rng.random() < 0.3 else rng.uniform(-1, 1) for _ in range(n)]
+
+
+def torch_twin(model: MLP):
+    """The same network in torch float64, weights copied from the engine model."""
+    torch = pytest.importorskip("torch")
+    layers = []
+    for layer in model.layers:
+        w = torch.tensor([[p.data for p in n.w] for n in layer.neurons], dtype=torch.float64, requires_grad=True)
+        b = torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64, requires_grad=True)
+        layers.append((w, b))
+    act = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}[model.activation]
+
+    def forward(x):
+        h = torch.tensor(x, dtype=torch.float64)
+        for i, (w, b) in enumerate(layers):
+            h = w @ h + b
+            if i < len(layers) - 1:
+                h = act(h)
+        return h
+
+    return layers, forward
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("loss_name", ["mse", "ce"])
+def test_every_parameter_gradient_matches_torch(activation, loss_name):
+    torch = pytest.importorskip("torch")
+    model = MLP(12, [7, 5, 4], activation=activation, seed=3)
+    x, label = small_input(12, seed=1), 2
+    out = model(x)
+    loss = mse_loss(out, label) if loss_name == "mse" else cross_entropy(out, label)
+    model.zero_grad()
+    loss.backward()
+    layers, forward = torch_twin(model)
+    tout = forward(x)
+    if loss_name == "mse":
+        target = torch.zeros(4, dtype=torch.float64)
+        target[label] = 1.0
+        tloss = torch.nn.functional.mse_loss(tout, target)
+    else:
+        tloss = torch.nn.functional.cross_entropy(tout.unsqueeze(0), torch.tensor([label]))
+    tloss.backward()
+    assert math.isclose(loss.data, tloss.item(), rel_tol=1e-9)
+    for o, t in zip(out, tout.tolist()):
+        assert math.isclose(o.data, t, rel_tol=1e-9, abs_tol=1e-12)
+    for i, (w, b) in enumerate(layers):
+        for j, neuron in enumerate(model.layers[i].neurons):
+            for k, p in enumerate(neuron.w):
+                assert math.isclose(p.grad, w.grad[j, k].item(), rel_tol=1e-9, abs_tol=1e-12), f"L{i}.N{j}.w{k}"
+            assert math.isclose(neuron.b.grad, b.grad[j].item(), rel_tol=1e-9, abs_tol=1e-12), f"L{i}.N{j}.b"
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    out = [Scalar(1000.0), Scalar(-1000.0), Scalar(999.0)]
+    loss = cross_entropy(out, 0)
+    loss.backward()
+    assert math.isclose(loss.data, math.log(1 + math.exp(-1.0)), rel_tol=1e-12)
+    assert math.isfinite(out[0].grad)
+
+
+def test_named_parameters_addresses_and_count():
+    model = MLP(784, [64, 32, 10], seed=0)
+    named = model.named_parameters()
+    assert len(named) == 784 * 64 + 64 + 64 * 32 + 32 + 32 * 10 + 10
+    names = [n for n, _ in named]
+    assert names[0] == "L0.N0.w0" and "L0.N12.w345" in names and "L1.N3.b" in names
+    assert names[-1] == "L2.N9.b"
+    assert len(set(names)) == len(names)
+    assert [p for _, p in named] == model.parameters()
+    for name, p in named[::997]:
+        assert model.resolve(name) is p
+
+
+def test_resolve_graph_nodes_after_forward():
+    model = MLP(6, [4, 3], seed=1)
+    with pytest.raises(KeyError, match="forward"):
+        model.resolve("L0.N1.z")
+    out = model(small_input(6))
+    z, a = model.resolve("L0.N1.z"), model.resolve("L0.N1.a")
+    assert z.op == "Dot" and a.op == "ReLU" and a.parents == (z,)
+    assert model.resolve("L1.N2.a") is model.resolve("L1.N2.z") is out[2]  # last layer is linear
+    with pytest.raises(KeyError, match="loss"):
+        model.resolve("loss")
+    loss = mse_loss(out, 1)
+    model.last_loss = loss
+    assert model.resolve("loss") is loss
+    model(small_input(6, seed=2))
+    with pytest.raises(KeyError):
+        model.resolve("loss")  # a new forward pass drops the stale loss
+
+
+@pytest.mark.parametrize("bad", ["L9.N0.b", "L0.N99.w0", "L0.N0.w6", "L0.N0.q", "nonsense", "", "L0.N0"])
+def test_resolve_bad_addresses_raise_key_error_with_message(bad):
+    model = MLP(6, [4, 3], seed=1)
+    with pytest.raises(KeyError) as info:
+        model.resolve(bad)
+    assert str(info.value).strip("'\"")
+
+
+def test_parse_address():
+    assert parse_address("L0.N12.w345") == (0, 12, "w", 345)
+    assert parse_address("L1.N3.b") == (1, 3, "b", None)
+    assert parse_address("L0.N1.z").kind == "z" and parse_address("L2.N0.a").kind == "a"
+    assert parse_address("loss").kind == "loss"
+    with pytest.raises(ValueError):
+        parse_address("L0.N1.w")
+
+
+def test_init_scaled_by_fan_in_and_uniform_option_and_seeded():
+    scaled = MLP(784, [8, 10], seed=5)
+    w = [p.data for p in scaled.layers[0].neurons[0].w]
+    assert max(abs(v) for v in w) <= 1 / math.sqrt(784)
+    uniform = MLP(784, [8, 10], init="uniform", seed=5)
+    assert max(abs(p.data) for p in uniform.parameters()) > 0.9
+    again = MLP(784, [8, 10], seed=5)
+    assert [p.data for p in again.parameters()] == [p.data for p in scaled.parameters()]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        MLP(4, [3], activation="gelu")
+    with pytest.raises(ValueError):
+        MLP(4, [])
+    with pytest.raises(ValueError):
+        Neuron(3, init="zeros")
+    with pytest.raises(ValueError):
+        MLP(4, [2])([1.0, 2.0])
+    with pytest.raises(ValueError):
+        mse_loss([Scalar(0.0)] * 3, 3)
+
+
+def test_layer_and_neuron_callable():
+    layer = Layer(3, 2, activation="tanh", rng=random.Random(0))
+    out = layer([1.0, 0.0, -1.0])
+    assert len(out) == 2 and all(o.op == "Tanh" for o in out)
+    assert len(layer.parameters()) == 8
+
+
+def test_predict():
+    assert predict([Scalar(0.1), Scalar(2.0), Scalar(-1.0)]) == 1
