@@ -26,7 +26,8 @@ FILES = {  # role -> (standard file name, magic number)
 SIDE = 28
 SAMPLE_SOURCE = "embedded MNIST sample (10,000 train / 2,000 test)"
 DOWNLOAD_HOST = ("ossci-datasets.s3.amazonaws.com", 443)  # torchvision's first mirror
-FIX_DIR = "pass --data-dir DIR with the four MNIST IDX files (gzipped or raw)"
+FIX_DIR = ("pass --data-dir a directory holding the four MNIST IDX files (gzipped or raw), "
+           "or leave --data-dir out to use the cache, a download or the embedded sample")
 FIX_ENV = f"point {ENV_VAR} at a directory with the four MNIST IDX files, or unset {ENV_VAR}"
 FIX_SAMPLE = "reinstall mnist-dash or regenerate the sample with `make sample`"
 
@@ -118,8 +119,11 @@ def _locate(directory: Path) -> dict[str, Path]:
 
     for d in layouts:
         found = {role: find(d, base) for role, (base, _) in FILES.items()}
-        if any(found.values()) or d is layouts[-1]:
+        if any(found.values()):
             break
+    else:
+        raise DataError(f"{directory}: no MNIST IDX files ({', '.join(b for b, _ in FILES.values())}, "
+                        f"each raw or .gz) in it or in its MNIST/raw subfolder")
     missing = [FILES[role][0] + "[.gz]" for role, p in found.items() if p is None]
     if missing:
         raise DataError(f"{d}: missing {', '.join(missing)}")
@@ -163,6 +167,8 @@ def read_dir(directory: str | Path) -> dict[str, np.ndarray]:
         arrays[role] = parse_idx(data, str(path), FILES[role][1])
     _check_counts(arrays, {role: str(p) for role, p in paths.items()})
     with _CACHE_LOCK:
+        while len(_CACHE) >= 4:  # a few data sets at most; files rewritten in place must not pile up
+            del _CACHE[next(iter(_CACHE))]
         _CACHE[key] = arrays
     return arrays
 

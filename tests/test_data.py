@@ -306,3 +306,9 @@ def test_pooling_matches_block_mean_on_real_digits(side):
     ref = (raw.train_images[idx] / 255.0).reshape(50, side, f, side, f).mean(axis=(2, 4)).reshape(50, -1)
     np.testing.assert_allclose(d.train.images, ref, atol=1e-6)
     assert np.array_equal(d.train.labels, raw.train_labels[idx])
+
+
+def test_directory_without_idx_files(tmp_path):
+    (tmp_path / "d").mkdir()
+    with pytest.raises(DataError, match=r"d: no MNIST IDX files .* MNIST/raw subfolder\. Fix: pass --data-dir"):
+        find_and_load(tmp_path / "d", allow_download=False)
