@@ -327,11 +327,11 @@ class Dot(Function):
     def backward(out: Scalar) -> None:
         g, prev, consts = out.grad, out._prev, out._ctx
         if consts is not None:  # constant inputs: only weights and bias are parents
-            for w, x in zip(prev, consts):
+            for w, x in zip(prev, consts, strict=True):
                 w.grad += g * x
         else:  # Scalar inputs: parents are w_0..w_n-1, x_0..x_n-1, bias
             n = (len(prev) - 1) // 2
-            for w, x in zip(prev[:n], prev[n:-1]):
+            for w, x in zip(prev[:n], prev[n:-1], strict=True):
                 w.grad += g * x.data
                 x.grad += g * w.data
         prev[-1].grad += g
@@ -346,7 +346,7 @@ class Dot(Function):
             xs = [x.data for x in inputs]
             ws = [w.data for w in weights]
             return Scalar(cls.forward(ws, xs, bias.data), (*weights, *inputs, bias), cls)
-        used = [(w, float(x)) for w, x in zip(weights, inputs) if x]  # skip constant zeros
+        used = [(w, float(x)) for w, x in zip(weights, inputs, strict=True) if x]  # skip constant zeros
         ws_used = tuple(w for w, _ in used)
         consts = tuple(x for _, x in used)
         value = cls.forward([w.data for w in ws_used], consts, bias.data)

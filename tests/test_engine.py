@@ -81,7 +81,7 @@ def test_binary_ops_and_composites_match_torch(name, fn, tfn, a, b):
     value, grads = engine_grads(fn, [a, b])
     tvalue, tgrads = torch_grads(tfn, [a, b])
     assert close(value, tvalue)
-    for g, tg in zip(grads, tgrads):
+    for g, tg in zip(grads, tgrads, strict=True):
         assert close(g, tg)
 
 
@@ -147,7 +147,7 @@ def test_dot_with_constant_inputs_skips_zeros_and_matches_torch():
     tz = (tw * torch.tensor(xs, dtype=torch.float64)).sum() + tb
     (tz * tz).backward()
     assert close(z.data, tz.item())
-    for w, g in zip(ws, tw.grad.tolist()):
+    for w, g in zip(ws, tw.grad.tolist(), strict=True):
         assert close(w.grad, g)
     assert close(b.grad, tb.grad.item())
 
@@ -163,8 +163,8 @@ def test_dot_with_scalar_inputs_gives_gradients_to_inputs_and_weights():
     tz = ((tx * tw).sum() - 0.3).tanh()
     tz.backward()
     assert close(z.data, tz.item())
-    assert all(close(a.grad, g) for a, g in zip(xs, tx.grad.tolist()))
-    assert all(close(a.grad, g) for a, g in zip(ws, tw.grad.tolist()))
+    assert all(close(a.grad, g) for a, g in zip(xs, tx.grad.tolist(), strict=True))
+    assert all(close(a.grad, g) for a, g in zip(ws, tw.grad.tolist(), strict=True))
 
 
 def test_sum_and_total():

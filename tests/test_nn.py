@@ -57,7 +57,7 @@ def test_every_parameter_gradient_matches_torch(activation, loss_name):
         tloss = torch.nn.functional.cross_entropy(tout.unsqueeze(0), torch.tensor([label]))
     tloss.backward()
     assert math.isclose(loss.data, tloss.item(), rel_tol=1e-9)
-    for o, t in zip(out, tout.tolist()):
+    for o, t in zip(out, tout.tolist(), strict=True):
         assert math.isclose(o.data, t, rel_tol=1e-9, abs_tol=1e-12)
     for i, (w, b) in enumerate(layers):
         for j, neuron in enumerate(model.layers[i].neurons):

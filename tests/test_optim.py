@@ -25,7 +25,7 @@ def test_plain_sgd_moves_each_weight_by_exactly_minus_lr_grad():
     mse_loss(model(x), 1).backward()
     before = [(p.data, p.grad) for p in model.parameters()]
     opt.step()
-    for (d, g), p in zip(before, model.parameters()):
+    for (d, g), p in zip(before, model.parameters(), strict=True):
         assert p.data == d - 0.05 * g
 
 
@@ -57,7 +57,7 @@ def test_optimisers_match_torch_over_several_steps(make):
         topt.zero_grad()
         quadratic(tparams).backward()
         topt.step()
-    for p, t in zip(params, tparams):
+    for p, t in zip(params, tparams, strict=True):
         assert math.isclose(p.data, t.item(), rel_tol=1e-9)
 
 
