@@ -327,7 +327,7 @@ class Dot(Function):
     def backward(out: Scalar) -> None:
         g, prev, consts = out.grad, out._prev, out._ctx
         if consts is not None:  # constant inputs: only weights and bias are parents
-            for w, x in zip(prev, consts, strict=True):
+            for w, x in zip(prev, consts, strict=False):  # the bias is the extra last parent
                 w.grad += g * x
         else:  # Scalar inputs: parents are w_0..w_n-1, x_0..x_n-1, bias
             n = (len(prev) - 1) // 2
