@@ -1,10 +1,33 @@
-"""Run directories: config, metrics stream, summary and checkpoints, written atomically."""
+"""Run directories: config, metrics stream, summary and checkpoints, written atomically.
+
+Layout of RUNS_DIR/<run-id>/:
+    config.json     the TrainConfig (atomic; rewritten when a resumed run changes it)
+    events.jsonl    every event, one JSON object a line (appended; flushed at each epoch end and at exit)
+    summary.json    how the run ended (atomic; written last, absent while running or after a crash)
+    checkpoints/    the backend's checkpoints (handmade engine: JSON; Lightning: .ckpt, weights only)
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from core.config import ConfigError, TrainConfig
+from core.events import EpochEnded, Event, RunFailed, RunFinished, read_jsonl, to_json
+
+CONFIG_FILE = "config.json"
+EVENTS_FILE = "events.jsonl"
+SUMMARY_FILE = "summary.json"
+CHECKPOINTS_DIR = "checkpoints"
+# Checkpoint file suffixes per backend, so --resume picks the right kind.
+CHECKPOINT_SUFFIXES = {"scalar": (".json",), "lightning": (".ckpt",)}
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -31,3 +54,200 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Strict JSON (non-finite floats become null), atomically."""
+    atomic_write_text(path, json.dumps(_finite(data), indent=2, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+class NotARunError(ValueError):
+    """A directory that is not (or no longer) a run record."""
+
+
+class RunRecorder:
+    """Writes one run directory; call it with each event. Thread-safe; use as a context manager."""
+
+    # Events after which the stream is flushed (and fsynced) at once.
+    FLUSH_ON = (EpochEnded, RunFinished, RunFailed)
+
+    def __init__(
+        self,
+        runs_dir: str | Path,
+        run_id: str,
+        config: TrainConfig,
+        *,
+        flush_interval: float = 2.0,
+        reopen: bool = False,
+    ) -> None:
+        self.path = Path(runs_dir) / run_id
+        self.run_id = run_id
+        self.flush_interval = flush_interval
+        if reopen:
+            if not (self.path / CONFIG_FILE).is_file():
+                raise NotARunError(f"{self.path}: not a run directory (no {CONFIG_FILE})")
+        else:
+            self.path.mkdir(parents=True, exist_ok=False)
+        self.checkpoints.mkdir(exist_ok=True)
+        atomic_write_text(self.path / CONFIG_FILE, config.to_json())
+        events = self.path / EVENTS_FILE
+        if reopen:
+            _end_with_newline(events)
+            (self.path / SUMMARY_FILE).unlink(missing_ok=True)  # the run is live again
+        self._fh = open(events, "a", encoding="utf-8")
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+        self.closed = False
+
+    @classmethod
+    def reopen(cls, run_dir: str | Path, config: TrainConfig, **kw: Any) -> RunRecorder:
+        """Continue writing an existing run directory (for --resume)."""
+        run_dir = Path(run_dir)
+        return cls(run_dir.parent, run_dir.name, config, reopen=True, **kw)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS_DIR
+
+    def record(self, event: Event) -> None:
+        """Append one event; flush at epoch ends, at the end of the run and every flush_interval seconds."""
+        line = to_json(event) + "\n"
+        with self._lock:
+            if self.closed:
+                return
+            self._fh.write(line)
+            now = time.monotonic()
+            if isinstance(event, self.FLUSH_ON):
+                self._flush_locked(sync=True)
+            elif now - self._last_flush >= self.flush_interval:
+                self._flush_locked(sync=False)
+
+    __call__ = record
+
+    def _flush_locked(self, *, sync: bool) -> None:
+        self._fh.flush()
+        if sync:
+            os.fsync(self._fh.fileno())
+        self._last_flush = time.monotonic()
+
+    def flush(self) -> None:
+        with self._lock:
+            if not self.closed:
+                self._flush_locked(sync=True)
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        """summary.json, atomically (strict JSON)."""
+        atomic_write_json(self.path / SUMMARY_FILE, summary)
+
+    def close(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self._flush_locked(sync=True)
+            self._fh.close()
+            self.closed = True
+
+    def __enter__(self) -> RunRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _end_with_newline(path: Path) -> None:
+    """After a crash mid-line, start appending on a fresh line so the torn one stays alone."""
+    try:
+        with open(path, "rb+") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() and (fh.seek(-1, os.SEEK_END), fh.read(1))[1] != b"\n":
+                fh.write(b"\n")
+    except FileNotFoundError:
+        pass
+
+
+@dataclass
+class RunRecord:
+    """A run read back from disk."""
+
+    path: Path
+    config: TrainConfig
+    events: list[Event] = field(default_factory=list)
+    summary: dict[str, Any] | None = None  # None while running, or when the run was killed
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def finished(self) -> bool:
+        return self.summary is not None
+
+    @property
+    def status(self) -> str:
+        """The summary's reason, or "incomplete" when there is none."""
+        return str(self.summary.get("reason", "unknown")) if self.summary else "incomplete"
+
+    def latest_checkpoint(self) -> Path | None:
+        return latest_checkpoint(self.path, self.config.backend)
+
+
+def open_run(run_dir: str | Path) -> RunRecord:
+    """Read a run directory; a torn last line of events.jsonl is skipped. NotARunError when it isn't one."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise NotARunError(f"{path}: no such run directory")
+    config_file = path / CONFIG_FILE
+    if not config_file.is_file():
+        raise NotARunError(f"{path}: not a run directory (no {CONFIG_FILE}; runs live in RUNS_DIR/<run-id>/)")
+    try:
+        config = TrainConfig.from_json(config_file.read_text(encoding="utf-8"))
+    except ConfigError as exc:
+        raise NotARunError(f"{config_file}: unreadable run config ({exc})") from None
+    except OSError as exc:
+        raise NotARunError(f"{config_file}: cannot read it ({exc.strerror or exc})") from None
+    events_file = path / EVENTS_FILE
+    events = read_jsonl(events_file) if events_file.is_file() else []
+    summary = None
+    summary_file = path / SUMMARY_FILE
+    if summary_file.is_file():
+        try:
+            loaded = json.loads(summary_file.read_text(encoding="utf-8"))
+            summary = loaded if isinstance(loaded, dict) else None
+        except (OSError, ValueError):
+            summary = None
+    return RunRecord(path=path, config=config, events=events, summary=summary)
+
+
+def list_runs(runs_dir: str | Path = "runs") -> list[Path]:
+    """Run directories under runs_dir, oldest first (run ids sort by time)."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file())
+
+
+def latest_checkpoint(run_dir: str | Path, backend: str) -> Path | None:
+    """The checkpoint to resume from: a file named last.* if present, else the newest one of the backend."""
+    folder = Path(run_dir) / CHECKPOINTS_DIR
+    if not folder.is_dir():
+        return None
+    suffixes = CHECKPOINT_SUFFIXES.get(backend, ())
+    found = [
+        p for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and (not suffixes or p.suffix in suffixes)
+    ]
+    if not found:
+        return None
+    last = [p for p in found if p.stem == "last" or p.stem.startswith("last")]
+    pool = last or found
+    return max(pool, key=lambda p: (p.stat().st_mtime_ns, p.name))

@@ -1,0 +1,122 @@
+"""Run records: layout, flushing, torn lines, reopening for resume, open_run errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from core.config import TrainConfig
+from core.events import EpochEnded, LogLine, RunFinished, RunStarted, StepEnded, read_jsonl
+from core.runs import (
+    NotARunError,
+    RunRecorder,
+    atomic_write_json,
+    latest_checkpoint,
+    list_runs,
+    open_run,
+)
+
+CFG = TrainConfig(epochs=1, train_subset=64)
+
+
+def started(run_id: str) -> RunStarted:
+    return RunStarted(run_id=run_id, backend="scalar", device="cpu", data_source="test", config=CFG.to_dict(),
+                      train_size=64, val_size=32, test_size=32)
+
+
+def step(run_id: str, n: int) -> StepEnded:
+    return StepEnded(run_id=run_id, step=n, epoch=1, loss=1.0 / n, accuracy=0.5, samples_per_s=10.0,
+                     samples_seen=n * 8, progress=n / 8)
+
+
+def test_layout_and_round_trip(tmp_path):
+    with RunRecorder(tmp_path, "r1", CFG) as rec:
+        rec(started("r1"))
+        rec(step("r1", 1))
+        rec(RunFinished(run_id="r1", reason="completed", steps=1, epochs_completed=1, seconds=0.1,
+                        test_accuracy=0.5, test_loss=float("nan")))
+        rec.write_summary({"reason": "completed", "test_loss": float("nan")})
+    run = tmp_path / "r1"
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.json", "events.jsonl", "summary.json"]
+    assert TrainConfig.from_json((run / "config.json").read_text()) == CFG
+    summary = json.loads((run / "summary.json").read_text())  # strict JSON: NaN became null
+    assert summary == {"reason": "completed", "test_loss": None}
+    record = open_run(run)
+    assert record.config == CFG and record.status == "completed" and record.run_id == "r1"
+    assert [type(e).__name__ for e in record.events] == ["RunStarted", "StepEnded", "RunFinished"]
+    assert list_runs(tmp_path) == [run]
+
+
+def test_flushed_at_epoch_end_before_close(tmp_path):
+    rec = RunRecorder(tmp_path, "r2", CFG, flush_interval=3600)
+    rec(started("r2"))
+    rec(EpochEnded(run_id="r2", epoch=1, step=8, train_loss=1.0, train_accuracy=0.5, val_loss=1.0,
+                   val_accuracy=0.5, epoch_seconds=1.0))
+    # Another reader sees both lines while the recorder is still open.
+    assert len(read_jsonl(tmp_path / "r2" / "events.jsonl")) == 2
+    rec(step("r2", 9))
+    rec.close()
+    assert len(read_jsonl(tmp_path / "r2" / "events.jsonl")) == 3
+
+
+def test_flushed_at_time_interval(tmp_path):
+    rec = RunRecorder(tmp_path, "r3", CFG, flush_interval=0.0)
+    rec(started("r3"))
+    assert len(read_jsonl(tmp_path / "r3" / "events.jsonl")) == 1
+    rec.close()
+    rec(step("r3", 1))  # after close: ignored, not an error
+
+
+def test_torn_last_line_and_reopen(tmp_path):
+    with RunRecorder(tmp_path, "r4", CFG) as rec:
+        rec(started("r4"))
+        rec(step("r4", 1))
+    events = tmp_path / "r4" / "events.jsonl"
+    with open(events, "a") as fh:
+        fh.write('{"type":"StepEnded","run_id":"r4","st')  # killed mid-write
+    (tmp_path / "r4" / "summary.json").write_text("{}")
+    assert len(open_run(tmp_path / "r4").events) == 2
+    with RunRecorder.reopen(tmp_path / "r4", CFG.replace(epochs=2)) as rec:
+        assert not (tmp_path / "r4" / "summary.json").exists()  # live again
+        rec(LogLine(run_id="r4", level="info", message="resumed"))
+    record = open_run(tmp_path / "r4")
+    assert [type(e).__name__ for e in record.events] == ["RunStarted", "StepEnded", "LogLine"]
+    assert record.config.epochs == 2 and record.status == "incomplete"
+
+
+def test_open_run_errors(tmp_path):
+    with pytest.raises(NotARunError, match="no such run directory"):
+        open_run(tmp_path / "missing")
+    with pytest.raises(NotARunError, match="not a run directory"):
+        open_run(tmp_path)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text("{nope")
+    with pytest.raises(NotARunError, match="unreadable run config"):
+        open_run(tmp_path / "bad")
+    with pytest.raises(FileExistsError):
+        RunRecorder(tmp_path, "bad", CFG)  # never overwrite another run
+
+
+def test_latest_checkpoint_prefers_last_and_backend_suffix(tmp_path):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    assert latest_checkpoint(tmp_path, "scalar") is None
+    (folder / "epoch-1.json").write_text("{}")
+    time.sleep(0.01)
+    (folder / "epoch-2.json").write_text("{}")
+    (folder / "last.ckpt").write_text("")
+    (folder / ".last.json.123.tmp").write_text("")
+    assert latest_checkpoint(tmp_path, "scalar").name == "epoch-2.json"
+    assert latest_checkpoint(tmp_path, "lightning").name == "last.ckpt"
+    (folder / "last.json").write_text("{}")
+    os.utime(folder / "last.json", (0, 0))
+    assert latest_checkpoint(tmp_path, "scalar").name == "last.json"
+
+
+def test_atomic_write_json_leaves_no_temporaries(tmp_path):
+    atomic_write_json(tmp_path / "x.json", {"a": [1.0, float("inf")]})
+    assert json.loads((tmp_path / "x.json").read_text()) == {"a": [1.0, None]}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
