@@ -8,6 +8,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 from importlib import resources
@@ -234,6 +235,9 @@ def _download(cache: Path, say: Callable[[str], None]) -> bool:
     scratch = None
     try:
         cache.mkdir(parents=True, exist_ok=True)
+        for stale in cache.glob(".download-*"):  # left by a killed process; an hour old is surely dead
+            if time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale, ignore_errors=True)
         # A scratch folder on the same filesystem: a failed download never leaves half files in the cache.
         scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
         if old_timeout is None:
@@ -243,7 +247,8 @@ def _download(cache: Path, say: Callable[[str], None]) -> bool:
             os.replace(scratch / "MNIST" / "raw" / f"{base}.gz", cache / f"{base}.gz")
         return True
     except Exception as e:  # noqa: BLE001 - any failure means: fall through to the sample
-        say(f"MNIST download failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+        detail = " ".join(str(e).split())  # torchvision's messages span lines, one per mirror
+        say(f"MNIST download failed ({type(e).__name__}: {detail[:300]})")
         return False
     finally:
         socket.setdefaulttimeout(old_timeout)
