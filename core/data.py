@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import shutil
 import socket
@@ -97,7 +98,7 @@ def parse_idx(data: bytes, name: str, magic: int) -> np.ndarray:
     dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
     if ndim == 3 and dims[1:] != [SIDE, SIDE]:
         raise DataError(f"{name}: images are {dims[1]}x{dims[2]}, MNIST images are {SIDE}x{SIDE}")
-    expected = header + int(np.prod(dims))
+    expected = header + math.prod(dims)
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "too long"
         raise DataError(f"{name}: {what}: {len(data):,} bytes where the header ({' x '.join(map(str, dims))}) "
