@@ -1,0 +1,203 @@
+"""One training run end to end, shared by the headless mode and the TUI: data, record, trainer, summary."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from core.backends import RunControl, RunSummary, get_trainer, new_run_id
+from core.config import TrainConfig
+from core.events import Event, LogLine, RunFailed, RunFinished, RunStarted
+from core.runs import NotARunError, RunRecorder, latest_checkpoint, open_run
+
+if TYPE_CHECKING:
+    from core.backends import Trainer
+    from core.data import MnistData
+
+Emit = Callable[[Event], None]
+# Set by rank zero before fit so processes re-launched by Lightning's DDP launcher share the run id.
+RUN_ID_ENV = "MNIST_DASH_RUN_ID"
+
+
+def global_rank() -> int:
+    """This process's rank in a multi-device Lightning run (0 when not launched by one)."""
+    for name in ("RANK", "SLURM_PROCID"):
+        if os.environ.get(name, "").strip().isdigit():
+            return int(os.environ[name])
+    local = os.environ.get("LOCAL_RANK", "").strip()
+    node = os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", "")).strip()
+    return (int(local) if local.isdigit() else 0) + (int(node) if node.isdigit() else 0)
+
+
+def is_rank_zero() -> bool:
+    return global_rank() == 0
+
+
+def run_training(
+    config: TrainConfig | None,
+    emit: Emit,
+    control: RunControl,
+    *,
+    data_dir: str | Path | None = None,
+    runs_dir: str | Path = "runs",
+    resume: str | Path | None = None,
+    data: MnistData | None = None,
+    trainer: Trainer | None = None,
+    announce: Callable[[str], None] | None = None,
+    on_run_dir: Callable[[Path], None] | None = None,
+    record: bool = True,
+) -> RunSummary:
+    """Run one training run to its end, recording it under runs_dir; never raises for run errors.
+
+    With `resume` (a run directory) the run continues from its latest checkpoint, appending to the same
+    events.jsonl; `config` may then be None (the saved one) and always keeps the saved backend.
+    Processes of a multi-device run other than rank zero train without writing a record.
+    """
+    started = time.time()
+    rank_zero = is_rank_zero()
+    resume_from: Path | None = None
+    problem: str | None = None
+    if resume is not None:
+        try:
+            saved = open_run(resume)
+        except NotARunError as exc:
+            return _fail_unrecorded(config, emit, str(exc), "NotARunError", started)
+        config = saved.config if config is None else config.replace(backend=saved.config.backend)
+        run_id = saved.run_id
+        resume_from = saved.latest_checkpoint()
+        if resume_from is None:
+            problem = f"{saved.path}: no {saved.config.backend} checkpoint in checkpoints/ to resume from"
+    else:
+        if config is None:
+            config = TrainConfig()
+        run_id = os.environ.get(RUN_ID_ENV, "") if not rank_zero else ""
+        run_id = run_id or new_run_id(config.backend)
+
+    recorder: RunRecorder | None = None
+    if record and rank_zero:
+        try:
+            if resume is not None:
+                recorder = RunRecorder.reopen(resume, config)
+            else:
+                recorder = RunRecorder(runs_dir, run_id, config)
+        except (OSError, NotARunError) as exc:
+            return _fail_unrecorded(config, emit, f"cannot write the run record: {exc}", type(exc).__name__, started)
+        if on_run_dir is not None:
+            on_run_dir(recorder.path)
+    run_dir = str(recorder.path) if recorder else ""
+    checkpoint_dir = recorder.checkpoints if recorder else _shared_checkpoint_dir(runs_dir, run_id, resume)
+
+    facts: dict[str, Any] = {"run_dir": run_dir, "backend": config.backend}
+    final: list[Event] = []
+
+    def fan_out(event: Event) -> None:
+        if isinstance(event, RunStarted):
+            if not event.run_dir and run_dir:
+                event = dataclasses.replace(event, run_dir=run_dir)
+            facts.update(device=event.device, data_source=event.data_source,
+                         resumed_from_step=event.resumed_from_step)
+        elif isinstance(event, (RunFinished, RunFailed)):
+            final.append(event)
+        if recorder is not None:
+            try:
+                recorder.record(event)
+            except OSError as exc:  # a full disk must not kill the run; say it once
+                recorder.closed = True
+                emit(LogLine(run_id=run_id, level="error", source="runs",
+                             message=f"stopped recording to {run_dir}: {exc}"))
+        emit(event)
+
+    try:
+        if problem is not None:
+            raise _RunError(problem)
+        if data is None:
+            from core.data import DataError, load_data
+
+            try:
+                data = load_data(config, data_dir, announce=announce)
+            except DataError as exc:
+                raise _RunError(str(exc), "DataError") from None
+        if trainer is None:
+            try:
+                trainer = get_trainer(config.backend)
+            except ImportError as exc:
+                raise _RunError(f"the {config.backend} backend cannot be imported: {exc}", "ImportError") from None
+        if rank_zero:
+            os.environ[RUN_ID_ENV] = run_id
+        summary = trainer.fit(config, data, fan_out, control, run_id=run_id,
+                              checkpoint_dir=checkpoint_dir, resume_from=resume_from)
+        if not final:  # the backend broke the protocol; close the stream for it
+            fan_out(_finished_event(summary))
+    except _RunError as exc:
+        summary = _failed(run_id, str(exc), started)
+        fan_out(RunFailed(run_id=run_id, error=str(exc), error_type=exc.kind))
+    except Exception as exc:  # a backend bug: report it as a failed run, never raise
+        summary = _failed(run_id, f"{type(exc).__name__}: {exc}", started)
+        fan_out(RunFailed(run_id=run_id, error=str(exc) or type(exc).__name__, error_type=type(exc).__name__,
+                          traceback=traceback.format_exc()))
+    finally:
+        if rank_zero:
+            os.environ.pop(RUN_ID_ENV, None)
+
+    if recorder is not None:
+        try:
+            recorder.write_summary(_summary_dict(summary, facts, final, recorder, started))
+        except OSError as exc:
+            emit(LogLine(run_id=run_id, level="error", source="runs", message=f"cannot write summary.json: {exc}"))
+        recorder.close()
+    return summary
+
+
+class _RunError(Exception):
+    def __init__(self, message: str, kind: str = "RunError") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _failed(run_id: str, message: str, started: float) -> RunSummary:
+    return RunSummary(run_id=run_id, reason="failed", steps=0, epochs_completed=0,
+                      seconds=round(time.time() - started, 3), message=message)
+
+
+def _fail_unrecorded(config: TrainConfig | None, emit: Emit, message: str, kind: str, started: float) -> RunSummary:
+    run_id = new_run_id(config.backend if config else "run")
+    emit(RunFailed(run_id=run_id, error=message, error_type=kind))
+    return _failed(run_id, message, started)
+
+
+def _finished_event(summary: RunSummary) -> Event:
+    if summary.reason == "failed":
+        return RunFailed(run_id=summary.run_id, error=summary.message or "the run failed")
+    return RunFinished(run_id=summary.run_id, reason=summary.reason, steps=summary.steps,
+                       epochs_completed=summary.epochs_completed, seconds=summary.seconds,
+                       test_loss=summary.test_loss, test_accuracy=summary.test_accuracy,
+                       best_val_loss=summary.best_val_loss, message=summary.message)
+
+
+def _shared_checkpoint_dir(runs_dir: str | Path, run_id: str, resume: str | Path | None) -> Path:
+    """Non-zero ranks point at rank zero's folder (Lightning saves from rank zero only)."""
+    base = Path(resume) if resume is not None else Path(runs_dir) / run_id
+    return base / "checkpoints"
+
+
+def _summary_dict(summary: RunSummary, facts: dict[str, Any], final: list[Event], recorder: RunRecorder,
+                  started: float) -> dict[str, Any]:
+    out: dict[str, Any] = summary.to_dict()
+    out.update(facts)
+    last = final[-1] if final else None
+    if isinstance(last, RunFailed):
+        out["error"] = last.error
+        out["error_type"] = last.error_type
+    checkpoint = latest_checkpoint(recorder.path, facts.get("backend", ""))
+    out["checkpoint"] = str(checkpoint.relative_to(recorder.path)) if checkpoint else None
+    out["started_at"] = _iso(started)
+    out["finished_at"] = _iso(time.time())
+    return out
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))

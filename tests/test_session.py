@@ -1,0 +1,135 @@
+"""run_training with scripted trainers: records, fan-out, failures that never raise, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.backends import RunControl, RunSummary
+from core.config import TrainConfig
+from core.events import EpochEnded, RunFinished, RunStarted, StepEnded
+from core.runs import open_run
+from core.session import run_training
+
+CFG = TrainConfig(epochs=2, train_subset=64, val_subset=32, test_subset=32, input_size=7)
+
+
+class ScriptedTrainer:
+    """Emits a fixed, protocol-abiding stream and writes one checkpoint per epoch."""
+
+    name = "scalar"
+
+    def __init__(self, stop_after_epoch: int | None = None, emit_final: bool = True):
+        self.stop_after_epoch = stop_after_epoch
+        self.emit_final = emit_final
+        self.calls: list[dict] = []
+
+    def fit(self, config, data, emit, control, *, run_id=None, checkpoint_dir=None, resume_from=None):
+        self.calls.append({"run_id": run_id, "checkpoint_dir": checkpoint_dir, "resume_from": resume_from})
+        start = int(json.loads(Path(resume_from).read_text())["epoch"]) if resume_from else 0
+        emit(RunStarted(run_id=run_id, backend="scalar", device="cpu", data_source="scripted",
+                        config=config.to_dict(), train_size=64, val_size=32, test_size=32,
+                        resumed_from_step=start * 8))
+        epoch = start
+        for epoch in range(start + 1, config.epochs + 1):
+            emit(StepEnded(run_id=run_id, step=epoch * 8, epoch=epoch, loss=0.5, accuracy=0.5, samples_per_s=1.0,
+                           samples_seen=epoch * 64, progress=epoch / config.epochs))
+            emit(EpochEnded(run_id=run_id, epoch=epoch, step=epoch * 8, train_loss=0.5, train_accuracy=0.5,
+                            val_loss=0.5, val_accuracy=0.5, epoch_seconds=0.1))
+            (Path(checkpoint_dir) / "last.json").write_text(json.dumps({"epoch": epoch}))
+            if epoch == self.stop_after_epoch:
+                break
+        reason = "stopped" if epoch == self.stop_after_epoch else "completed"
+        test = None if reason == "stopped" else 0.75
+        if self.emit_final:
+            emit(RunFinished(run_id=run_id, reason=reason, steps=epoch * 8, epochs_completed=epoch,
+                             seconds=0.2, test_accuracy=test, test_loss=0.6 if test else None))
+        return RunSummary(run_id=run_id, reason=reason, steps=epoch * 8, epochs_completed=epoch, seconds=0.2,
+                          test_accuracy=test, test_loss=0.6 if test else None)
+
+
+class ExplodingTrainer:
+    name = "scalar"
+
+    def fit(self, *args, **kwargs):
+        raise RuntimeError("backend bug")
+
+
+def test_records_and_fans_out(tmp_path):
+    seen = []
+    dirs = []
+    summary = run_training(CFG, seen.append, RunControl(), runs_dir=tmp_path, data=object(),
+                           trainer=ScriptedTrainer(), on_run_dir=dirs.append)
+    assert summary.reason == "completed"
+    run = open_run(dirs[0])
+    assert run.path.parent == tmp_path and run.config == CFG
+    assert [type(e) for e in run.events] == [type(e) for e in seen]
+    assert seen[0].run_dir == str(run.path)  # RunStarted learns where it is recorded
+    assert run.summary["reason"] == "completed" and run.summary["test_accuracy"] == 0.75
+    assert run.summary["run_dir"] == str(run.path) and run.summary["checkpoint"] == "checkpoints/last.json"
+    assert run.summary["device"] == "cpu" and run.summary["backend"] == "scalar"
+
+
+def test_backend_exception_becomes_failed_record(tmp_path):
+    seen = []
+    summary = run_training(CFG, seen.append, RunControl(), runs_dir=tmp_path, data=object(),
+                           trainer=ExplodingTrainer())
+    assert summary.reason == "failed" and "backend bug" in summary.message
+    assert type(seen[-1]).__name__ == "RunFailed"
+    (run_dir,) = tmp_path.iterdir()
+    summary_json = json.loads((run_dir / "summary.json").read_text())
+    assert summary_json["reason"] == "failed" and summary_json["error"] == "backend bug"
+
+
+def test_data_error_is_a_failed_run(tmp_path):
+    seen = []
+    summary = run_training(CFG, seen.append, RunControl(), runs_dir=tmp_path / "runs",
+                           data_dir=tmp_path / "no-such-dir", trainer=ScriptedTrainer())
+    assert summary.reason == "failed"
+    assert type(seen[-1]).__name__ == "RunFailed" and seen[-1].error_type == "DataError"
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "summary.json").read_text())["reason"] == "failed"
+
+
+def test_missing_final_event_is_supplied(tmp_path):
+    seen = []
+    run_training(CFG, seen.append, RunControl(), runs_dir=tmp_path, data=object(),
+                 trainer=ScriptedTrainer(emit_final=False))
+    assert isinstance(seen[-1], RunFinished) and seen[-1].reason == "completed"
+
+
+def test_resume_continues_the_same_record(tmp_path):
+    dirs = []
+    first = run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=object(),
+                         trainer=ScriptedTrainer(stop_after_epoch=1), on_run_dir=dirs.append)
+    assert first.reason == "stopped"
+    assert open_run(dirs[0]).summary["reason"] == "stopped"
+    trainer = ScriptedTrainer()
+    second = run_training(None, lambda e: None, RunControl(), resume=dirs[0], data=object(), trainer=trainer)
+    assert second.reason == "completed" and second.run_id == first.run_id
+    assert trainer.calls[0]["resume_from"] == dirs[0] / "checkpoints" / "last.json"
+    run = open_run(dirs[0])
+    kinds = [type(e).__name__ for e in run.events]
+    assert kinds.count("RunStarted") == 2 and kinds[-1] == "RunFinished"
+    assert run.events[kinds.index("RunStarted", 1)].resumed_from_step == 8
+    assert run.summary["reason"] == "completed" and list(tmp_path.iterdir()) == [dirs[0]]
+
+
+def test_resume_keeps_backend_and_reports_missing_checkpoint(tmp_path):
+    dirs = []
+    run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=object(),
+                 trainer=ScriptedTrainer(stop_after_epoch=1), on_run_dir=dirs.append)
+    for p in (dirs[0] / "checkpoints").iterdir():
+        p.unlink()
+    seen = []
+    summary = run_training(CFG.replace(backend="lightning"), seen.append, RunControl(), resume=dirs[0],
+                           data=object(), trainer=ScriptedTrainer())
+    assert summary.reason == "failed" and "no scalar checkpoint" in summary.message
+    assert open_run(dirs[0]).config.backend == "scalar"
+
+
+def test_resume_of_a_non_run_fails_cleanly(tmp_path):
+    seen = []
+    summary = run_training(None, seen.append, RunControl(), resume=tmp_path, data=object())
+    assert summary.reason == "failed" and "not a run directory" in summary.message
+    assert type(seen[-1]).__name__ == "RunFailed"
