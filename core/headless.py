@@ -1,0 +1,242 @@
+"""The log-mode front end: plain lines for log files, the JSONL event stream, signals and exit codes."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TextIO
+
+from core.backends import RunControl, RunSummary
+from core.config import TrainConfig
+from core.events import (
+    EpochEnded,
+    Event,
+    LogLine,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    StepEnded,
+    to_json,
+)
+
+PROGRESS_SECONDS = 5.0  # at most one progress line this often: log files stay readable
+EXIT_OK, EXIT_FAILED = 0, 1
+OK_REASONS = ("completed", "early_stopped")
+
+
+class HeadlessPrinter:
+    """Turns events into log lines (and, optionally, JSON lines); safe to call from the training thread."""
+
+    def __init__(self, out: TextIO | None, *, jsonl: TextIO | None = None,
+                 progress_seconds: float = PROGRESS_SECONDS, show_debug: bool = False) -> None:
+        self.out = out
+        self.jsonl = jsonl
+        self.progress_seconds = progress_seconds
+        self.show_debug = show_debug
+        self.run_dir = ""
+        self.epochs = 0
+        self._lock = threading.Lock()
+        self._last_progress = time.monotonic()
+        self._eta_origin: tuple[float, float] | None = None  # (monotonic time, progress) of the first step
+
+    def line(self, text: str) -> None:
+        if self.out is None:
+            return
+        with self._lock:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    def __call__(self, event: Event) -> None:
+        if self.jsonl is not None:
+            with self._lock:
+                self.jsonl.write(to_json(event) + "\n")
+                if isinstance(event, (EpochEnded, RunFinished, RunFailed)) or self.jsonl is sys.stdout:
+                    self.jsonl.flush()
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        if handler is not None:
+            handler(event)
+
+    # ---- one method per event type ----------------------------------------------------------------
+
+    def _on_RunStarted(self, e: RunStarted) -> None:
+        self.run_dir = e.run_dir or self.run_dir
+        self.epochs = int(e.config.get("epochs", 0) or 0)
+        cfg = TrainConfig.from_dict(e.config) if e.config else None
+        shape = "-".join(map(str, cfg.layer_sizes)) if cfg else "?"
+        resumed = f" (resuming at step {e.resumed_from_step})" if e.resumed_from_step else ""
+        self.line(f"run {e.run_id}: backend {e.backend} on {e.device}{resumed}")
+        self.line(f"data: {e.data_source}; train {e.train_size:,} / val {e.val_size:,} / test {e.test_size:,}")
+        self.line("config: " + " ".join(f"{k}={_fmt_value(v)}" for k, v in e.config.items()))
+        self.line(f"model: {shape} ({e.parameter_count:,} parameters), {e.total_steps:,} steps")
+        if e.run_dir:
+            self.line(f"record: {e.run_dir}")
+
+    def _on_StepEnded(self, e: StepEnded) -> None:
+        now = time.monotonic()
+        if self._eta_origin is None:
+            self._eta_origin = (now, e.progress)
+        if now - self._last_progress < self.progress_seconds:
+            return
+        self._last_progress = now
+        t0, p0 = self._eta_origin
+        eta = (now - t0) * (1 - e.progress) / (e.progress - p0) if e.progress > p0 else math.nan
+        total = f"/{e.total_steps:,}" if e.total_steps else ""
+        self.line(
+            f"epoch {e.epoch}{self._of_epochs()} step {e.step:,}{total} ({e.progress:.0%}): "
+            f"loss {e.loss:.4f} acc {e.accuracy:.1%}, {e.samples_per_s:,.0f} samples/s, eta {_duration(eta)}"
+        )
+
+    def _on_EpochEnded(self, e: EpochEnded) -> None:
+        self._last_progress = time.monotonic()
+        self.line(
+            f"epoch {e.epoch}{self._of_epochs()} done: train loss {e.train_loss:.4f} acc {e.train_accuracy:.1%}"
+            f" | val loss {e.val_loss:.4f} acc {e.val_accuracy:.1%}"
+            f" | {e.epoch_seconds:.1f}s, {e.samples_per_s:,.0f} samples/s"
+        )
+
+    def _on_LogLine(self, e: LogLine) -> None:
+        if e.level == "debug" and not self.show_debug:
+            return
+        source = f"[{e.source}] " if e.source else ""
+        level = "" if e.level == "info" else f"{e.level}: "
+        for text in e.message.splitlines() or [""]:
+            self.line(f"{source}{level}{text}")
+
+    def _on_RunFinished(self, e: RunFinished) -> None:
+        test = (f"test accuracy {e.test_accuracy:.2%} (loss {e.test_loss:.4f})"
+                if e.test_accuracy is not None and e.test_loss is not None else "not tested")
+        self.line(f"finished ({e.reason}): {test}; {e.steps:,} steps, {e.epochs_completed} epochs, "
+                  f"{e.seconds:.1f}s")
+        if e.message:
+            self.line(e.message)
+        if self.run_dir:
+            self.line(f"record: {self.run_dir}")
+
+    def _on_RunFailed(self, e: RunFailed) -> None:
+        self.line(f"failed: {e.error}")
+        if self.run_dir:
+            self.line(f"record: {self.run_dir}")
+
+    def _of_epochs(self) -> str:
+        return f"/{self.epochs}" if self.epochs else ""
+
+
+def _fmt_value(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) or "none"
+    return str(value)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def exit_status(summary: RunSummary, signum: int | None) -> int:
+    """0 when the run completed, 128+signal when a signal stopped it, 1 when it failed or diverged."""
+    if signum is not None:
+        return 128 + signum
+    return EXIT_OK if summary.reason in OK_REASONS or summary.reason == "stopped" else EXIT_FAILED
+
+
+def run_headless(
+    config: TrainConfig | None,
+    *,
+    data_dir: str | Path | None = None,
+    runs_dir: str | Path = "runs",
+    resume: str | Path | None = None,
+    watch: tuple[str, ...] = (),
+    jsonl: str | None = None,
+    progress_seconds: float = PROGRESS_SECONDS,
+) -> int:
+    """Run one training run without a screen; returns the process exit status."""
+    from core.session import is_rank_zero, run_training
+
+    rank_zero = is_rank_zero()  # other ranks of a multi-device run stay silent
+    human = (sys.stderr if jsonl == "-" else sys.stdout) if rank_zero else None
+    stream: TextIO | None = None
+    if rank_zero and jsonl == "-":
+        stream = sys.stdout
+    elif rank_zero and jsonl:
+        try:
+            stream = open(jsonl, "w", encoding="utf-8")
+        except OSError as exc:
+            print(f"mnist-dash: --jsonl {jsonl}: cannot write it ({exc.strerror or exc})", file=sys.stderr)
+            return 2
+    printer = HeadlessPrinter(human, jsonl=stream, progress_seconds=progress_seconds)
+    control = RunControl(watched=watch)
+    signals: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if signals and signum == signal.SIGINT:
+            os._exit(128 + signum)  # the second Ctrl+C: the user does not want to wait
+        if not signals:
+            signals.append(signum)
+            name = signal.Signals(signum).name
+            printer.line(f"{name}: stopping after the current step, then saving (Ctrl+C again quits at once)")
+        control.stop()
+
+    previous = _install(on_signal) if threading.current_thread() is threading.main_thread() else {}
+    result: list[RunSummary] = []
+
+    def target() -> None:
+        result.append(run_training(
+            config, printer, control, data_dir=data_dir, runs_dir=runs_dir, resume=resume,
+            announce=lambda text: printer.line(f"data: {text}"),
+            on_run_dir=lambda path: setattr(printer, "run_dir", str(path)),
+        ))
+
+    # Training runs in a worker so the main thread stays free for signal handlers (Lightning also skips
+    # installing its own SIGTERM handler off the main thread, which would otherwise exit with status 1).
+    worker = threading.Thread(target=target, name="mnist-dash-train", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if stream is not None and stream is not sys.stdout:
+            stream.close()
+        elif stream is not None:
+            stream.flush()
+    if not result:
+        printer.line("failed: the training thread ended without a summary")
+        return EXIT_FAILED
+    return exit_status(result[0], signals[0] if signals else None)
+
+
+def _install(handler) -> dict:
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.getsignal(signum)
+        signal.signal(signum, handler)
+    return previous
+
+
+def show_run(run_dir: str | Path, out: TextIO | None = None) -> int:
+    """Print a past run's record as the headless mode would have (no progress lines)."""
+    from core.runs import NotARunError, open_run
+
+    out = out or sys.stdout
+    try:
+        record = open_run(run_dir)
+    except NotARunError as exc:
+        print(f"mnist-dash: {exc}", file=sys.stderr)
+        return 2
+    printer = HeadlessPrinter(out, progress_seconds=math.inf)
+    printer.run_dir = str(record.path)
+    for event in record.events:
+        printer(event)
+    if record.summary is None:
+        printer.line(f"incomplete: no summary.json in {record.path} (still running, or killed)")
+    return 0
