@@ -1,0 +1,199 @@
+"""Text views of a network's insides: half-block heatmaps of a neuron's incoming weights, graph neighbourhoods.
+
+Pure functions over plain numbers and the engine's Scalars; rich is imported only to colour a heatmap.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+HALF_BLOCK = "▀"  # top pixel in the foreground colour, bottom pixel in the background colour
+
+
+def grid_shape(n: int, side: int | None = None) -> tuple[int, int]:
+    """(rows, cols) to lay out n values: the input's square for pixels, else a near-square block."""
+    if side and side * side == n:
+        return side, side
+    root = math.isqrt(n)
+    if root * root == n:
+        return root, root
+    cols = max(1, math.ceil(math.sqrt(n)))
+    return math.ceil(n / cols), cols
+
+
+def heatmap_cells(values: Sequence[float], side: int | None = None) -> list[list[tuple[float | None, float | None]]]:
+    """Pairs (top, bottom) per character cell: ceil(rows/2) lines of cols cells; None where there is no pixel."""
+    rows, cols = grid_shape(len(values), side)
+
+    def at(r: int, c: int) -> float | None:
+        i = r * cols + c
+        return float(values[i]) if r < rows and i < len(values) else None
+
+    return [[(at(r, c), at(r + 1, c)) for c in range(cols)] for r in range(0, rows, 2)]
+
+
+def colour(value: float | None, scale: float) -> str | None:
+    """Diverging colour: blue for negative, red for positive, near black for ~0; None for no pixel."""
+    if value is None:
+        return None
+    if not math.isfinite(value):
+        return "rgb(255,255,0)"  # NaN/inf stand out in yellow
+    t = min(1.0, abs(value) / scale) if scale > 0 else 0.0
+    t = math.sqrt(t)  # small weights would all look black on a linear ramp
+    base = 24
+    hi = round(base + (255 - base) * t)
+    mid = round(base + (110 - base) * t)
+    return f"rgb({hi},{mid},{base})" if value > 0 else f"rgb({base},{mid},{hi})"
+
+
+def heatmap_text(values: Sequence[float], side: int | None = None, scale: float | None = None) -> Any:
+    """A rich Text drawing `values` (one neuron's incoming weights or grads) with half-block characters."""
+    from rich.text import Text
+
+    finite = [abs(v) for v in values if math.isfinite(v)]
+    scale = scale if scale is not None else (max(finite) if finite else 0.0)
+    text = Text(no_wrap=True, overflow="crop")
+    for line_no, line in enumerate(heatmap_cells(values, side)):
+        if line_no:
+            text.append("\n")
+        for top, bottom in line:
+            fg, bg = colour(top, scale), colour(bottom, scale)
+            if fg is None:
+                text.append(" ")
+            elif bg is None:
+                text.append(HALF_BLOCK, style=fg)
+            else:
+                text.append(HALF_BLOCK, style=f"{fg} on {bg}")
+    return text
+
+
+def heatmap_legend(scale: float) -> str:
+    """One line explaining the colours of a heatmap drawn with this scale."""
+    return f"blue < 0 < red   |max| = {scale:.3g}"
+
+
+# ---- the computational graph -------------------------------------------------------------------------
+
+
+def parents_of(node: Any) -> tuple[Any, ...]:
+    """The nodes a Scalar was computed from (the engine's _prev), in a stable order."""
+    prev = getattr(node, "_prev", None)
+    if prev is None:
+        prev = getattr(node, "parents", ())
+    return tuple(prev)
+
+
+def op_name(node: Any) -> str:
+    """The op that made a node: the Function class's name in lower case, or 'leaf'."""
+    op = getattr(node, "_op", None)
+    if op is None or op == "":
+        return "leaf"
+    if isinstance(op, str):
+        return op
+    return getattr(op, "__name__", type(op).__name__).lower()
+
+
+def fmt(v: float) -> str:
+    """Compact, fixed-width-ish number for tables: 4 significant digits."""
+    return f"{v: .4g}" if math.isfinite(v) else f"{v}"
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """One row of a graph neighbourhood."""
+
+    node: Any
+    label: str  # the node's address when it has one, else its op name
+    op: str
+    data: float
+    grad: float
+
+    def line(self) -> str:
+        return f"{self.label:<14} {self.op:<8} {fmt(self.data)} | {fmt(self.grad)}"
+
+
+class GraphIndex:
+    """Children of every node of one sample's graph, found by an iterative scan from its root (the loss)."""
+
+    def __init__(self, root: Any, labels: dict[int, str] | None = None) -> None:
+        self.root = root
+        self.labels = dict(labels or {})
+        self._children: dict[int, list[Any]] = {}
+        self.size = 0
+        seen: set[int] = set()
+        stack = [root]
+        while stack:  # iterative: a 784-input chain would overflow recursion
+            node = stack.pop()
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            for p in parents_of(node):
+                self._children.setdefault(id(p), []).append(node)
+                if id(p) not in seen:
+                    stack.append(p)
+        self.size = len(seen)
+
+    def children(self, node: Any) -> list[Any]:
+        return list(self._children.get(id(node), ()))
+
+    def parents(self, node: Any) -> list[Any]:
+        return list(parents_of(node))
+
+    def view(self, node: Any) -> NodeView:
+        op = op_name(node)
+        return NodeView(node, self.labels.get(id(node), op), op, float(node.data), float(node.grad))
+
+    def neighbourhood(self, node: Any, limit: int = 12) -> tuple[list[NodeView], int, list[NodeView], int]:
+        """(parents shown, parents hidden, children shown, children hidden), at most `limit` of each."""
+        ps, cs = self.parents(node), self.children(node)
+        # labelled neighbours (weights, units) first: they are what a learner is looking for
+        ps.sort(key=lambda n: id(n) not in self.labels)
+        cs.sort(key=lambda n: id(n) not in self.labels)
+        return (
+            [self.view(p) for p in ps[:limit]], max(0, len(ps) - limit),
+            [self.view(c) for c in cs[:limit]], max(0, len(cs) - limit),
+        )
+
+
+def node_labels(model: Any, layer_sizes: Sequence[int], loss: Any = None) -> dict[int, str]:
+    """id(Scalar) -> address for every parameter and, after a forward pass, every z and a node."""
+    labels = {id(p): name for name, p in model.named_parameters()}
+    for layer in range(len(layer_sizes) - 1):
+        for n in range(layer_sizes[layer + 1]):
+            for kind in ("z", "a"):
+                node = _try_resolve(model, f"L{layer}.N{n}.{kind}")
+                if node is not None:
+                    labels.setdefault(id(node), f"L{layer}.N{n}.{kind}")
+    if loss is not None:
+        labels[id(loss)] = "loss"
+    return labels
+
+
+def _try_resolve(model: Any, address: str) -> Any:
+    try:
+        return model.resolve(address)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return None
+
+
+def incoming(model: Any, layer: int, neuron: int, fan_in: int) -> tuple[list[float], list[float]]:
+    """(weights, grads) of one neuron's incoming weights, read from the handmade engine."""
+    ws = [model.resolve(f"L{layer}.N{neuron}.w{i}") for i in range(fan_in)]
+    return [float(w.data) for w in ws], [float(w.grad) for w in ws]
+
+
+def incoming_torch(module: Any, layer: int, neuron: int) -> tuple[list[float], list[float]]:
+    """(weights, grads) of one neuron's incoming weights, read from a torch module's nn.Linear."""
+    from core.inspect import torch_linears
+
+    lin = torch_linears(module)[layer]
+    w = lin.weight.detach()[neuron].double().cpu().tolist()
+    g = lin.weight.grad
+    return w, (g[neuron].double().cpu().tolist() if g is not None else [0.0] * len(w))
+
+
+def sparkline_data(values: Iterable[float]) -> list[float]:
+    """Values fit for a sparkline: non-finite points dropped (they would blank the whole line)."""
+    return [float(v) for v in values if math.isfinite(v)]
