@@ -66,13 +66,16 @@ class HeadlessPrinter:
     def _on_RunStarted(self, e: RunStarted) -> None:
         self.run_dir = e.run_dir or self.run_dir
         self.epochs = int(e.config.get("epochs", 0) or 0)
-        cfg = TrainConfig.from_dict(e.config) if e.config else None
-        shape = "-".join(map(str, cfg.layer_sizes)) if cfg else "?"
+        try:
+            shape = "-".join(map(str, TrainConfig.from_dict(e.config).layer_sizes))
+        except (ValueError, TypeError):  # a config from a newer or older version: show the rest anyway
+            shape = "?"
         resumed = f" (resuming at step {e.resumed_from_step})" if e.resumed_from_step else ""
         self.line(f"run {e.run_id}: backend {e.backend} on {e.device}{resumed}")
         self.line(f"data: {e.data_source}; train {e.train_size:,} / val {e.val_size:,} / test {e.test_size:,}")
         self.line("config: " + " ".join(f"{k}={_fmt_value(v)}" for k, v in e.config.items()))
-        self.line(f"model: {shape} ({e.parameter_count:,} parameters), {e.total_steps:,} steps")
+        steps = f", {e.total_steps:,} steps" if e.total_steps else ""
+        self.line(f"model: {shape} ({e.parameter_count:,} parameters){steps}")
         if e.run_dir:
             self.line(f"record: {e.run_dir}")
 

@@ -27,7 +27,7 @@ EVENTS_FILE = "events.jsonl"
 SUMMARY_FILE = "summary.json"
 CHECKPOINTS_DIR = "checkpoints"
 # Checkpoint file suffixes per backend, so --resume picks the right kind.
-CHECKPOINT_SUFFIXES = {"scalar": (".json",), "lightning": (".ckpt",)}
+CHECKPOINT_SUFFIXES = {"scalar": (".json",), "lightning": (".pt", ".ckpt")}
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
