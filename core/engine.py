@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Iterable, Sequence, Union
+from typing import Callable, Iterable, Sequence, Union
 
 Number = Union[int, float]
+backward_calls = 0  # bumped by every backward(); optimisers use it to know when grads may have changed
 
 
 class Scalar:
@@ -111,6 +112,8 @@ class Scalar:
         gradients add up across calls, which is how minibatches are accumulated. A node used twice gets
         both contributions. The order is built iteratively, so graph depth is not limited by recursion.
         """
+        global backward_calls
+        backward_calls += 1
         order = self.topological_order()
         for node in order:
             node.grad = 0.0
@@ -123,20 +126,26 @@ class Scalar:
         if self._op is None:
             return []
         order: list[Scalar] = []
-        seen = {id(self)}
-        # Iterative depth-first post-order: a node is emitted after all its interior parents.
+        seen = {self}
+        # Iterative depth-first post-order: a node is emitted after all its interior parents. Leaves are
+        # filtered out in C (`filter` on `_op`): a neuron's hundreds of weights cost almost nothing here.
         stack: list[tuple[Scalar, bool]] = [(self, False)]
+        push, pop = stack.append, stack.pop
         while stack:
-            node, expanded = stack.pop()
+            node, expanded = pop()
             if expanded:
                 order.append(node)
                 continue
-            stack.append((node, True))
-            for parent in node._prev:
-                if parent._op is not None and id(parent) not in seen:
-                    seen.add(id(parent))
-                    stack.append((parent, False))
+            push((node, True))
+            for parent in filter(_interior, node._prev):
+                if parent not in seen:
+                    seen.add(parent)
+                    push((parent, False))
         return order
+
+
+_interior = operator.attrgetter("_op")  # truthy exactly for nodes made by an op
+_data = operator.attrgetter("data")
 
 
 def _lift(x: Scalar | Number) -> Scalar:
@@ -320,7 +329,7 @@ class Dot(Function):
     """
 
     @staticmethod
-    def forward(weights: Sequence[float], inputs: Sequence[float], bias: float) -> float:
+    def forward(weights: Iterable[float], inputs: Iterable[float], bias: float) -> float:
         return bias + sum(map(operator.mul, weights, inputs))
 
     @staticmethod
@@ -343,14 +352,23 @@ class Dot(Function):
         if len(weights) != len(inputs):
             raise ValueError(f"Dot: {len(weights)} weights but {len(inputs)} inputs")
         if inputs and isinstance(inputs[0], Scalar):
-            xs = [x.data for x in inputs]
-            ws = [w.data for w in weights]
-            return Scalar(cls.forward(ws, xs, bias.data), (*weights, *inputs, bias), cls)
-        used = [(w, float(x)) for w, x in zip(weights, inputs, strict=True) if x]  # skip constant zeros
-        ws_used = tuple(w for w, _ in used)
-        consts = tuple(x for _, x in used)
-        value = cls.forward([w.data for w in ws_used], consts, bias.data)
-        return Scalar(value, (*ws_used, bias), cls, consts)
+            value = cls.forward([w.data for w in weights], [x.data for x in inputs], bias.data)
+            return Scalar(value, (*weights, *inputs, bias), cls)
+        nonzero = [i for i, x in enumerate(inputs) if x]
+        return cls.sparse(picker(nonzero)(weights), tuple(float(inputs[i]) for i in nonzero), bias)
+
+    @classmethod
+    def sparse(cls, weights: tuple[Scalar, ...], consts: tuple[float, ...], bias: Scalar) -> Scalar:
+        """The fast path: `weights` already paired with the non-zero constant inputs `consts`."""
+        value = cls.forward(map(_data, weights), consts, bias.data)
+        return Scalar(value, (*weights, bias), cls, consts)
+
+
+def picker(indices: Sequence[int]) -> Callable[[Sequence], tuple]:
+    """A function returning `tuple(items[i] for i in indices)`, gathered in C by `itemgetter`."""
+    if len(indices) > 1:
+        return operator.itemgetter(*indices)
+    return lambda items: tuple(items[i] for i in indices)
 
 
 def total(terms: Iterable[Scalar | Number]) -> Scalar:

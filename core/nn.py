@@ -13,10 +13,11 @@ import random
 import re
 from typing import NamedTuple, Sequence
 
-from core.engine import Dot, Scalar, Sum
+from core.engine import Dot, ReLU, Scalar, Sigmoid, Sum, Tanh, picker
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "linear")
 INITS = ("scaled", "uniform")
+_ACT_OPS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "linear": None}
 _ADDRESS = re.compile(r"L(\d+)\.N(\d+)\.(?:w(\d+)|(b|z|a))")
 
 
@@ -76,21 +77,17 @@ class Neuron(Module):
         self.w = [Scalar(rng.uniform(-1.0, 1.0) * scale) for _ in range(nin)]
         self.b = Scalar(0.0 if init == "scaled" else rng.uniform(-1.0, 1.0))
         self.activation = activation
+        self._act = _ACT_OPS[activation]
         self.z: Scalar | None = None  # last forward pass's pre-activation node
         self.a: Scalar | None = None  # last forward pass's activation node (is z when linear)
 
     def __call__(self, x: Sequence[Scalar] | Sequence[float]) -> Scalar:
-        self.z = z = Dot.apply(self.w, x, self.b)
-        act = self.activation
-        if act == "relu":
-            a = z.relu()
-        elif act == "tanh":
-            a = z.tanh()
-        elif act == "sigmoid":
-            a = z.sigmoid()
-        else:
-            a = z
-        self.a = a
+        return self.fire(Dot.apply(self.w, x, self.b))
+
+    def fire(self, z: Scalar) -> Scalar:
+        """Apply the activation to pre-activation `z`, remembering both nodes for the inspector."""
+        self.z = z
+        self.a = a = self._act.apply(z) if self._act is not None else z
         return a
 
     def named_parameters(self) -> list[tuple[str, Scalar]]:
@@ -106,7 +103,16 @@ class Layer(Module):
         self.neurons = [Neuron(nin, activation, init, rng) for _ in range(nout)]
 
     def __call__(self, x: Sequence[Scalar] | Sequence[float]) -> list[Scalar]:
-        return [n(x) for n in self.neurons]
+        if not x or isinstance(x[0], Scalar):
+            return [n(x) for n in self.neurons]
+        if len(x) != len(self.neurons[0].w):
+            raise ValueError(f"layer expects {len(self.neurons[0].w)} inputs, got {len(x)}")
+        # Constant inputs (pixels): find the non-zero ones once per layer rather than once per neuron;
+        # zeros add nothing to z nor to any gradient, and most MNIST pixels are zero.
+        nonzero = [i for i, v in enumerate(x) if v]
+        consts = tuple(float(x[i]) for i in nonzero)
+        used = picker(nonzero)
+        return [n.fire(Dot.sparse(used(n.w), consts, n.b)) for n in self.neurons]
 
     def named_parameters(self) -> list[tuple[str, Scalar]]:
         return [(f"N{j}.{name}", p) for j, n in enumerate(self.neurons) for name, p in n.named_parameters()]

@@ -5,11 +5,17 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+from core import engine
 from core.engine import Scalar
 
 
 class Optimizer:
-    """Holds a list of parameters; `zero_grad()` clears their grads, `step()` updates their data."""
+    """Holds a list of parameters; `zero_grad()` clears their grads, `step()` updates their data.
+
+    Speed: on MNIST only the weights of non-zero pixels get a gradient (about a quarter of them), so plain
+    SGD updates, and `zero_grad()` then clears, just the parameters whose grad is non-zero. The list is
+    reused by `zero_grad()` only while no `backward()` has run since `step()` made it.
+    """
 
     def __init__(self, params: Iterable[Scalar], lr: float) -> None:
         self.params = list(params)
@@ -18,11 +24,26 @@ class Optimizer:
         if not lr > 0.0:
             raise ValueError(f"learning rate must be positive, got {lr}")
         self.lr = float(lr)
+        self._with_grad: list[Scalar] = []  # params with a non-zero grad, as of ...
+        self._seen_at = -1  # ... this value of engine.backward_calls
+
+    def params_with_grad(self) -> list[Scalar]:
+        """The parameters whose grad is non-zero (one scan, remembered until the next backward())."""
+        if self._seen_at != engine.backward_calls:
+            self._with_grad = [p for p in self.params if p.grad]
+            self._seen_at = engine.backward_calls
+        return self._with_grad
 
     def zero_grad(self) -> None:
-        """Set every parameter's grad to 0."""
-        for p in self.params:
-            p.grad = 0.0
+        """Set every parameter's grad to 0 (clearing only the non-zero ones when they are known)."""
+        if self._seen_at == engine.backward_calls:
+            for p in self._with_grad:
+                p.grad = 0.0
+        else:
+            for p in self.params:
+                p.grad = 0.0
+        self._with_grad = []
+        self._seen_at = engine.backward_calls
 
     def step(self) -> None:
         raise NotImplementedError
@@ -41,9 +62,11 @@ class SGD(Optimizer):
     def step(self) -> None:
         lr = self.lr
         if self.velocity is None:
-            for p in self.params:
+            # A zero grad would move nothing: skip those parameters entirely.
+            for p in self.params_with_grad():
                 p.data -= lr * p.grad
             return
+        # With momentum a parameter keeps moving after its grad is zero, so every one is visited.
         mu, v = self.momentum, self.velocity
         for i, p in enumerate(self.params):
             v[i] = mu * v[i] + p.grad
@@ -51,7 +74,7 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba) with bias correction."""
+    """Adam (Kingma & Ba) with bias correction; every parameter is visited, as its moments keep decaying."""
 
     def __init__(self, params: Iterable[Scalar], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8) -> None:
