@@ -1,0 +1,215 @@
+"""The real `mnist-dash` command line in a subprocess: headless runs, records, JSONL, errors, signals, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.events import from_json, read_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST = ROOT.parents[1] / "shared" / "data" / "mnist"
+TINY = ["--train-subset", "64", "--val-subset", "32", "--test-subset", "32", "--epochs", "1", "--input-size", "7"]
+RANK_VARS = ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID", "WORLD_SIZE", "MNIST_DASH_RUN_ID")
+
+
+def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Deterministic data (the shared IDX files, else the embedded sample), no user cache, no launcher vars."""
+    env = {k: v for k, v in os.environ.items() if k not in RANK_VARS and k != "MNIST_DASH_DATA"}
+    env.update(PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+    if MNIST.is_dir():
+        env["MNIST_DASH_DATA"] = str(MNIST)
+    env.update(extra)
+    return env
+
+
+def cli(tmp_path: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core.cli", *args], cwd=tmp_path, env=cli_env(tmp_path, **env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def only_run(runs: Path) -> Path:
+    (run,) = [p for p in runs.iterdir() if p.is_dir()]
+    return run
+
+
+def check_record(run: Path, reason: str) -> dict:
+    """Every file present, every line valid JSON, summary consistent with the stream."""
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.json", "events.jsonl", "summary.json"]
+    json.loads((run / "config.json").read_text())
+    lines = (run / "events.jsonl").read_text().splitlines()
+    events = [from_json(line) for line in lines]  # no torn or invalid line
+    summary = json.loads((run / "summary.json").read_text())
+    final = events[-1]
+    assert type(final).__name__ == "RunFinished" and final.reason == reason == summary["reason"]
+    assert summary["steps"] == final.steps and summary["run_dir"].endswith(run.name)
+    assert any(p.is_file() for p in (run / "checkpoints").iterdir())
+    return summary
+
+
+def test_import_is_cheap():
+    heavy = "('torch', 'textual', 'numpy', 'lightning')"
+    code = f"import sys, core.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_scalar_run_switches_to_headless_when_piped(tmp_path):
+    done = cli(tmp_path, *TINY)  # no --headless: stdout is a pipe
+    assert done.returncode == 0, done.stderr
+    assert "stdout is not a terminal; running headless" in done.stderr
+    run = only_run(tmp_path / "runs")
+    summary = check_record(run, "completed")
+    assert summary["steps"] == 8 and 0 <= summary["test_accuracy"] <= 1 and summary["backend"] == "scalar"
+    out = done.stdout
+    assert "backend scalar" in out and "config: backend=scalar" in out and "epoch 1/1 done" in out
+    assert f"test accuracy {summary['test_accuracy']:.2%}" in out and str(run.name) in out.splitlines()[-1]
+    assert "\r" not in out and "Traceback" not in done.stderr
+    # The past run reads back, printed, and TERM=dumb is a reason to stay headless as well.
+    shown = cli(tmp_path, "--open", str(run), TERM="dumb")
+    assert shown.returncode == 0 and "finished (completed)" in shown.stdout
+
+
+def test_jsonl_to_stdout_parses_line_by_line(tmp_path):
+    done = cli(tmp_path, "--headless", "--jsonl", "-", "--runs-dir", "elsewhere", *TINY)
+    assert done.returncode == 0, done.stderr
+    events = [from_json(line) for line in done.stdout.splitlines()]
+    assert type(events[0]).__name__ == "RunStarted" and type(events[-1]).__name__ == "RunFinished"
+    assert "finished (completed)" in done.stderr  # the human lines moved to stderr
+    recorded = read_jsonl(only_run(tmp_path / "elsewhere") / "events.jsonl")
+    assert [type(e) for e in recorded] == [type(e) for e in events]
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["--lr", "abc", "--epochs", "0", "--activation", "nope"],
+         ["--lr: 'abc' is not a number", "--epochs: 0 must be", "--activation: 'nope' is not one of"]),
+        (["--no-such-flag"], ["unrecognized arguments: --no-such-flag"]),
+        (["--watch", "L7.N0.w0"], ["--watch L7.N0.w0: layer L7 does not exist"]),
+        (["--backend", "scalar", "--devices", "2"], ["use --backend lightning"]),
+        (["--config", "missing.toml"], ["missing.toml: cannot read it"]),
+        (["--resume", "."], ["--resume:", "not a run directory"]),
+        (["--open", "nowhere"], ["--open:", "no such run directory"]),
+    ],
+)
+def test_bad_flags_exit_2_with_clear_lines(tmp_path, args, needles):
+    done = cli(tmp_path, "--headless", *args)
+    assert done.returncode == 2
+    for needle in needles:
+        assert needle in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "needle"),
+    [
+        ("bad.json", "{oops", "not valid JSON"),
+        ("bad.toml", "epochs = = 3", "not valid TOML"),
+        ("unknown.toml", "[train]\nepochz = 3\n", "epochz: unknown setting"),
+        ("value.json", '{"lr": -1, "hidden": "a,b"}', "hidden:"),
+    ],
+)
+def test_bad_config_files_exit_2(tmp_path, name, text, needle):
+    (tmp_path / name).write_text(text)
+    done = cli(tmp_path, "--headless", "--config", name)
+    assert done.returncode == 2 and needle in done.stderr and "Traceback" not in done.stderr
+
+
+def test_config_file_then_flags_then_save(tmp_path):
+    (tmp_path / "base.toml").write_text('[train]\nepochs = 2\nlr = 0.1\nhidden = [16]\n')
+    done = cli(tmp_path, "--config", "base.toml", "--lr", "0.2", "--save-config", "out.toml")
+    assert done.returncode == 0, done.stderr
+    again = cli(tmp_path, "--config", "out.toml", "--save-config", "out.json")
+    saved = json.loads((tmp_path / "out.json").read_text())
+    assert again.returncode == 0 and (saved["epochs"], saved["lr"], saved["hidden"]) == (2, 0.2, [16])
+
+
+def watch_moves(events: list, lr: float, exact: bool) -> int:
+    """Check data[k+1] == data[k] - lr*grad[k] for every watched parameter; return the moves checked.
+
+    The handmade engine computes in Python floats, so the move is bit-exact; Lightning's are float32 tensors.
+    """
+    by_address: dict[str, list] = {}
+    for e in events:
+        if type(e).__name__ == "ScalarWatch":
+            by_address.setdefault(e.address, []).append(e)
+    checked = 0
+    for seq in by_address.values():
+        assert [e.step for e in seq] == list(range(1, len(seq) + 1))
+        for a, b in zip(seq, seq[1:], strict=False):
+            expected = a.data - lr * a.grad
+            assert b.data == (expected if exact else pytest.approx(expected, rel=1e-6, abs=1e-9))
+            checked += a.grad != 0
+    return checked
+
+
+@pytest.mark.parametrize("backend", ["scalar", "lightning"])
+def test_watch_moves_by_exactly_minus_lr_grad(tmp_path, backend):
+    watch = ["--watch", "L0.N0.w20", "--watch", "L0.N3.b", "--watch", "L2.N1.w5"]
+    done = cli(tmp_path, "--headless", "--backend", backend, "--device", "cpu", "--optimizer", "sgd",
+               "--batch-size", "1", "--lr", "0.05", *watch, *TINY)
+    assert done.returncode == 0, done.stdout + done.stderr
+    events = read_jsonl(only_run(tmp_path / "runs") / "events.jsonl")
+    addresses = {e.address for e in events if type(e).__name__ == "ScalarWatch"}
+    assert addresses == {"L0.N0.w20", "L0.N3.b", "L2.N1.w5"}
+    assert watch_moves(events, 0.05, exact=backend == "scalar") > 0
+
+
+def _start(tmp_path: Path, *args: str) -> subprocess.Popen:
+    err = open(tmp_path / "stderr.txt", "w")
+    return subprocess.Popen([sys.executable, "-m", "core.cli", "--headless", "--jsonl", "-", *args], cwd=tmp_path,
+                            env=cli_env(tmp_path), stdout=subprocess.PIPE, stderr=err, text=True)
+
+
+@pytest.mark.parametrize(
+    ("backend", "signum"),
+    [("scalar", signal.SIGINT), ("scalar", signal.SIGTERM), ("lightning", signal.SIGTERM)],
+)
+def test_signal_stops_cleanly_and_resume_continues(tmp_path, backend, signum):
+    args = ["--backend", backend, "--device", "cpu", "--train-subset", "512", "--val-subset", "32",
+            "--test-subset", "32", "--input-size", "7", "--epochs", "200"]
+    proc = _start(tmp_path, *args)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if '"StepEnded"' in line:
+            proc.send_signal(signum)
+            break
+    rest, _ = proc.communicate(timeout=120)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == 128 + signum, stderr
+    assert f"{signal.Signals(signum).name}: stopping after the current step" in stderr
+    assert "Traceback" not in stderr
+    streamed = [from_json(line) for line in [*lines, *rest.splitlines()]]
+    run = only_run(tmp_path / "runs")
+    summary = check_record(run, "stopped")
+    assert type(streamed[-1]).__name__ == "RunFinished" and streamed[-1].reason == "stopped"
+    stopped_at = summary["steps"]
+    assert 0 < stopped_at < 200 * 64
+
+    done = cli(tmp_path, "--headless", "--resume", str(run), "--epochs", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = check_record(run, "completed")
+    events = read_jsonl(run / "events.jsonl")
+    starts = [e for e in events if type(e).__name__ == "RunStarted"]
+    assert len(starts) == 2 and starts[1].resumed_from_step == stopped_at
+    assert summary["test_accuracy"] is not None and summary["steps"] >= stopped_at
+    assert json.loads((run / "config.json").read_text())["epochs"] == 1
+
+
+def test_ddp_two_processes_print_from_rank_zero_only(tmp_path):
+    done = cli(tmp_path, "--headless", "--backend", "lightning", "--device", "cpu", "--devices", "2",
+               "--strategy", "ddp", *TINY, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert out.count("backend lightning") == 1 and out.count("finished (completed)") == 1
+    run = only_run(tmp_path / "runs")  # the second process wrote no record of its own
+    check_record(run, "completed")
