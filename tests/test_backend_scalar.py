@@ -14,8 +14,17 @@ from core.backends.scalar import ScalarTrainer
 from core.backends.scalar_tools import CHECKPOINT_NAME, evaluate
 from core.config import TrainConfig
 from core.data import load_data
-from core.events import (EpochEnded, LayerGradStats, LogLine, RunFailed, RunFinished, RunStarted, ScalarWatch,
-                         StepEnded, to_json)
+from core.events import (
+    EpochEnded,
+    LayerGradStats,
+    LogLine,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    ScalarWatch,
+    StepEnded,
+    to_json,
+)
 from core.nn import MLP, cross_entropy, mse_loss
 
 BASE = TrainConfig(input_size=7, hidden=(8,), batch_size=4, epochs=2, train_subset=48, val_subset=16,
@@ -114,22 +123,25 @@ def test_stop_takes_effect_within_one_step(data, tmp_path):
 def test_pause_and_resume_from_another_thread(data):
     control = RunControl()
     at_step_3, paused = threading.Event(), threading.Event()
-    result = {}
+    result, seen = {}, []
 
     def handshake(event):
+        seen.append(event)
         if isinstance(event, StepEnded) and event.step == 3:
             at_step_3.set()
             assert paused.wait(10)  # the main thread pauses before the trainer moves on
 
-    worker = threading.Thread(target=lambda: result.update(zip(("events", "summary"),
-                                                               run(BASE, data, control, on_event=handshake))))
+    def train():
+        result["events"], result["summary"] = run(BASE, data, control, on_event=handshake)
+
+    worker = threading.Thread(target=train)
     worker.start()
     assert at_step_3.wait(30)
     control.pause()
     paused.set()
     worker.join(0.3)
-    assert worker.is_alive()  # held by the pause
-    assert control.paused
+    assert worker.is_alive() and control.paused  # held by the pause ...
+    assert max(e.step for e in seen if hasattr(e, "step")) == 3  # ... before a fourth step could start
     control.resume()
     worker.join(60)
     assert not worker.is_alive()
