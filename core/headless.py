@@ -66,6 +66,9 @@ class HeadlessPrinter:
     def _on_RunStarted(self, e: RunStarted) -> None:
         self.run_dir = e.run_dir or self.run_dir
         self.epochs = int(e.config.get("epochs", 0) or 0)
+        self._last_progress = time.monotonic()
+        done = e.resumed_from_step / e.total_steps if e.total_steps else 0.0
+        self._eta_origin = (self._last_progress, min(done, 1.0))
         try:
             shape = "-".join(map(str, TrainConfig.from_dict(e.config).layer_sizes))
         except (ValueError, TypeError):  # a config from a newer or older version: show the rest anyway
@@ -113,7 +116,7 @@ class HeadlessPrinter:
     def _on_RunFinished(self, e: RunFinished) -> None:
         test = (f"test accuracy {e.test_accuracy:.2%} (loss {e.test_loss:.4f})"
                 if e.test_accuracy is not None and e.test_loss is not None else "not tested")
-        self.line(f"finished ({e.reason}): {test}; {e.steps:,} steps, {e.epochs_completed} epochs, "
+        self.line(f"finished ({e.reason}): {test}; {e.steps:,} steps, {_plural(e.epochs_completed, 'epoch')}, "
                   f"{e.seconds:.1f}s")
         if e.message:
             self.line(e.message)
@@ -133,6 +136,10 @@ def _fmt_value(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(map(str, value)) or "none"
     return str(value)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _duration(seconds: float) -> str:

@@ -55,7 +55,8 @@ def run_training(
 
     With `resume` (a run directory) the run continues from its latest checkpoint, appending to the same
     events.jsonl; `config` may then be None (the saved one) and always keeps the saved backend.
-    Processes of a multi-device run other than rank zero train without writing a record.
+    Processes of a multi-device run other than rank zero train without writing a record; record=False
+    writes nothing at all (no record, no checkpoints).
     """
     started = time.time()
     rank_zero = is_rank_zero()
@@ -89,7 +90,8 @@ def run_training(
         if on_run_dir is not None:
             on_run_dir(recorder.path)
     run_dir = str(recorder.path) if recorder else ""
-    checkpoint_dir = recorder.checkpoints if recorder else _shared_checkpoint_dir(runs_dir, run_id, resume)
+    checkpoint_dir = (recorder.checkpoints if recorder
+                      else None if rank_zero else _shared_checkpoint_dir(runs_dir, run_id, resume))
 
     facts: dict[str, Any] = {"run_dir": run_dir, "backend": config.backend}
     final: list[Event] = []

@@ -108,6 +108,21 @@ def test_bad_flags_exit_2_with_clear_lines(tmp_path, args, needles):
     assert not (tmp_path / "runs").exists()
 
 
+def test_failed_run_exits_1_with_a_clear_message(tmp_path):
+    done = cli(tmp_path, "--headless", "--data-dir", "no-such-dir", *TINY)
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    assert "failed: " in done.stdout and "no-such-dir" in done.stdout
+    run = only_run(tmp_path / "runs")
+    assert json.loads((run / "summary.json").read_text())["reason"] == "failed"
+    assert f"record: runs/{run.name}" in done.stdout
+
+
+def test_python_dash_m_core_is_the_cli(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "core", "--help"], cwd=tmp_path, env=cli_env(tmp_path),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--batch-size N" in done.stdout and "(default: 8)" in done.stdout
+
+
 @pytest.mark.parametrize(
     ("name", "text", "needle"),
     [

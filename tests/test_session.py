@@ -133,3 +133,16 @@ def test_resume_of_a_non_run_fails_cleanly(tmp_path):
     summary = run_training(None, seen.append, RunControl(), resume=tmp_path, data=object())
     assert summary.reason == "failed" and "not a run directory" in summary.message
     assert type(seen[-1]).__name__ == "RunFailed"
+
+
+def test_record_false_writes_nothing(tmp_path):
+    summary = run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path / "runs", data=object(),
+                           trainer=_NoCheckpoint(), record=False)
+    assert summary.reason == "completed" and not (tmp_path / "runs").exists()
+
+
+class _NoCheckpoint(ScriptedTrainer):
+    def fit(self, config, data, emit, control, *, run_id=None, checkpoint_dir=None, resume_from=None):
+        assert checkpoint_dir is None
+        emit(RunFinished(run_id=run_id, reason="completed", steps=1, epochs_completed=1, seconds=0.1))
+        return RunSummary(run_id=run_id, reason="completed", steps=1, epochs_completed=1, seconds=0.1)
