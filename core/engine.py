@@ -153,6 +153,28 @@ def _lift(x: Scalar | Number) -> Scalar:
     return x if isinstance(x, Scalar) else Scalar(x)
 
 
+# Python raises where IEEE floats (and torch) give inf or nan; a diverging run must show up as a
+# non-finite loss for the trainer to catch, not as an exception from deep inside the graph.
+def _div(a: float, b: float) -> float:
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a == 0.0 or a != a:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _pow(a: float, k: float) -> float:
+    try:
+        r = a**k
+    except OverflowError:
+        odd = k == int(k) and int(k) % 2 == 1
+        return -math.inf if a < 0.0 and odd else math.inf
+    except ZeroDivisionError:  # 0.0 ** negative
+        return math.inf
+    return math.nan if isinstance(r, complex) else r
+
+
 class Function:
     """An op: `forward` computes the value from parent values, `backward(out)` pushes `out.grad` upstream.
 
@@ -223,13 +245,13 @@ class Sub(Function):
 class Div(Function):
     @staticmethod
     def forward(a: float, b: float) -> float:
-        return a / b
+        return _div(a, b)
 
     @staticmethod
     def backward(out: Scalar) -> None:
         a, b = out._prev
-        a.grad += out.grad / b.data
-        b.grad -= out.grad * a.data / (b.data * b.data)
+        a.grad += _div(out.grad, b.data)
+        b.grad -= _div(out.grad * a.data, b.data * b.data)
 
 
 class Pow(Function):
@@ -237,12 +259,12 @@ class Pow(Function):
 
     @staticmethod
     def forward(a: float, exponent: float) -> float:
-        return a**exponent
+        return _pow(a, exponent)
 
     @staticmethod
     def backward(out: Scalar) -> None:
         (a,), k = out._prev, out._ctx
-        a.grad += k * a.data ** (k - 1) * out.grad
+        a.grad += k * _pow(a.data, k - 1) * out.grad
 
     @classmethod
     def apply(cls, a: Scalar, exponent: float) -> Scalar:  # type: ignore[override]
@@ -263,7 +285,10 @@ class ReLU(Function):
 class Exp(Function):
     @staticmethod
     def forward(a: float) -> float:
-        return math.exp(a)
+        try:
+            return math.exp(a)
+        except OverflowError:
+            return math.inf
 
     @staticmethod
     def backward(out: Scalar) -> None:
@@ -273,12 +298,14 @@ class Exp(Function):
 class Log(Function):
     @staticmethod
     def forward(a: float) -> float:
-        return math.log(a)
+        if a > 0.0:
+            return math.log(a)
+        return -math.inf if a == 0.0 else math.nan
 
     @staticmethod
     def backward(out: Scalar) -> None:
         a = out._prev[0]
-        a.grad += out.grad / a.data
+        a.grad += _div(out.grad, a.data)
 
 
 class Tanh(Function):

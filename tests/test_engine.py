@@ -202,3 +202,21 @@ def test_engine_nn_optim_import_only_the_standard_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("name,fn,tfn", [
+    ("exp_overflow", lambda a: (a * 1000.0).exp(), lambda a: (a * 1000.0).exp()),
+    ("pow_overflow", lambda a: (a * 1e200) ** 2, lambda a: (a * 1e200) ** 2),
+    ("pow_odd_overflow", lambda a: (a * -1e200) ** 3, lambda a: (a * -1e200) ** 3),
+    ("div_by_zero", lambda a: a / (a - a), lambda a: a / (a - a)),
+    ("zero_div_zero", lambda a: (a - a) / (a - a), lambda a: (a - a) / (a - a)),
+    ("log_zero", lambda a: (a - a).log(), lambda a: (a - a).log()),
+    ("log_negative", lambda a: (-a).log(), lambda a: (-a).log()),
+    ("sqrt_negative", lambda a: (-a) ** 0.5, lambda a: (-a) ** 0.5),
+    ("zero_pow_negative", lambda a: (a - a) ** -1, lambda a: (a - a) ** -1),
+])
+def test_overflow_and_domain_errors_give_ieee_values_like_torch(name, fn, tfn):
+    torch = pytest.importorskip("torch")
+    value = fn(Scalar(2.0)).data
+    tvalue = tfn(torch.tensor(2.0, dtype=torch.float64)).item()
+    assert (math.isnan(value) and math.isnan(tvalue)) or value == tvalue
