@@ -135,8 +135,10 @@ class _Run:
         self.best_val = doc.get("best_val_loss")
         self.bad_epochs = int(doc.get("epochs_without_improvement", 0))
         saved = doc.get("config") or {}
-        changed = [k for k, v in self.config.to_dict().items() if k in saved and saved[k] != v]
-        self.resume_notes = notes + ([f"resuming with changed settings: {', '.join(changed)}"] if changed else [])
+        changed = [f"{k} {saved[k]} -> {v}" for k, v in self.config.to_dict().items() if k in saved and saved[k] != v]
+        self.resume_notes = [("warning", n) for n in notes]
+        if changed:
+            self.resume_notes.append(("info", f"resuming with changed settings: {', '.join(changed)}"))
 
     # ---- the run --------------------------------------------------------------------------------------
     def _run(self) -> RunSummary:
@@ -148,8 +150,8 @@ class _Run:
                              parameter_count=len(self.named), resumed_from_step=self.step))
         if self.resume_from is not None:
             self.log("info", f"resumed from {self.resume_from} at step {self.step} (epoch {self.epochs_done})")
-            for note in self.resume_notes:
-                self.log("warning", note)
+            for level, note in self.resume_notes:
+                self.log(level, note)
         reason, message = "completed", ""
         try:
             for epoch in range(self.epochs_done + 1, cfg.epochs + 1):
