@@ -20,6 +20,7 @@ from core.events import (
     RunFailed,
     RunFinished,
     RunStarted,
+    ScalarWatch,
     StepEnded,
     to_json,
 )
@@ -43,20 +44,19 @@ class HeadlessPrinter:
         self._lock = threading.Lock()
         self._last_progress = time.monotonic()
         self._eta_origin: tuple[float, float] | None = None  # (monotonic time, progress) of the first step
+        self._watched: dict[str, ScalarWatch] = {}  # latest value of each --watch address
 
     def line(self, text: str) -> None:
-        if self.out is None:
-            return
         with self._lock:
-            self.out.write(text + "\n")
-            self.out.flush()
+            if self.out is not None:
+                self.out = _write(self.out, text + "\n", flush=True)
 
     def __call__(self, event: Event) -> None:
         if self.jsonl is not None:
+            flush = isinstance(event, (EpochEnded, RunFinished, RunFailed)) or self.jsonl is sys.stdout
             with self._lock:
-                self.jsonl.write(to_json(event) + "\n")
-                if isinstance(event, (EpochEnded, RunFinished, RunFailed)) or self.jsonl is sys.stdout:
-                    self.jsonl.flush()
+                if self.jsonl is not None:
+                    self.jsonl = _write(self.jsonl, to_json(event) + "\n", flush=flush)
         handler = getattr(self, f"_on_{type(event).__name__}", None)
         if handler is not None:
             handler(event)
@@ -96,6 +96,14 @@ class HeadlessPrinter:
             f"epoch {e.epoch}{self._of_epochs()} step {e.step:,}{total} ({e.progress:.0%}): "
             f"loss {e.loss:.4f} acc {e.accuracy:.1%}, {e.samples_per_s:,.0f} samples/s, eta {_duration(eta)}"
         )
+        self._print_watched()
+
+    def _on_ScalarWatch(self, e: ScalarWatch) -> None:
+        self._watched[e.address] = e
+
+    def _print_watched(self) -> None:
+        for w in self._watched.values():
+            self.line(f"  watch {w.address} at step {w.step:,}: data {w.data:.6g} grad {w.grad:.6g}")
 
     def _on_EpochEnded(self, e: EpochEnded) -> None:
         self._last_progress = time.monotonic()
@@ -104,6 +112,7 @@ class HeadlessPrinter:
             f" | val loss {e.val_loss:.4f} acc {e.val_accuracy:.1%}"
             f" | {e.epoch_seconds:.1f}s, {e.samples_per_s:,.0f} samples/s"
         )
+        self._print_watched()
 
     def _on_LogLine(self, e: LogLine) -> None:
         if e.level == "debug" and not self.show_debug:
@@ -130,6 +139,21 @@ class HeadlessPrinter:
 
     def _of_epochs(self) -> str:
         return f"/{self.epochs}" if self.epochs else ""
+
+
+def _write(stream: TextIO, text: str, *, flush: bool) -> TextIO | None:
+    """Write; when the reader went away (`| head`, a closed pipe) stop writing there but keep training."""
+    try:
+        stream.write(text)
+        if flush:
+            stream.flush()
+        return stream
+    except (BrokenPipeError, ValueError):
+        if stream in (sys.stdout, sys.stderr):  # so the interpreter's final flush does not complain either
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        return None
 
 
 def _fmt_value(value: object) -> str:

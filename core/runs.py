@@ -107,7 +107,12 @@ class RunRecorder:
         self._fh = open(events, "a", encoding="utf-8")
         self._lock = threading.Lock()
         self._last_flush = time.monotonic()
+        self._dirty = False
         self.closed = False
+        # Lines written just before a long quiet spell (a slow evaluation) still reach the disk in time.
+        self._closing = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_periodically, name="run-recorder-flush", daemon=True)
+        self._flusher.start()
 
     @classmethod
     def reopen(cls, run_dir: str | Path, config: TrainConfig, **kw: Any) -> RunRecorder:
@@ -126,10 +131,10 @@ class RunRecorder:
             if self.closed:
                 return
             self._fh.write(line)
-            now = time.monotonic()
+            self._dirty = True
             if isinstance(event, self.FLUSH_ON):
                 self._flush_locked(sync=True)
-            elif now - self._last_flush >= self.flush_interval:
+            elif time.monotonic() - self._last_flush >= self.flush_interval:
                 self._flush_locked(sync=False)
 
     __call__ = record
@@ -139,6 +144,18 @@ class RunRecorder:
         if sync:
             os.fsync(self._fh.fileno())
         self._last_flush = time.monotonic()
+        self._dirty = False
+
+    def _flush_periodically(self) -> None:
+        while not self._closing.wait(max(self.flush_interval, 0.05)):
+            with self._lock:
+                if self.closed:
+                    return
+                if self._dirty:
+                    try:
+                        self._flush_locked(sync=False)
+                    except (OSError, ValueError):
+                        return
 
     def flush(self) -> None:
         with self._lock:
@@ -153,9 +170,12 @@ class RunRecorder:
         with self._lock:
             if self.closed:
                 return
-            self._flush_locked(sync=True)
-            self._fh.close()
-            self.closed = True
+            self._closing.set()
+            try:
+                self._flush_locked(sync=True)
+            finally:
+                self._fh.close()
+                self.closed = True
 
     def __enter__(self) -> RunRecorder:
         return self

@@ -62,6 +62,17 @@ def test_flushed_at_epoch_end_before_close(tmp_path):
     assert len(read_jsonl(tmp_path / "r2" / "events.jsonl")) == 3
 
 
+def test_quiet_spell_is_flushed_by_the_timer(tmp_path):
+    rec = RunRecorder(tmp_path, "r5", CFG, flush_interval=0.05)
+    rec._last_flush = time.monotonic() + 3600  # so only the background flush can write the line
+    rec(started("r5"))
+    deadline = time.monotonic() + 10
+    while not read_jsonl(tmp_path / "r5" / "events.jsonl") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(read_jsonl(tmp_path / "r5" / "events.jsonl")) == 1
+    rec.close()
+
+
 def test_flushed_at_time_interval(tmp_path):
     rec = RunRecorder(tmp_path, "r3", CFG, flush_interval=0.0)
     rec(started("r3"))
