@@ -19,7 +19,6 @@ import operator
 from typing import Callable, Iterable, Sequence, Union
 
 Number = Union[int, float]
-backward_calls = 0  # bumped by every backward(); optimisers use it to know when grads may have changed
 
 
 class Scalar:
@@ -112,8 +111,6 @@ class Scalar:
         gradients add up across calls, which is how minibatches are accumulated. A node used twice gets
         both contributions. The order is built iteratively, so graph depth is not limited by recursion.
         """
-        global backward_calls
-        backward_calls += 1
         order = self.topological_order()
         for node in order:
             node.grad = 0.0
