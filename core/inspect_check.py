@@ -92,7 +92,7 @@ def gradient_check(
     ref = None
     if use_torch:
         try:
-            ref = torch_gradient(model, x, label, str(addr), loss)
+            ref = torch_gradient(net, x, label, str(addr), loss)
         except ImportError:
             notes.append("torch not installed")
     refs = [numeric] + ([ref] if ref is not None else [])

@@ -121,19 +121,50 @@ class GraphIndex:
         self.root = root
         self.labels = dict(labels or {})
         self._children: dict[int, list[Any]] = {}
-        self.size = 0
+        self._by_id: dict[int, Any] = {}
         seen: set[int] = set()
+        units: list[Any] = []
         stack = [root]
         while stack:  # iterative: a 784-input chain would overflow recursion
             node = stack.pop()
             if id(node) in seen:
                 continue
             seen.add(id(node))
+            self._by_id[id(node)] = node
+            if op_name(node) == "dot":
+                units.append(node)
             for p in parents_of(node):
                 self._children.setdefault(id(p), []).append(node)
                 if id(p) not in seen:
                     stack.append(p)
         self.size = len(seen)
+        self._label_units(units)
+        if root is not None:
+            self.labels.setdefault(id(root), "loss")
+
+    def _label_units(self, units: list[Any]) -> None:
+        """Name z and a nodes from the graph itself: a neuron's Dot node ends with its bias (a labelled leaf).
+
+        Labels come from this sample's graph, not from the model's latest forward pass, so they stay right
+        while a training thread runs the next sample.
+        """
+        for z in units:
+            prev = parents_of(z)
+            bias = self.labels.get(id(prev[-1]), "") if prev else ""
+            if not bias.endswith(".b"):
+                continue
+            stem = bias[:-1]
+            self.labels.setdefault(id(z), stem + "z")
+            for child in self._children.get(id(z), ()):
+                if op_name(child) in ("relu", "tanh", "sigmoid"):
+                    self.labels.setdefault(id(child), stem + "a")
+
+    def find(self, label: str) -> Any:
+        """The node of this graph with a given label (address), or None."""
+        for key, name in self.labels.items():
+            if name == label:
+                return self._by_id.get(key)
+        return None
 
     def children(self, node: Any) -> list[Any]:
         return list(self._children.get(id(node), ()))
@@ -143,7 +174,10 @@ class GraphIndex:
 
     def view(self, node: Any) -> NodeView:
         op = op_name(node)
-        return NodeView(node, self.labels.get(id(node), op), op, float(node.data), float(node.grad))
+        label = self.labels.get(id(node))
+        if op == "leaf":  # a leaf is a parameter when it has an address, else a constant
+            op = "param" if label else "const"
+        return NodeView(node, label or op, op, float(node.data), float(node.grad))
 
     def neighbourhood(self, node: Any, limit: int = 12) -> tuple[list[NodeView], int, list[NodeView], int]:
         """(parents shown, parents hidden, children shown, children hidden), at most `limit` of each."""
@@ -157,9 +191,14 @@ class GraphIndex:
         )
 
 
+def param_labels(model: Any) -> dict[int, str]:
+    """id(Scalar) -> address for every parameter of a handmade model."""
+    return {id(p): name for name, p in model.named_parameters()}
+
+
 def node_labels(model: Any, layer_sizes: Sequence[int], loss: Any = None) -> dict[int, str]:
     """id(Scalar) -> address for every parameter and, after a forward pass, every z and a node."""
-    labels = {id(p): name for name, p in model.named_parameters()}
+    labels = param_labels(model)
     for layer in range(len(layer_sizes) - 1):
         for n in range(layer_sizes[layer + 1]):
             for kind in ("z", "a"):

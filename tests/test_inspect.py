@@ -20,7 +20,7 @@ from core.inspect import (
     validate_address,
 )
 from core.inspect_check import clone_model, gradient_check, torch_gradient
-from core.inspect_view import GraphIndex, heatmap_cells, heatmap_text, node_labels, op_name
+from core.inspect_view import GraphIndex, heatmap_cells, heatmap_text, node_labels, op_name, param_labels
 from core.nn import MLP, cross_entropy
 
 SIZES = (196, 64, 32, 10)
@@ -215,3 +215,69 @@ def test_graph_neighbourhood_shows_parents_and_children(small):
     assert {c.label for c in index.neighbourhood(a)[2]} == {f"L2.N{k}.z" for k in range(10)}
     assert index.view(z).data == z.data and index.view(z).grad == z.grad
     assert index.neighbourhood(lossv)[2] == [] and index.size > 100
+
+
+def test_graph_labels_come_from_the_graph_itself(small):
+    x = sample(49, seed=4)
+    small.last_loss = lossv = cross_entropy(small(x), 2)
+    lossv.backward()
+    index = GraphIndex(lossv, param_labels(small))
+    for address in ("L0.N1.z", "L0.N1.a", "L1.N4.a", "L2.N7.z"):
+        assert index.find(address) is small.resolve(address), address
+    assert index.find("loss") is lossv
+    small(sample(49, seed=9))  # the next sample: the index still describes the graph it was built from
+    assert index.find("L0.N1.z") is not small.resolve("L0.N1.z")
+
+
+# ---- the values a backend reports are the objects the inspector resolves -------------------------------
+
+
+def _tiny(backend: str):
+    from core.config import TrainConfig
+
+    return TrainConfig(backend=backend, hidden=(8,), input_size=7, train_subset=48, val_subset=16, test_subset=16,
+                       epochs=1, batch_size=16, device="cpu", optimizer="sgd")
+
+
+WATCHED = ("L0.N3.w24", "L0.N5.b", "L1.N2.w4", "L1.N7.b")
+
+
+def _last_watches(events) -> dict:
+    from core.events import ScalarWatch
+
+    return {e.address: e for e in events if isinstance(e, ScalarWatch)}
+
+
+def test_scalar_backend_watch_values_are_the_resolved_scalars():
+    from core.backends import RunControl
+    from core.backends.scalar import ScalarTrainer
+    from core.data import load_data
+
+    config = _tiny("scalar")
+    events: list = []
+    trainer = ScalarTrainer()
+    assert trainer.fit(config, load_data(config), events.append, RunControl(WATCHED)).reason == "completed"
+    last = _last_watches(events)
+    assert set(last) == set(WATCHED)
+    for address, event in last.items():  # the last report was taken just before the last SGD step
+        assert resolve_scalar(trainer.model, address).data == event.data - config.lr * event.grad
+
+
+def test_lightning_backend_watch_values_are_the_resolved_tensors():
+    pytest.importorskip("lightning")
+    from core.backends import RunControl
+    from core.backends.lightning import LightningTrainer
+    from core.data import load_data
+
+    config = _tiny("lightning")
+    events: list = []
+    trainer = LightningTrainer()
+    assert trainer.fit(config, load_data(config), events.append, RunControl(WATCHED)).reason == "completed"
+    last = _last_watches(events)
+    assert set(last) == set(WATCHED)
+    for address, event in last.items():
+        data, grad = tensor_value(trainer.module, address)
+        assert grad == event.grad  # the grad of the last step stays on the tensor
+        assert data == pytest.approx(event.data - config.lr * event.grad, rel=1e-6, abs=1e-9)  # float32 step
+    param, index = resolve_tensor(trainer.module, "L0.N3.w24")
+    assert param is trainer.module.net[0].weight and index == (3, 24)

@@ -214,9 +214,16 @@ class History:
         self.current.add(event)
 
     def extend(self, events: Iterable[Event]) -> None:
-        """Add many events in order (e.g. a past run's events.jsonl)."""
+        """Add many events in order."""
         for event in events:
             self.add(event)
+
+    def load(self, events: Iterable[Event]) -> None:
+        """Show a recorded run (events.jsonl) as the current one, even if it is the one already shown."""
+        events = list(events)
+        if self.current is not None and events:
+            self.previous, self.current = self.current, RunHistory(events[0].run_id)
+        self.extend(events)
 
     def clear(self) -> None:
         """Forget everything."""

@@ -1,0 +1,89 @@
+"""A test-only Trainer that emits a deterministic, scripted run (no engine, no clock in the values)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from core.backends import RunControl, RunSummary
+from core.events import EpochEnded, LayerGradStats, LogLine, RunFailed, RunFinished, RunStarted, ScalarWatch, StepEnded
+
+
+class ScriptedTrainer:
+    """Emits RunStarted, `steps` StepEnded (EpochEnded per epoch), then RunFinished; honours the control.
+
+    `gate` (a threading.Event), when given, must be set before each step: tests use it to hold the run
+    in a known state. `fail_at` makes the run fail with a RunFailed at that step.
+    """
+
+    name = "scripted"
+
+    def __init__(self, steps_per_epoch: int = 20, delay: float = 0.0, gate: threading.Event | None = None,
+                 fail_at: int | None = None, backend: str = "scalar") -> None:
+        self.steps_per_epoch = steps_per_epoch
+        self.delay = delay
+        self.gate = gate
+        self.fail_at = fail_at
+        self.backend = backend
+        self.model = None
+        self.current_sample = None
+        self.started = threading.Event()
+        self.finished = threading.Event()
+
+    def fit(self, config, data, emit, control: RunControl, *, run_id=None, checkpoint_dir=None,
+            resume_from=None) -> RunSummary:
+        try:
+            return self._fit(config, emit, control, run_id)
+        finally:
+            self.finished.set()
+
+    def _fit(self, config, emit, control: RunControl, run_id) -> RunSummary:
+        run_id = run_id or "scripted-run"
+        total = self.steps_per_epoch * config.epochs
+        emit(RunStarted(run_id=run_id, time=0.0, backend=config.backend, device="cpu",
+                        data_source="scripted data", config=config.to_dict(), train_size=160, val_size=40,
+                        test_size=40, total_steps=total, parameter_count=config.parameter_count()))
+        emit(LogLine(run_id=run_id, time=0.0, level="info", message="scripted run begins", source="scripted"))
+        self.started.set()
+        step = 0
+        reason = "completed"
+        for epoch in range(1, config.epochs + 1):
+            for _ in range(self.steps_per_epoch):
+                control.wait_while_paused(0.01)
+                if control.stop_requested:
+                    reason = "stopped"
+                    break
+                if self.gate is not None:
+                    while not self.gate.wait(0.01):
+                        if control.stop_requested:
+                            break
+                if self.delay:
+                    time.sleep(self.delay)
+                step += 1
+                if self.fail_at is not None and step >= self.fail_at:
+                    emit(RunFailed(run_id=run_id, time=0.0, error="scripted failure: the loss became NaN"))
+                    return RunSummary(run_id=run_id, reason="failed", steps=step, epochs_completed=epoch - 1,
+                                      seconds=0.0, message="scripted failure")
+                loss = 2.3 * math.exp(-step / (0.6 * total)) + 0.05 * math.sin(step)
+                acc = min(0.98, 0.1 + 0.85 * (1 - math.exp(-step / (0.4 * total))))
+                emit(StepEnded(run_id=run_id, time=0.0, step=step, epoch=epoch, loss=loss, accuracy=acc,
+                               samples_per_s=100.0, samples_seen=step * config.batch_size,
+                               progress=step / total, total_steps=total))
+                for address in control.watched:
+                    emit(ScalarWatch(run_id=run_id, time=0.0, step=step, address=address,
+                                     data=0.01 * step, grad=0.001 * math.cos(step)))
+                emit(LayerGradStats(run_id=run_id, time=0.0, step=step, layer=0, mean=0.0, std=0.01,
+                                    max_abs=0.05, histogram=(1, 4, 9, 4, 1),
+                                    histogram_edges=(-6, -5, -4, -3, -2, -1)))
+            if reason == "stopped":
+                break
+            emit(EpochEnded(run_id=run_id, time=0.0, epoch=epoch, step=step, train_loss=loss, train_accuracy=acc,
+                            val_loss=loss * 1.1, val_accuracy=acc * 0.97, epoch_seconds=1.5,
+                            samples_per_s=100.0))
+        epochs_done = epoch if reason == "completed" else epoch - 1
+        test = (loss * 1.1, acc * 0.96) if reason == "completed" else (None, None)
+        emit(RunFinished(run_id=run_id, time=0.0, reason=reason, steps=step, epochs_completed=epochs_done,
+                         seconds=1.0, test_loss=test[0], test_accuracy=test[1]))
+        return RunSummary(run_id=run_id, reason=reason, steps=step, epochs_completed=epochs_done, seconds=1.0,
+                          test_loss=test[0], test_accuracy=test[1])

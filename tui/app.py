@@ -1,0 +1,310 @@
+"""The dashboard: configure, train and watch live, on either backend.
+
+What screens pushed on top (the inspector) may use: `app.history` (tui.history.History), `app.control`
+(the RunControl of the current run, or None), `app.trainer` (the backend instance of the current run, e.g.
+ScalarTrainer with .model and .current_sample), `app.config` (the running config, else the form's last
+valid one), `app.watched` and `app.set_watched(addresses)` (kept across runs), `app.state`.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from textual import events, on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, Vertical
+from textual.geometry import Size
+from textual.widgets import Button, Footer, Header, Static
+
+from core.backends import RunControl
+from core.config import TrainConfig
+from tui.estimate import Estimator, format_seconds
+from tui.handlers import HandlersMixin
+from tui.history import History
+from tui.messages import Announced, DeviceDescribed, EventsReady, RunEnded
+from tui.runner import EventPump, describe, train
+from tui.widgets.backend_switch import BackendSwitch
+from tui.widgets.config_form import ConfigForm
+from tui.widgets.log import LogPane
+from tui.widgets.plots import CurvesPane
+from tui.widgets.status import StatusPane
+
+MIN_WIDTH, MIN_HEIGHT = 100, 30
+REDRAW_HZ = 4
+ACTIVE = ("starting", "running", "paused", "stopping")
+# The handmade engine holds the GIL between bytecodes; a shorter switch interval lets the UI thread
+# take it back sooner after each key press or timer tick (measured in bench/tui_latency.py).
+RUN_SWITCH_INTERVAL = 0.001
+
+
+class MnistDashApp(HandlersMixin, App[None]):
+    """Train MNIST with the handmade engine or Lightning and watch it learn."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "mnist-dash"
+    SUB_TITLE = "watch a network learn"
+    BINDINGS = [
+        Binding("s", "start", "start"),
+        Binding("p", "pause", "pause/resume"),
+        Binding("x", "stop", "stop"),
+        Binding("b", "switch_backend", "backend"),
+        Binding("i", "inspector", "inspector"),
+        Binding("o", "open_runs", "open run"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "quit", "quit"),
+        Binding("escape", "leave_form", "leave form", show=False),
+    ]
+
+    def __init__(
+        self,
+        config: TrainConfig | None = None,
+        *,
+        data_dir: str | Path | None = None,
+        runs_dir: str | Path = "runs",
+        watch: tuple[str, ...] | list[str] = (),
+        open_run: str | Path | None = None,
+        trainer_factory: Any = None,
+    ) -> None:
+        super().__init__()
+        self.initial_config = config or TrainConfig()
+        self.config: TrainConfig | None = self.initial_config
+        self.data_dir = data_dir
+        self.runs_dir = Path(runs_dir)
+        self.watched: list[str] = list(dict.fromkeys(watch))
+        self.open_run_path = open_run
+        self.trainer_factory = trainer_factory
+        self.history = History()
+        self.control: RunControl | None = None
+        self.trainer: Any = None
+        self.state = "idle"
+        self.estimator = Estimator()
+        self.devices: dict[tuple[str, str], str] = {("scalar", "cpu"): "cpu"}
+        self._pump = EventPump(lambda: self.post_message(EventsReady()))
+        self._drawn: tuple[int, str] = (-1, "")
+        self._switch_interval = sys.getswitchinterval()
+
+    # ---- layout -----------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            with Vertical(id="sidebar"):
+                yield BackendSwitch(self.initial_config.backend, id="backend-switch")
+                yield ConfigForm(self.initial_config, id="config-form")
+                with Grid(id="buttons"):
+                    yield Button("Start (s)", id="start-button", variant="success", compact=True)
+                    yield Button("Pause (p)", id="pause-button", compact=True, disabled=True)
+                    yield Button("Stop (x)", id="stop-button", variant="error", compact=True, disabled=True)
+                    yield Button("Backend (b)", id="backend-button", compact=True)
+                    yield Button("Inspect (i)", id="inspector-button", compact=True)
+                    yield Button("Runs (o)", id="runs-button", compact=True)
+            with Vertical(id="right"):
+                yield CurvesPane(id="curves")
+                yield StatusPane(id="status")
+                yield LogPane(id="log")
+        yield Static("", id="too-small")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.form = self.query_one(ConfigForm)
+        self.switch = self.query_one(BackendSwitch)
+        self.curves = self.query_one(CurvesPane)
+        self.status_pane = self.query_one(StatusPane)
+        self.log_pane = self.query_one(LogPane)
+        for widget, title in ((self.switch, "backend"), (self.form, "configuration"),
+                              (self.status_pane, "progress"), (self.log_pane, "log")):
+            widget.border_title = title
+        self.set_interval(1 / REDRAW_HZ, self.redraw)
+        self.check_size()
+        self.update_backend_info()
+        self.query_one("#start-button", Button).focus()
+        if self.open_run_path is not None:
+            self.open_run_dir(Path(self.open_run_path))
+        self.redraw()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.check_size(event.size)
+
+    def check_size(self, size: Size | None = None) -> None:
+        """Show a clear message instead of a squashed layout in a small terminal."""
+        width, height = size or self.size
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.screen.set_class(small, "-too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"mnist-dash needs a terminal of at least {MIN_WIDTH}x{MIN_HEIGHT}; this one is "
+                f"{width}x{height}.\nMake the window larger (it reflows), or press q to quit."
+            )
+
+    # ---- redraw (timer, not per event) -------------------------------------------------------------
+
+    def redraw(self) -> None:
+        """Redraw plots and status from the history when something changed."""
+        key = (self.history.version, self.state)
+        if key == self._drawn:
+            return
+        self._drawn = key
+        self.curves.redraw(self.history)
+        self.status_pane.update_from(self.history, self.state)
+
+    def set_state(self, state: str) -> None:
+        self.state = state
+        running = state in ACTIVE
+        self.form.disabled = running
+        self.switch.disabled = running
+        self.query_one("#start-button", Button).disabled = running
+        self.query_one("#stop-button", Button).disabled = not running or state == "stopping"
+        pause = self.query_one("#pause-button", Button)
+        pause.disabled = state not in ("running", "paused")
+        pause.label = "Resume (p)" if state == "paused" else "Pause (p)"
+        self.sub_title = {"paused": "paused", "running": "training"}.get(state, "watch a network learn")
+        self.redraw()
+
+    # ---- actions ----------------------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        if self.state in ACTIVE:
+            self.notify("A run is already going: stop it first (x).", severity="warning")
+            return
+        self.form.validate_now()
+        config = self.form.config
+        if config is None:
+            problems = "\n".join(self.form.problems) or "the configuration is not valid"
+            self.notify(problems, title="Cannot start", severity="error")
+            return
+        self.config = config
+        self.control = RunControl(self.watched)
+        self.trainer = None
+        self.set_state("starting")
+        self.log_pane.add(f"starting a {config.backend} run: {config.layer_sizes}, lr {config.lr}", source="app")
+        if config.backend == "scalar":
+            sys.setswitchinterval(RUN_SWITCH_INTERVAL)
+        job = partial(train, config, self.control, self._pump.emit,
+                      announce=lambda text: self.post_message(Announced(text)),
+                      on_trainer=self._set_trainer, data_dir=self.data_dir, runs_dir=self.runs_dir,
+                      trainer_factory=self.trainer_factory)
+        self.run_worker(partial(self._train_thread, job), thread=True, exit_on_error=False,
+                        group="training", name="training")
+
+    def _train_thread(self, job: Any) -> None:
+        reason, message = job()
+        self.post_message(RunEnded(reason, message))
+
+    def _set_trainer(self, trainer: Any) -> None:
+        self.trainer = trainer
+
+    def action_pause(self) -> None:
+        if self.control is None or self.state not in ("running", "paused", "starting"):
+            return
+        if self.control.paused:
+            self.control.resume()
+            self.set_state("running")
+        else:
+            self.control.pause()
+            self.set_state("paused")
+
+    def action_stop(self) -> None:
+        if self.control is not None and self.state in ACTIVE:
+            self.control.stop()
+            self.set_state("stopping")
+            self.log_pane.add("stop requested: the run ends after the current step", source="app")
+
+    def action_switch_backend(self) -> None:
+        if self.state in ACTIVE:
+            self.notify("The backend is fixed while a run goes.", severity="warning")
+            return
+        self.switch.set_backend("lightning" if self.switch.backend == "scalar" else "scalar")
+
+    def action_leave_form(self) -> None:
+        self.query_one("#start-button", Button).focus()
+
+    async def action_quit(self) -> None:
+        self.stop_training()
+        self.exit()
+
+    def stop_training(self) -> None:
+        """Ask a running training thread to stop (thread workers are not killed on exit)."""
+        if self.control is not None:
+            self.control.stop()
+
+    def on_unmount(self) -> None:
+        self.stop_training()
+        sys.setswitchinterval(self._switch_interval)
+
+    def set_watched(self, addresses: Any) -> None:
+        """Replace the watched addresses for this run and the next ones."""
+        self.watched = list(dict.fromkeys(addresses))
+        if self.control is not None:
+            self.control.set_watched(self.watched)
+
+    # ---- buttons ----------------------------------------------------------------------------------
+
+    @on(Button.Pressed)
+    def on_button(self, event: Button.Pressed) -> None:
+        action = (event.button.id or "").removesuffix("-button").replace("-", "_")
+        actions = {"start": self.action_start, "pause": self.action_pause, "stop": self.action_stop,
+                   "backend": self.action_switch_backend, "inspector": self.action_inspector,
+                   "runs": self.action_open_runs}
+        if action in actions:
+            actions[action]()
+
+    # ---- backend and estimate ---------------------------------------------------------------------
+
+    def on_backend_switch_switched(self, event: BackendSwitch.Switched) -> None:
+        self.form.set_backend(event.backend)
+        self.update_backend_info()
+
+    def on_config_form_changed(self, event: ConfigForm.Changed) -> None:
+        if event.config is not None and self.state not in ACTIVE:
+            self.config = event.config
+        if hasattr(self, "switch"):
+            self.update_backend_info()
+
+    def update_backend_info(self) -> None:
+        """Device line and per-epoch estimate for the form's backend and device."""
+        backend = self.switch.backend
+        device_setting = "cpu" if backend == "scalar" else str(self.form.values().get("device", "auto"))
+        device = self.devices.get((backend, device_setting))
+        if backend == "scalar":
+            device_text = "device: CPU (pure Python, one core)"
+        elif device is None:
+            device_text = "device: probing (importing torch in the background)…"
+            self.probe_device(backend, device_setting)
+        else:
+            device_text = f"device: {'CPU' if device == 'cpu' else device}"
+        config = self.form.config
+        if config is None:
+            estimate = "estimate: fix the settings below"
+        else:
+            kind = "cpu" if (device or "cpu") == "cpu" or device.startswith("unavailable") else "gpu"
+            seconds = self.estimator.epoch_seconds(config, kind)
+            n = self.estimator.train_size(config)
+            estimate = f"≈ {format_seconds(seconds)} per epoch of {n:,} digits (estimate)"
+        self.switch.show(device_text, estimate)
+
+    @work(thread=True, exit_on_error=False, group="probe")
+    def probe_device(self, backend: str, device: str) -> None:
+        """Resolve the device off the UI thread: for Lightning this imports torch (seconds)."""
+        self.post_message(DeviceDescribed(backend, device, describe(backend, device)))
+
+    def on_device_described(self, message: DeviceDescribed) -> None:
+        self.devices[(message.backend, message.device)] = message.text
+        self.update_backend_info()
+
+
+def make_app(
+    config: TrainConfig | None = None,
+    *,
+    data_dir: str | Path | None = None,
+    runs_dir: str | Path = "runs",
+    watch: tuple[str, ...] | list[str] = (),
+    open_run: str | Path | None = None,
+    trainer_factory: Any = None,
+) -> MnistDashApp:
+    """The dashboard, ready to .run() (the CLI) or .run_test() (tests, screenshots)."""
+    return MnistDashApp(config, data_dir=data_dir, runs_dir=runs_dir, watch=tuple(watch), open_run=open_run,
+                        trainer_factory=trainer_factory)

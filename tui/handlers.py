@@ -1,0 +1,131 @@
+"""The app's reactions to training events, and its modal screens (help, past runs, inspector)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.events import EpochEnded, LogLine, RunFailed, RunFinished, RunStarted, StepEnded
+from tui.messages import Announced, EventsReady, RunEnded
+from tui.screens import HelpScreen, RunsScreen
+
+if TYPE_CHECKING:
+    from tui.app import MnistDashApp
+
+    _Base = MnistDashApp
+else:
+    _Base = object
+
+
+class HandlersMixin(_Base):
+    """Event folding, run end, opening past runs, help and inspector for MnistDashApp."""
+
+    # ---- events from the training thread ----------------------------------------------------------
+
+    def on_events_ready(self, _message: EventsReady) -> None:
+        for event in self._pump.drain():
+            self.history.add(event)
+            if isinstance(event, RunStarted):
+                self.on_run_started(event)
+            elif isinstance(event, StepEnded) and self.state == "starting":
+                self.set_state("running")
+            elif isinstance(event, LogLine):
+                self.log_pane.add(event.message, event.level, event.source)
+                if event.level == "error":
+                    self.notify(event.message, title="Backend error", severity="error")
+            elif isinstance(event, EpochEnded):
+                self.on_epoch_ended(event)
+            elif isinstance(event, RunFinished):
+                text = f"run {event.reason.replace('_', ' ')} after {event.steps:,} steps in {event.seconds:.1f} s"
+                if event.test_accuracy is not None:
+                    text += f": test accuracy {event.test_accuracy:.1%}"
+                self.log_pane.add(text + (f" ({event.message})" if event.message else ""), source="run")
+            elif isinstance(event, RunFailed):
+                self.show_failure(event.error)
+
+    def on_run_started(self, event: RunStarted) -> None:
+        if self.state == "starting":
+            self.set_state("running")
+        if event.config.get("train_subset") == 0:
+            self.estimator.known_train_size = event.train_size
+        where = event.run_dir or "(not recorded)"
+        self.log_pane.add(
+            f"run {event.run_id} started on {event.device}: {event.parameter_count:,} parameters, "
+            f"{event.train_size:,} training digits from {event.data_source}; recording to {where}",
+            source="run",
+        )
+
+    def on_epoch_ended(self, event: EpochEnded) -> None:
+        self.log_pane.add(
+            f"epoch {event.epoch}: train loss {event.train_loss:.4f} acc {event.train_accuracy:.1%} · "
+            f"val loss {event.val_loss:.4f} acc {event.val_accuracy:.1%} · {event.epoch_seconds:.1f} s",
+            source="run",
+        )
+        run = self.history.current
+        if self.config is not None and run is not None and run.started is not None and event.samples_per_s > 0:
+            device = run.started.device
+            self.estimator.observe(run.started.backend, self.config, event.samples_per_s,
+                                   "cpu" if device == "cpu" else "gpu")
+
+    def show_failure(self, error: str) -> None:
+        self._failure_shown = True
+        self.log_pane.add(error, "error", "run")
+        self.notify(error, title="The run failed", severity="error", timeout=10)
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        self.on_events_ready(EventsReady())  # fold anything still buffered before the final state
+        sys.setswitchinterval(self._switch_interval)
+        if message.reason == "failed" and not getattr(self, "_failure_shown", False):
+            self.show_failure(message.error or "the run failed")
+        self._failure_shown = False
+        self.set_state(message.reason)
+        if message.reason != "failed":
+            self.notify(f"Run {message.reason.replace('_', ' ')}.", timeout=4)
+        self.update_backend_info()
+
+    def on_announced(self, message: Announced) -> None:
+        self.log_pane.add(message.text, message.level, "data")
+
+    # ---- screens ----------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_inspector(self) -> None:
+        try:
+            from tui.inspector import InspectorScreen
+        except ImportError:
+            self.notify("The gradient inspector is not available in this build.", severity="warning")
+            return
+        try:
+            self.push_screen(InspectorScreen(self))
+        except Exception as exc:  # a broken inspector must not take the dashboard down
+            self.notify(f"inspector: {type(exc).__name__}: {exc}", severity="error")
+
+    def action_open_runs(self) -> None:
+        if self.state in ("starting", "running", "paused", "stopping"):
+            self.notify("Stop the run before opening another one.", severity="warning")
+            return
+        self.push_screen(RunsScreen(self.runs_dir), self._opened)
+
+    def _opened(self, path: Path | None) -> None:
+        if path is not None:
+            self.open_run_dir(path)
+
+    def open_run_dir(self, path: Path) -> None:
+        """Show a recorded run's curves (the run before it stays dimmed) and its configuration."""
+        from core.runs import NotARunError, open_run
+
+        try:
+            record = open_run(path)
+        except (NotARunError, OSError) as exc:
+            self.log_pane.add(str(exc), "error", "runs")
+            self.notify(str(exc), title="Cannot open the run", severity="error")
+            return
+        self.history.load(record.events)
+        if self.switch.backend != record.config.backend:
+            self.switch.set_backend(record.config.backend)
+        self.form.load(record.config)
+        self.log_pane.add(f"opened {path} ({record.status}, {len(record.events):,} events)", source="runs")
+        self.set_state("viewing")

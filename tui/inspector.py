@@ -1,0 +1,302 @@
+"""The gradient inspector: watch scalars learn, per-layer gradient health, heatmaps, the graph, grad checks.
+
+Pushed by the dashboard on `i`. Reads `app.history`, `app.trainer` (ScalarTrainer: .model, .current_sample;
+LightningTrainer: .module), `app.config` and `app.watched`; changes the watch list with
+`app.set_watched(...)`, which also updates the running RunControl, so the list survives new runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, Tree
+
+from core.inspect import AddressError, parse_address, validate_address
+from core.inspect_check import GradCheck
+from core.inspect_view import GraphIndex, param_labels
+from tui.widgets.inspector_graph import GraphPane, NetworkTree
+from tui.widgets.inspector_layers import HeatmapPane, LayerStatsPane
+from tui.widgets.inspector_live import LiveReader
+from tui.widgets.inspector_watch import AddressSuggester, WatchPane
+
+MAX_WATCHED = 48  # "a few dozen": the history keeps 64 tracks; each costs the handmade engine a little
+REFRESH_S = 0.5
+CHECKS_SHOWN = 6
+
+
+class InspectorScreen(Screen[None]):
+    """Pick scalars by address or by browsing; watch data and grad; layer stats; heatmap; graph; grad check."""
+
+    BINDINGS = [
+        Binding("escape", "close", "back to dashboard"),
+        Binding("a", "focus_address", "address"),
+        Binding("t", "focus_tree", "browse"),
+        Binding("w", "focus_watches", "watches"),
+        Binding("d,delete", "unwatch", "unwatch"),
+        Binding("g", "grad_check", "grad check"),
+        Binding("n", "graph", "graph"),
+        Binding("l", "layers", "layers"),
+        Binding("p", "pause", "pause/resume"),
+    ]
+    DEFAULT_CSS = """
+    InspectorScreen #inspector-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
+    InspectorScreen #inspector-body { height: 1fr; }
+    InspectorScreen #inspector-left { width: 28; border-right: tall $panel; }
+    InspectorScreen #network-tree { height: 1fr; }
+    InspectorScreen #inspector-middle { width: 1fr; min-width: 40; }
+    InspectorScreen #gradcheck { height: auto; max-height: 9; padding: 0 1; border-top: solid $panel; }
+    InspectorScreen #inspector-tabs { width: 64; border-left: tall $panel; }
+    """
+
+    def __init__(self, app: Any) -> None:
+        super().__init__()
+        self.dash = app  # the dashboard (self.app is only set once the screen is mounted)
+        self.live = LiveReader(app)
+        self.neuron: tuple[int, int] | None = None  # whose heatmap is shown
+        self.checks: list[GradCheck | str] = []
+        self._drawn: tuple = ()
+        self._sizes: tuple[int, ...] = ()
+
+    # ---- layout ----------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        suggester = AddressSuggester(lambda: self.live.layer_sizes(), lambda: self.live.graph_nodes())
+        yield Static("", id="inspector-title")
+        with Horizontal(id="inspector-body"):
+            with Vertical(id="inspector-left"):
+                yield NetworkTree("network", id="network-tree")
+            with Vertical(id="inspector-middle"):
+                yield WatchPane(suggester, id="watch-pane")
+                yield Static("", id="gradcheck")
+            with TabbedContent(id="inspector-tabs"):
+                with TabPane("layers", id="layers-tab"):
+                    yield LayerStatsPane(id="layer-stats")
+                    yield HeatmapPane(id="heatmap")
+                with TabPane("graph", id="graph-tab"):
+                    yield GraphPane(id="graph")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.watch_pane = self.query_one(WatchPane)
+        self.network_tree = self.query_one(NetworkTree)
+        self.graph_pane = self.query_one(GraphPane)
+        self.show_checks()
+        self.prune_watches()
+        if self.dash.watched:
+            first = parse_address(self.dash.watched[0])
+            if first.layer >= 0:
+                self.neuron = (first.layer, first.neuron)
+        self.refresh_view(force=True)
+        self.set_interval(REFRESH_S, self.refresh_view)
+        # letters are the screen's keys, so typing starts only on `a`; with nothing watched, start there
+        (self.watch_pane.table if self.dash.watched else self.query_one("#address-input", Input)).focus()
+
+    # ---- redraw ----------------------------------------------------------------------------------
+
+    def refresh_view(self, force: bool = False) -> None:
+        """Redraw from the history and the live model, when anything changed."""
+        sizes = self.live.layer_sizes()
+        if sizes != self._sizes:
+            if self._sizes:
+                self.prune_watches()
+            self._sizes = sizes
+        run = self.live.run()
+        key = (self.dash.history.version, tuple(self.dash.watched), self.neuron, sizes, self.live.state(),
+               id(self.dash.trainer), self.watch_pane.selected)
+        if key == self._drawn and not force:
+            return
+        self._drawn = key
+        graph_nodes = self.live.graph_nodes()
+        self.network_tree.set_shape(sizes, graph_nodes)
+        step = run.step if run is not None else None
+        shape = "-".join(map(str, sizes))
+        status = run.status if run is not None and run.done else self.live.state()
+        run_text = f"run {run.run_id} · step {step:,}" if run is not None else "no run yet"
+        self.query_one("#inspector-title", Static).update(
+            Text(f"Gradient inspector · {self.live.backend()} · {shape} · {run_text} · {status}")
+        )
+        self.watch_pane.refresh_rows(self.dash.watched, run)
+        self.watch_pane.refresh_detail(run, self.live.describe(self.watch_pane.selected))
+        self.query_one(LayerStatsPane).show(run.layer_stats if run else {}, sizes, step)
+        self.show_heatmap()
+        self.graph_pane.redraw()
+
+    def show_heatmap(self) -> None:
+        heatmap = self.query_one(HeatmapPane)
+        if self.neuron is None:
+            heatmap.show("Pick a neuron in the tree (or watch one of its scalars) to see its incoming weights.",
+                         None, None, None)
+            return
+        layer, neuron = self.neuron
+        weights, grads = self.live.incoming(layer, neuron)
+        side = self.live.input_side() if layer == 0 else None
+        what = "pixels" if layer == 0 else f"units of L{layer - 1}"
+        if weights is None:
+            heatmap.show(f"L{layer}.N{neuron}: weights appear once a run has built the network", None, None, None)
+        else:
+            heatmap.show(f"L{layer}.N{neuron} incoming weights from {len(weights)} {what}", weights, grads, side)
+
+    def show_checks(self) -> None:
+        body = Text("gradient check (g): engine backward vs central difference vs torch float64", style="bold")
+        if not self.checks:
+            body.append("\nselect a watched scalar and press g (handmade engine, current sample)", style="dim")
+        for check in self.checks[-CHECKS_SHOWN:]:
+            if isinstance(check, str):
+                body.append(f"\n{check}", style="dim")
+            else:
+                body.append(f"\n{check.line()}", style="green" if check.passed else "bold red")
+        self.query_one("#gradcheck", Static).update(body)
+
+    # ---- the watch list --------------------------------------------------------------------------
+
+    def add_watch(self, text: str) -> bool:
+        """Validate and watch an address; show why not otherwise. True when it was added (or was already)."""
+        try:
+            addr = validate_address(text, self.live.layer_sizes(), graph_nodes=self.live.graph_nodes())
+        except AddressError as exc:
+            self.watch_pane.show_error(str(exc))
+            return False
+        address = str(addr)
+        watched = list(self.dash.watched)
+        if address not in watched:
+            if len(watched) >= MAX_WATCHED:
+                self.watch_pane.show_error(f"{address}: at most {MAX_WATCHED} scalars at once; unwatch one (d)")
+                return False
+            self.dash.set_watched([*watched, address])
+        self.watch_pane.show_error("")
+        if addr.layer >= 0:
+            self.neuron = (addr.layer, addr.neuron)
+        self.refresh_view(force=True)
+        self.watch_pane.table.move_cursor(row=self.watch_pane.addresses.index(address))
+        return True
+
+    def prune_watches(self) -> None:
+        """Drop watched addresses the current network does not have (the shape changed)."""
+        sizes, graph_nodes = self.live.layer_sizes(), True
+        keep = [a for a in self.dash.watched if self._fits(a, sizes, graph_nodes)]
+        if len(keep) != len(self.dash.watched):
+            gone = [a for a in self.dash.watched if a not in keep]
+            self.dash.set_watched(keep)
+            self.notify(f"not in this network, unwatched: {', '.join(gone)}", severity="warning")
+
+    @staticmethod
+    def _fits(address: str, sizes: tuple[int, ...], graph_nodes: bool) -> bool:
+        try:
+            validate_address(address, sizes, graph_nodes=graph_nodes)
+        except AddressError:
+            return False
+        return True
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "address-input" and self.add_watch(event.value):
+            event.input.value = ""
+            self.watch_pane.table.focus()  # so g, n, d act on the scalar just added
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "address-input" and not event.value:
+            self.watch_pane.show_error("")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        address = event.row_key.value if event.row_key is not None else None
+        if address and address != "loss":
+            addr = parse_address(address)
+            self.neuron = (addr.layer, addr.neuron)
+        self.refresh_view(force=True)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[dict]) -> None:
+        data = event.node.data or {}
+        if "neuron" in data and (data["layer"], data["neuron"]) != self.neuron:
+            self.neuron = (data["layer"], data["neuron"])
+            self.refresh_view(force=True)
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[dict]) -> None:
+        data = event.node.data or {}
+        if data.get("kind") == "scalar":
+            self.add_watch(data["address"])
+
+    # ---- actions ---------------------------------------------------------------------------------
+
+    def action_close(self) -> None:
+        if isinstance(self.focused, Input):  # escape leaves the address field first
+            self.watch_pane.table.focus()
+            return
+        self.dismiss(None)
+
+    def action_focus_address(self) -> None:
+        self.query_one("#address-input", Input).focus()
+
+    def action_focus_tree(self) -> None:
+        self.network_tree.focus()
+
+    def action_focus_watches(self) -> None:
+        self.watch_pane.table.focus()
+
+    def action_unwatch(self) -> None:
+        address = self.watch_pane.selected
+        if address is not None:
+            self.dash.set_watched([a for a in self.dash.watched if a != address])
+            self.refresh_view(force=True)
+
+    def action_pause(self) -> None:
+        pause = getattr(self.dash, "action_pause", None)
+        if pause is not None:
+            pause()
+        self.refresh_view(force=True)
+
+    def action_layers(self) -> None:
+        self.query_one(TabbedContent).active = "layers-tab"
+
+    def action_graph(self) -> None:
+        """Open the graph of the last sample at the selected scalar (handmade engine only)."""
+        self.query_one(TabbedContent).active = "graph-tab"
+        model = self.live.model()
+        if model is None:
+            self.graph_pane.show_message("The graph view needs a running (or finished) handmade-engine run: "
+                                    "Lightning keeps no scalar graph.")
+            return
+        root = getattr(model, "last_loss", None)
+        if root is None:
+            self.graph_pane.show_message("No sample has gone through the network yet: start a run (s).")
+            return
+        index = GraphIndex(root, param_labels(model))
+        selected = self.watch_pane.selected
+        self.graph_pane.set_graph(index, index.find(selected) if selected else None)
+        self.graph_pane.query_one("#graph-list").focus()
+
+    def action_grad_check(self) -> None:
+        address = self.watch_pane.selected
+        if address is None:
+            self.checks.append("watch a scalar first (a to type an address, t to browse)")
+        elif self.live.model() is None or self.live.sample() is None:
+            self.checks.append("the gradient check runs on the handmade engine's current sample: start a "
+                               "scalar run (s) first" if self.live.backend() == "scalar" else
+                               "the gradient check is for the handmade engine (Lightning uses torch autograd)")
+        else:
+            self.checks.append(f"checking {address} on the current sample…")
+            self.run_check(address)
+        self.show_checks()
+
+    @work(thread=True, exclusive=True, group="gradcheck", exit_on_error=False)
+    def run_check(self, address: str) -> None:
+        """Off the UI thread: a check makes a few forward passes (and may import torch the first time)."""
+        from core.inspect_check import gradient_check
+
+        model, (x, label) = self.live.model(), self.live.sample()
+        loss = self.live.loss_name()
+        try:
+            result: GradCheck | str = gradient_check(model, x, label, address, loss)
+        except Exception as exc:  # shown, never raised: the inspector must not take the app down
+            result = f"{address}: cannot check ({type(exc).__name__}: {exc})"
+        self.app.call_from_thread(self._check_done, result)
+
+    def _check_done(self, result: GradCheck | str) -> None:
+        self.checks = [c for c in self.checks if not (isinstance(c, str) and c.startswith("checking"))]
+        self.checks.append(result)
+        self.show_checks()
+

@@ -1,0 +1,82 @@
+"""The body of the training thread, and an event pump that batches events into few UI messages.
+
+Model code never sees Textual: it gets a plain `emit` and a RunControl. Events are buffered and the UI is
+woken at most once per drain, so a fast backend (Lightning on a GPU, many watched scalars) cannot flood
+the message queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+from core.backends import RunControl, Trainer, get_trainer
+from core.config import TrainConfig
+from core.events import Event
+
+TrainerFactory = Callable[[str], Trainer]
+
+
+class EventPump:
+    """Thread-safe buffer: `emit` from the trainer, `drain` on the UI thread after `wake` fired."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
+        self._lock = threading.Lock()
+        self._buffer: list[Event] = []
+        self._pending = False
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            self._buffer.append(event)
+            if self._pending:
+                return
+            self._pending = True
+        self._wake()
+
+    def drain(self) -> list[Event]:
+        with self._lock:
+            out, self._buffer = self._buffer, []
+            self._pending = False
+        return out
+
+
+def train(
+    config: TrainConfig,
+    control: RunControl,
+    emit: Callable[[Event], None],
+    *,
+    announce: Callable[[str], None],
+    on_trainer: Callable[[Trainer], None],
+    data_dir: str | Path | None = None,
+    runs_dir: str | Path = "runs",
+    trainer_factory: TrainerFactory | None = None,
+) -> tuple[str, str]:
+    """Run one recorded run to its end (in a worker thread); returns (reason, message). Never raises."""
+    try:
+        if config.backend == "lightning":
+            from core.backends.lightning import ensure_single_device
+
+            ensure_single_device(config)
+        trainer = trainer_factory(config.backend) if trainer_factory else get_trainer(config.backend)
+        on_trainer(trainer)
+        from core.session import run_training
+
+        summary = run_training(config, emit, control, data_dir=data_dir, runs_dir=runs_dir, trainer=trainer,
+                               announce=announce)
+        return summary.reason, summary.message
+    except BaseException as exc:  # the UI must survive anything the backend or its imports throw
+        return "failed", f"{type(exc).__name__}: {exc}"
+
+
+def describe(backend: str, device: str) -> str:
+    """The device a backend would use, e.g. 'cpu' or 'NVIDIA H200' (imports torch for Lightning)."""
+    if backend == "scalar":
+        return "cpu"
+    try:
+        from core.backends.lightning import describe_device
+
+        return describe_device(device)
+    except Exception as exc:  # a missing GPU or torch is information, not a crash
+        return f"unavailable ({exc})"

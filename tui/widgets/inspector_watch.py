@@ -1,0 +1,144 @@
+"""The inspector's watch list: an address input with completion, a table of watched scalars, sparklines."""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.suggester import Suggester
+from textual.widgets import DataTable, Input, Label, Sparkline, Static
+
+from core.inspect import suggest
+from core.inspect_view import fmt, sparkline_data
+from tui.history import RunHistory
+
+BARS = "▁▂▃▄▅▆▇█"
+COLUMNS = ("address", "step", "data", "grad", "last update", "data over steps", "grad over steps")
+
+
+class AddressSuggester(Suggester):
+    """Completes addresses for the current network shape (case-sensitive: L and N are capitals)."""
+
+    def __init__(self, sizes: Callable[[], Sequence[int]], graph_nodes: Callable[[], bool]) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.sizes, self.graph_nodes = sizes, graph_nodes
+
+    async def get_suggestion(self, value: str) -> str | None:
+        return suggest(value, self.sizes(), graph_nodes=self.graph_nodes()) if value else None
+
+
+def spark_text(values: Sequence[float], width: int = 16) -> str:
+    """A one-line sparkline of a whole series, averaged into `width` buckets."""
+    values = sparkline_data(values)
+    if not values:
+        return ""
+    if len(values) > width:
+        step = len(values) / width
+        values = [sum(b) / len(b) for b in (values[int(i * step):int((i + 1) * step)] for i in range(width)) if b]
+    lo, hi = min(values), max(values)
+    span = hi - lo
+    if span <= 1e-12 * max(1.0, abs(hi)):
+        return BARS[3] * len(values)
+    return "".join(BARS[min(7, int((v - lo) / span * 8))] for v in values)
+
+
+def watch_row(address: str, run: RunHistory | None) -> tuple:
+    """The cells of one table row from the run's ScalarWatch track (dashes before the first report)."""
+    track = run.watches.get(address) if run is not None else None
+    if track is None:
+        return (address, "-", "-", "-", "-", Text("waiting for a step", style="dim"), "")
+    update = track.update
+    upd = "-" if update is None else fmt(update)
+    grad = track.latest.grad
+    style = "bold red" if not math.isfinite(grad) else ""
+    return (address, str(track.latest.step), fmt(track.latest.data), Text(fmt(grad), style=style), upd,
+            spark_text(track.data.ys), spark_text(track.grad.ys))
+
+
+class WatchPane(Vertical):
+    """Address input, the watched scalars as a table, and big sparklines of the highlighted one."""
+
+    DEFAULT_CSS = """
+    WatchPane { height: 1fr; }
+    WatchPane #address-input { width: 1fr; }
+    WatchPane #address-error { height: auto; color: $error; padding: 0 1; }
+    WatchPane #watch-table { height: 1fr; min-height: 5; }
+    WatchPane #watch-detail { height: auto; padding: 0 1; }
+    WatchPane .spark-row { height: 2; }
+    WatchPane .spark-row Label { width: 6; }
+    WatchPane Sparkline { width: 1fr; height: 2; }
+    """
+
+    def __init__(self, suggester: Suggester, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.suggester = suggester
+        self.addresses: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="address, e.g. L0.N12.w345, L1.N3.b, L0.N12.z, loss (enter adds)",
+                    suggester=self.suggester, id="address-input")
+        yield Static("", id="address-error")
+        yield DataTable(id="watch-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="watch-detail")
+        with Horizontal(classes="spark-row"):
+            yield Label("data")
+            yield Sparkline([], id="data-spark")
+        with Horizontal(classes="spark-row"):
+            yield Label("grad")
+            yield Sparkline([], id="grad-spark")
+
+    def on_mount(self) -> None:
+        table = self.table
+        for name in COLUMNS:
+            table.add_column(name, key=name)
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#watch-table", DataTable)
+
+    def show_error(self, text: str) -> None:
+        self.query_one("#address-error", Static).update(Text(text))
+
+    @property
+    def selected(self) -> str | None:
+        """The address under the table's cursor."""
+        table = self.table
+        if not self.addresses or table.cursor_row < 0:
+            return None
+        return self.addresses[min(table.cursor_row, len(self.addresses) - 1)]
+
+    def refresh_rows(self, addresses: Sequence[str], run: RunHistory | None) -> None:
+        """Make the table show exactly `addresses`, with values from the run's history."""
+        table = self.table
+        if list(addresses) != self.addresses:
+            keep = self.selected
+            table.clear()
+            for address in addresses:
+                table.add_row(*watch_row(address, run), key=address)
+            self.addresses = list(addresses)
+            if keep in self.addresses:
+                table.move_cursor(row=self.addresses.index(keep))
+            return
+        for address in addresses:
+            for name, value in zip(COLUMNS[1:], watch_row(address, run)[1:], strict=True):
+                table.update_cell(address, name, value)
+
+    def refresh_detail(self, run: RunHistory | None, live: str = "") -> None:
+        """Big sparklines and a summary line for the highlighted scalar."""
+        address = self.selected
+        track = run.watches.get(address) if (run is not None and address) else None
+        data = sparkline_data(track.data.ys) if track else []
+        grad = sparkline_data(track.grad.ys) if track else []
+        self.query_one("#data-spark", Sparkline).data = data
+        self.query_one("#grad-spark", Sparkline).data = grad
+        if address is None:
+            text = "No scalars watched: type an address above or pick one in the network tree."
+        elif track is None:
+            text = f"{address}: no report yet (reports come after each step of a run)"
+        else:
+            text = (f"{address}  step {track.latest.step}  data {fmt(track.latest.data)}  grad "
+                    f"{fmt(track.latest.grad)}  ({track.data.count:,} reports)")
+        self.query_one("#watch-detail", Static).update(Text(text + (f"\n{live}" if live else "")))
