@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import events, on, work
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
@@ -22,11 +22,11 @@ from textual.widgets import Button, Footer, Header, Static
 
 from core.backends import RunControl
 from core.config import TrainConfig
-from tui.estimate import Estimator, format_seconds
-from tui.handlers import HandlersMixin
+from tui.estimate import Estimator
+from tui.handlers import ACTIVE, HandlersMixin
 from tui.history import History
-from tui.messages import Announced, DeviceDescribed, EventsReady, RunEnded
-from tui.runner import EventPump, describe, train
+from tui.messages import Announced, EventsReady, RunEnded
+from tui.runner import EventPump, train
 from tui.widgets.backend_switch import BackendSwitch
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.log import LogPane
@@ -35,7 +35,6 @@ from tui.widgets.status import StatusPane
 
 MIN_WIDTH, MIN_HEIGHT = 100, 30
 REDRAW_HZ = 4
-ACTIVE = ("starting", "running", "paused", "stopping")
 # The handmade engine holds the GIL between bytecodes; a shorter switch interval lets the UI thread
 # take it back sooner after each key press or timer tick (measured in bench/tui_latency.py).
 RUN_SWITCH_INTERVAL = 0.001
@@ -251,49 +250,6 @@ class MnistDashApp(HandlersMixin, App[None]):
                    "runs": self.action_open_runs}
         if action in actions:
             actions[action]()
-
-    # ---- backend and estimate ---------------------------------------------------------------------
-
-    def on_backend_switch_switched(self, event: BackendSwitch.Switched) -> None:
-        self.form.set_backend(event.backend)
-        self.update_backend_info()
-
-    def on_config_form_changed(self, event: ConfigForm.Changed) -> None:
-        if event.config is not None and self.state not in ACTIVE:
-            self.config = event.config
-        if hasattr(self, "switch"):
-            self.update_backend_info()
-
-    def update_backend_info(self) -> None:
-        """Device line and per-epoch estimate for the form's backend and device."""
-        backend = self.switch.backend
-        device_setting = "cpu" if backend == "scalar" else str(self.form.values().get("device", "auto"))
-        device = self.devices.get((backend, device_setting))
-        if backend == "scalar":
-            device_text = "device: CPU (pure Python, one core)"
-        elif device is None:
-            device_text = "device: probing (importing torch in the background)…"
-            self.probe_device(backend, device_setting)
-        else:
-            device_text = f"device: {'CPU' if device == 'cpu' else device}"
-        config = self.form.config
-        if config is None:
-            estimate = "estimate: fix the settings below"
-        else:
-            kind = "cpu" if (device or "cpu") == "cpu" or device.startswith("unavailable") else "gpu"
-            seconds = self.estimator.epoch_seconds(config, kind)
-            n = self.estimator.train_size(config)
-            estimate = f"≈ {format_seconds(seconds)} per epoch of {n:,} digits (estimate)"
-        self.switch.show(device_text, estimate)
-
-    @work(thread=True, exit_on_error=False, group="probe")
-    def probe_device(self, backend: str, device: str) -> None:
-        """Resolve the device off the UI thread: for Lightning this imports torch (seconds)."""
-        self.post_message(DeviceDescribed(backend, device, describe(backend, device)))
-
-    def on_device_described(self, message: DeviceDescribed) -> None:
-        self.devices[(message.backend, message.device)] = message.text
-        self.update_backend_info()
 
 
 def make_app(

@@ -6,9 +6,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual import work
+
 from core.events import EpochEnded, LogLine, RunFailed, RunFinished, RunStarted, StepEnded
-from tui.messages import Announced, EventsReady, RunEnded
+from tui.estimate import format_seconds
+from tui.messages import Announced, DeviceDescribed, EventsReady, RunEnded
+from tui.runner import describe
 from tui.screens import HelpScreen, RunsScreen
+from tui.widgets.backend_switch import BackendSwitch
+from tui.widgets.config_form import ConfigForm
+
+ACTIVE = ("starting", "running", "paused", "stopping")  # run states in which the form is locked
 
 if TYPE_CHECKING:
     from tui.app import MnistDashApp
@@ -19,7 +27,7 @@ else:
 
 
 class HandlersMixin(_Base):
-    """Event folding, run end, opening past runs, help and inspector for MnistDashApp."""
+    """Event folding, run end, backend info, opening past runs, help and inspector for MnistDashApp."""
 
     # ---- events from the training thread ----------------------------------------------------------
 
@@ -104,7 +112,7 @@ class HandlersMixin(_Base):
             self.notify(f"inspector: {type(exc).__name__}: {exc}", severity="error")
 
     def action_open_runs(self) -> None:
-        if self.state in ("starting", "running", "paused", "stopping"):
+        if self.state in ACTIVE:
             self.notify("Stop the run before opening another one.", severity="warning")
             return
         self.push_screen(RunsScreen(self.runs_dir), self._opened)
@@ -129,3 +137,46 @@ class HandlersMixin(_Base):
         self.form.load(record.config)
         self.log_pane.add(f"opened {path} ({record.status}, {len(record.events):,} events)", source="runs")
         self.set_state("viewing")
+
+    # ---- backend and estimate ---------------------------------------------------------------------
+
+    def on_backend_switch_switched(self, event: BackendSwitch.Switched) -> None:
+        self.form.set_backend(event.backend)
+        self.update_backend_info()
+
+    def on_config_form_changed(self, event: ConfigForm.Changed) -> None:
+        if event.config is not None and self.state not in ACTIVE:
+            self.config = event.config
+        if hasattr(self, "switch"):
+            self.update_backend_info()
+
+    def update_backend_info(self) -> None:
+        """Device line and per-epoch estimate for the form's backend and device."""
+        backend = self.switch.backend
+        device_setting = "cpu" if backend == "scalar" else str(self.form.values().get("device", "auto"))
+        device = self.devices.get((backend, device_setting))
+        if backend == "scalar":
+            device_text = "device: CPU (pure Python, one core)"
+        elif device is None:
+            device_text = "device: probing (importing torch in the background)…"
+            self.probe_device(backend, device_setting)
+        else:
+            device_text = f"device: {'CPU' if device == 'cpu' else device}"
+        config = self.form.config
+        if config is None:
+            estimate = "estimate: fix the settings below"
+        else:
+            kind = "cpu" if (device or "cpu") == "cpu" or device.startswith("unavailable") else "gpu"
+            seconds = self.estimator.epoch_seconds(config, kind)
+            n = self.estimator.train_size(config)
+            estimate = f"≈ {format_seconds(seconds)} per epoch of {n:,} digits (estimate)"
+        self.switch.show(device_text, estimate)
+
+    @work(thread=True, exit_on_error=False, group="probe")
+    def probe_device(self, backend: str, device: str) -> None:
+        """Resolve the device off the UI thread: for Lightning this imports torch (seconds)."""
+        self.post_message(DeviceDescribed(backend, device, describe(backend, device)))
+
+    def on_device_described(self, message: DeviceDescribed) -> None:
+        self.devices[(message.backend, message.device)] = message.text
+        self.update_backend_info()

@@ -27,7 +27,7 @@ TINY = TrainConfig(hidden=(4,), input_size=7, train_subset=48, val_subset=16, te
 @pytest.fixture(autouse=True)
 def _no_torch_probe(monkeypatch):
     """Switching to Lightning probes the device by importing torch; tests don't pay for that."""
-    monkeypatch.setattr("tui.app.describe", lambda backend, device: "cpu")
+    monkeypatch.setattr("tui.handlers.describe", lambda backend, device: "cpu")
 
 
 async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
