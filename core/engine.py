@@ -24,7 +24,7 @@ Number = Union[int, float]
 class Scalar:
     """One number in a computation graph: its value, its gradient, and how it was made."""
 
-    __slots__ = ("data", "grad", "_op", "_prev", "_ctx")
+    __slots__ = ("data", "grad", "_op", "_prev", "_ctx", "__weakref__")
 
     def __init__(self, data: Number, _prev: tuple = (), _op: type[Function] | None = None, _ctx=None) -> None:
         self.data = float(data)
