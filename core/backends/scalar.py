@@ -279,11 +279,12 @@ class _Run:
         watched = self.control.watched
         if watched is not self.watch_key:
             self._plan_watch(watched)
-        model, emit, run_id, step = self.model, self.emit, self.run_id, self.step
+        model, emit, run_id, step, now = self.model, self.emit, self.run_id, self.step, time.time()
         for address, kind, obj in self.watch_plan:
             node = obj if kind == "p" else model.last_loss if kind == "loss" else getattr(obj, kind)
             if node is not None:
-                emit(ScalarWatch(run_id=run_id, step=step, address=address, data=node.data, grad=node.grad))
+                emit(ScalarWatch(run_id=run_id, time=now, step=step, address=address, data=node.data,
+                                 grad=node.grad))
 
     def _plan_watch(self, watched: tuple[str, ...]) -> None:
         """Resolve addresses once per change of the watch list; bad ones get one warning each."""
