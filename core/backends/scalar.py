@@ -1,10 +1,11 @@
 """The handmade backend: trains core.nn.MLP with the pure-Python scalar engine behind the Trainer protocol.
 
 One step = one optimiser update. With batch_size 1 that is the seed's per-sample SGD; with batch_size B the
-gradients of B samples are accumulated, each sample's loss scaled by 1/B (so a parameter's `grad` is the
-batch *mean* gradient, the `loss` node of a sample reports grad 1/B, and under plain SGD a weight moves by
-exactly -lr * grad, the grad that ScalarWatch reports). Checkpoints are JSON; the format is documented in
-core/backends/scalar_tools.py.
+gradients of B samples are accumulated, each sample's loss scaled by 1/B (an epoch's last, shorter batch by its
+own size). So a parameter's `grad` is the batch *mean* gradient, the `loss` node of a sample reports grad 1/B,
+and under plain SGD a weight moves by exactly -lr * grad, the grad that ScalarWatch reports.
+
+Checkpoints are JSON, never pickle; the format is documented in core/backends/scalar_tools.py.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ import random
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from core.backends import RunControl, RunSummary, new_run_id
+from core.backends import Emit, RunControl, RunSummary, new_run_id
 from core.backends.scalar_tools import evaluate, grad_stats, read_checkpoint, restore, save_checkpoint
 from core.events import EpochEnded, LayerGradStats, LogLine, RunFailed, RunFinished, RunStarted, ScalarWatch, StepEnded
 from core.nn import MLP, cross_entropy, mse_loss
 from core.optim import SGD, Adam
+
+if TYPE_CHECKING:
+    from core.config import TrainConfig
+    from core.data import MnistData
 
 DEVICE = "cpu (pure Python)"
 DIVERGED_HINT = "lower the learning rate (--lr) or use scaled init (--init scaled)"
@@ -48,7 +53,7 @@ class ScalarTrainer:
         self.current_sample: tuple[list[float], int] | None = None  # (x, label) of the sample in flight
         self.optimizer: SGD | Adam | None = None
 
-    def fit(self, config, data, emit, control: RunControl, *, run_id: str | None = None,
+    def fit(self, config: TrainConfig, data: MnistData, emit: Emit, control: RunControl, *, run_id: str | None = None,
             checkpoint_dir: Path | None = None, resume_from: Path | None = None) -> RunSummary:
         """Train to the end (or stop/divergence); never raises for run errors."""
         return _Run(self, config, data, emit, control, run_id or new_run_id(self.name),
@@ -58,8 +63,8 @@ class ScalarTrainer:
 class _Run:
     """One call of fit: its state and its loops."""
 
-    def __init__(self, owner: ScalarTrainer, config, data, emit, control: RunControl, run_id: str,
-                 checkpoint_dir: Path | None, resume_from: Path | None) -> None:
+    def __init__(self, owner: ScalarTrainer, config: TrainConfig, data: MnistData, emit: Emit, control: RunControl,
+                 run_id: str, checkpoint_dir: Path | None, resume_from: Path | None) -> None:
         self.owner, self.config, self.data, self.emit, self.control = owner, config, data, emit, control
         self.run_id, self.checkpoint_dir, self.resume_from = run_id, checkpoint_dir, resume_from
         self.step = self.samples_seen = self.epochs_done = self.skip_batches = 0
@@ -194,8 +199,8 @@ class _Run:
                 if control.paused:
                     t = perf()
                     control.wait_while_paused()
-                    paused_s += perf() - t
-                    win_paused += perf() - t
+                    t = perf() - t
+                    paused_s, win_paused = paused_s + t, win_paused + t
                     if control.stop_requested:
                         raise self._stopped(epoch, b)
                 x = rows[i] if rows is not None else images[i].tolist()
