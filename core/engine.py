@@ -123,21 +123,23 @@ class Scalar:
         if self._op is None:
             return []
         order: list[Scalar] = []
-        seen = {self}
-        # Iterative depth-first post-order: a node is emitted after all its interior parents. Leaves are
-        # filtered out in C (`filter` on `_op`): a neuron's hundreds of weights cost almost nothing here.
+        seen: set[Scalar] = set()
+        # Iterative depth-first post-order: a node is emitted after all its interior parents. A node counts
+        # as seen when it is expanded, not when pushed, or a node reached by a longer path could be emitted
+        # before a parent. Leaves are filtered out in C (`filter` on `_op`): a neuron's hundreds of weights
+        # cost almost nothing here.
         stack: list[tuple[Scalar, bool]] = [(self, False)]
         push, pop = stack.append, stack.pop
         while stack:
             node, expanded = pop()
             if expanded:
                 order.append(node)
-                continue
-            push((node, True))
-            for parent in filter(_interior, node._prev):
-                if parent not in seen:
-                    seen.add(parent)
-                    push((parent, False))
+            elif node not in seen:
+                seen.add(node)
+                push((node, True))
+                for parent in filter(_interior, node._prev):
+                    if parent not in seen:
+                        push((parent, False))
         return order
 
 

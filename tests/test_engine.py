@@ -104,6 +104,18 @@ def test_reuse_accumulates_both_contributions():
     assert b.grad == 2.0 and a.grad == 4.0
 
 
+def test_paths_of_different_lengths_are_ordered_correctly():
+    # Found by the property test: b = -a; c = -b; out = b + c reaches b directly and through c.
+    a = Scalar(0.5)
+    b = -a
+    c = -b
+    out = b + c
+    out.backward()
+    assert a.grad == 0.0 and b.grad == 0.0 and c.grad == 1.0
+    order = out.topological_order()
+    assert order.index(b) < order.index(c) < order.index(out)
+
+
 def test_100k_node_chain_backward_without_recursion():
     x = Scalar(1.0)
     y = x
@@ -220,3 +232,102 @@ def test_overflow_and_domain_errors_give_ieee_values_like_torch(name, fn, tfn):
     value = fn(Scalar(2.0)).data
     tvalue = tfn(torch.tensor(2.0, dtype=torch.float64)).item()
     assert (math.isnan(value) and math.isnan(tvalue)) or value == tvalue
+
+
+# ------------------------------------------------------------------ property-based: random expressions
+
+UNARY_OPS = {
+    "neg": lambda a: -a,
+    "tanh": lambda a: a.tanh(),
+    "sigmoid": lambda a: a.sigmoid(),
+    "relu": lambda a: a.relu(),
+    "square": lambda a: a**2,
+    "soft_exp": lambda a: a.tanh().exp(),  # bounded, so nothing overflows
+    "soft_log": lambda a: (a * a + 1.0).log(),
+    "recip": lambda a: 1.0 / (a * a + 1.0),
+}
+BINARY_OPS = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / (b * b + 1.0),
+}
+
+
+def _program():
+    from hypothesis import strategies as st
+
+    unary = st.tuples(st.sampled_from(sorted(UNARY_OPS)), st.integers(0, 100))
+    binary = st.tuples(st.sampled_from(sorted(BINARY_OPS)), st.integers(0, 100), st.integers(0, 100))
+    nary = st.tuples(st.sampled_from(["sum", "dot"]), st.lists(st.integers(0, 100), min_size=1, max_size=5))
+    values = st.lists(st.floats(-2.0, 2.0, allow_nan=False), min_size=1, max_size=4)
+    return st.tuples(values, st.lists(st.one_of(unary, binary, nary), min_size=1, max_size=12))
+
+
+def run_program(program, leaves, lib):
+    """Apply the instructions to a growing pool of values; return the sum of the pool as the output."""
+    pool = list(leaves)
+    for instr in program:
+        name = instr[0]
+        if name in UNARY_OPS:
+            pool.append(UNARY_OPS[name](pool[instr[1] % len(pool)]))
+        elif name in BINARY_OPS:
+            pool.append(BINARY_OPS[name](pool[instr[1] % len(pool)], pool[instr[2] % len(pool)]))
+        else:
+            picked = [pool[i % len(pool)] for i in instr[1]]
+            if lib == "engine":
+                node = Sum.apply(*picked) if name == "sum" else Dot.apply(picked, picked[::-1], picked[0])
+            else:
+                node = sum(picked[1:], picked[0]) if name == "sum" else (
+                    sum((a * b for a, b in zip(picked[1:], picked[-2::-1], strict=True)),
+                        picked[0] * picked[-1]) + picked[0])
+            pool.append(node)
+    out = pool[len(leaves)]
+    for node in pool[len(leaves) + 1:]:
+        out = out + node
+    return out
+
+
+def test_random_expressions_match_torch():
+    torch = pytest.importorskip("torch")
+    hypothesis = pytest.importorskip("hypothesis")
+
+    @hypothesis.settings(max_examples=150, deadline=None)
+    @hypothesis.given(_program())
+    def check(case):
+        values, program = case
+        leaves = [Scalar(v) for v in values]
+        out = run_program(program, leaves, "engine")
+        out.backward()
+        tleaves = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in values]
+        tout = run_program(program, tleaves, "torch")
+        tout.backward()
+        assert math.isclose(out.data, tout.item(), rel_tol=REL, abs_tol=1e-10)
+        for leaf, t in zip(leaves, tleaves, strict=True):
+            tg = 0.0 if t.grad is None else t.grad.item()
+            assert math.isclose(leaf.grad, tg, rel_tol=REL, abs_tol=1e-10)
+
+    check()
+
+
+def test_random_expressions_backward_is_linear_and_accumulates():
+    hypothesis = pytest.importorskip("hypothesis")
+
+    @hypothesis.settings(max_examples=100, deadline=None)
+    @hypothesis.given(_program())
+    def check(case):
+        values, program = case
+        leaves = [Scalar(v) for v in values]
+        out = run_program(program, leaves, "engine")
+        out.backward()
+        once = [leaf.grad for leaf in leaves]
+        out.backward()  # leaves accumulate, interior nodes are recomputed
+        assert all(math.isclose(leaf.grad, 2 * g, rel_tol=1e-9, abs_tol=1e-12)
+                   for leaf, g in zip(leaves, once, strict=True))
+        for leaf in leaves:
+            leaf.grad = 0.0
+        (out * 3.0).backward()
+        assert all(math.isclose(leaf.grad, 3 * g, rel_tol=1e-9, abs_tol=1e-12)
+                   for leaf, g in zip(leaves, once, strict=True))
+
+    check()
