@@ -114,15 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, list[str]]:
     """Defaults < saved run (--resume) < --config file < flags; returns the config and every problem found."""
     base = TrainConfig()
-    saved_backend = None
+    saved: TrainConfig | None = None
     if args.resume:
         from core.runs import NotARunError, open_run
 
         try:
-            base = open_run(args.resume).config
+            base = saved = open_run(args.resume).config
         except NotARunError as exc:
             return base, [f"--resume: {exc}"]
-        saved_backend = base.backend
     if args.config:
         try:
             TrainConfig.load(args.config)  # its messages name the file and every problem
@@ -139,8 +138,11 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, list[str]]:
             del flags[name]
     config = TrainConfig.from_dict({**base.to_dict(), **flags})
     problems += [_flag_problem(p) for p in config.problems()]
-    if saved_backend and config.backend != saved_backend:
-        problems.append(f"--backend: a resumed run keeps its backend ({saved_backend}), got {config.backend}")
+    if saved is not None:
+        for name in ("backend", "hidden", "input_size"):  # the checkpoint fixes the network
+            if getattr(config, name) != getattr(saved, name):
+                problems.append(f"--{name.replace('_', '-')}: a resumed run keeps its {name} "
+                                f"({_fmt(getattr(saved, name))}), got {_fmt(getattr(config, name))}")
     if not problems:
         problems += watch_problems(args.watch, config)
     return config, problems
@@ -156,6 +158,10 @@ def _file_settings(path: Path) -> dict:
         data = tomllib.loads(text)
         return data["train"] if set(data) == {"train"} and isinstance(data["train"], dict) else data
     return json.loads(text)
+
+
+def _fmt(value: object) -> str:
+    return ",".join(map(str, value)) or "none" if isinstance(value, tuple) else str(value)
 
 
 def _flag_problem(problem: str) -> str:

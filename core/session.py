@@ -61,7 +61,6 @@ def run_training(
     started = time.time()
     rank_zero = is_rank_zero()
     resume_from: Path | None = None
-    problem: str | None = None
     if resume is not None:
         try:
             saved = open_run(resume)
@@ -70,8 +69,14 @@ def run_training(
         config = saved.config if config is None else config.replace(backend=saved.config.backend)
         run_id = saved.run_id
         resume_from = saved.latest_checkpoint()
+        # Refused before reopening, so a bad attempt never overwrites the run's config or summary.
         if resume_from is None:
-            problem = f"{saved.path}: no {saved.config.backend} checkpoint in checkpoints/ to resume from"
+            return _fail_unrecorded(config, emit, f"{saved.path}: no {config.backend} checkpoint in "
+                                    "checkpoints/ to resume from", "ResumeError", started, run_id)
+        if config.layer_sizes != saved.config.layer_sizes:
+            shape = "-".join(map(str, saved.config.layer_sizes))
+            return _fail_unrecorded(config, emit, f"{saved.path}: a resumed run keeps its network ({shape}); "
+                                    "change only epochs, lr, patience and the like", "ResumeError", started, run_id)
     else:
         if config is None:
             config = TrainConfig()
@@ -114,8 +119,6 @@ def run_training(
         emit(event)
 
     try:
-        if problem is not None:
-            raise _RunError(problem)
         if data is None:
             from core.data import DataError, load_data
 
@@ -165,8 +168,9 @@ def _failed(run_id: str, message: str, started: float) -> RunSummary:
                       seconds=round(time.time() - started, 3), message=message)
 
 
-def _fail_unrecorded(config: TrainConfig | None, emit: Emit, message: str, kind: str, started: float) -> RunSummary:
-    run_id = new_run_id(config.backend if config else "run")
+def _fail_unrecorded(config: TrainConfig | None, emit: Emit, message: str, kind: str, started: float,
+                     run_id: str | None = None) -> RunSummary:
+    run_id = run_id or new_run_id(config.backend if config else "run")
     emit(RunFailed(run_id=run_id, error=message, error_type=kind))
     return _failed(run_id, message, started)
 

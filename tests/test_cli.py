@@ -170,9 +170,11 @@ def watch_moves(events: list, lr: float, exact: bool) -> int:
 def test_watch_moves_by_exactly_minus_lr_grad(tmp_path, backend):
     watch = ["--watch", "L0.N0.w20", "--watch", "L0.N3.b", "--watch", "L2.N1.w5"]
     done = cli(tmp_path, "--headless", "--backend", backend, "--device", "cpu", "--optimizer", "sgd",
-               "--batch-size", "1", "--lr", "0.05", *watch, *TINY)
+               "--batch-size", "1", "--lr", "0.05", "--jsonl", "copy.jsonl", *watch, *TINY)
     assert done.returncode == 0, done.stdout + done.stderr
-    events = read_jsonl(only_run(tmp_path / "runs") / "events.jsonl")
+    recorded = only_run(tmp_path / "runs") / "events.jsonl"
+    assert (tmp_path / "copy.jsonl").read_text() == recorded.read_text()
+    events = read_jsonl(recorded)
     addresses = {e.address for e in events if type(e).__name__ == "ScalarWatch"}
     assert addresses == {"L0.N0.w20", "L0.N3.b", "L2.N1.w5"}
     assert watch_moves(events, 0.05, exact=backend == "scalar") > 0
@@ -209,6 +211,9 @@ def test_signal_stops_cleanly_and_resume_continues(tmp_path, backend, signum):
     assert type(streamed[-1]).__name__ == "RunFinished" and streamed[-1].reason == "stopped"
     stopped_at = summary["steps"]
     assert 0 < stopped_at < 200 * 64
+    refused = cli(tmp_path, "--headless", "--resume", str(run), "--hidden", "8", "--input-size", "14")
+    assert refused.returncode == 2 and "--hidden: a resumed run keeps its hidden (64,32), got 8" in refused.stderr
+    assert "--input-size: a resumed run keeps its input_size (7), got 14" in refused.stderr
 
     done = cli(tmp_path, "--headless", "--resume", str(run), "--epochs", "1")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -218,6 +223,17 @@ def test_signal_stops_cleanly_and_resume_continues(tmp_path, backend, signum):
     assert len(starts) == 2 and starts[1].resumed_from_step == stopped_at
     assert summary["test_accuracy"] is not None and summary["steps"] >= stopped_at
     assert json.loads((run / "config.json").read_text())["epochs"] == 1
+
+
+def test_second_ctrl_c_exits_at_once(tmp_path):
+    proc = _start(tmp_path, "--train-subset", "512", "--input-size", "7", "--epochs", "200", "--val-subset", "32")
+    for line in proc.stdout:
+        if '"StepEnded"' in line:
+            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGINT)
+            break
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
 
 
 def test_ddp_two_processes_print_from_rank_zero_only(tmp_path):

@@ -125,7 +125,20 @@ def test_resume_keeps_backend_and_reports_missing_checkpoint(tmp_path):
     summary = run_training(CFG.replace(backend="lightning"), seen.append, RunControl(), resume=dirs[0],
                            data=object(), trainer=ScriptedTrainer())
     assert summary.reason == "failed" and "no scalar checkpoint" in summary.message
-    assert open_run(dirs[0]).config.backend == "scalar"
+    record = open_run(dirs[0])
+    assert record.config.backend == "scalar" and record.summary["reason"] == "stopped"  # untouched
+    assert type(seen[-1]).__name__ == "RunFailed" and seen[-1].run_id == record.run_id
+
+
+def test_resume_refuses_a_new_network_shape(tmp_path):
+    dirs = []
+    run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=object(),
+                 trainer=ScriptedTrainer(stop_after_epoch=1), on_run_dir=dirs.append)
+    before = (dirs[0] / "events.jsonl").read_text()
+    summary = run_training(CFG.replace(hidden=(16,)), lambda e: None, RunControl(), resume=dirs[0],
+                           data=object(), trainer=ScriptedTrainer())
+    assert summary.reason == "failed" and "keeps its network (49-64-32-10)" in summary.message
+    assert open_run(dirs[0]).config == CFG and (dirs[0] / "events.jsonl").read_text() == before
 
 
 def test_resume_of_a_non_run_fails_cleanly(tmp_path):
