@@ -167,7 +167,7 @@ def _pow(a: float, k: float) -> float:
     try:
         r = a**k
     except OverflowError:
-        odd = k == int(k) and int(k) % 2 == 1
+        odd = float(k).is_integer() and k % 2 == 1
         return -math.inf if a < 0.0 and odd else math.inf
     except ZeroDivisionError:  # 0.0 ** negative
         return math.inf

@@ -70,3 +70,56 @@ def test_bad_hyperparameters():
         Adam([Scalar(1.0)], betas=(1.0, 0.9))
     with pytest.raises(ValueError):
         SGD([], lr=0.1)
+
+
+def test_sgd_leaves_weights_of_zero_inputs_untouched_and_momentum_keeps_moving_them():
+    model = MLP(4, [2], seed=0)
+    x1, x2 = [1.0, 0.0, 0.5, 0.0], [0.0, 0.0, 0.0, 0.0]
+    plain = SGD(model.parameters(), lr=0.1)
+    before = {name: p.data for name, p in model.named_parameters()}
+    plain.zero_grad()
+    mse_loss(model(x1), 0).backward()
+    plain.step()
+    after = {name: p.data for name, p in model.named_parameters()}
+    assert after["L0.N0.w1"] == before["L0.N0.w1"] and after["L0.N0.w3"] == before["L0.N0.w3"]
+    assert after["L0.N0.w0"] != before["L0.N0.w0"]
+
+    heavy = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for x in (x1, x2):  # the second input is all zeros: w0 gets no gradient but still has velocity
+        heavy.zero_grad()
+        mse_loss(model(x), 0).backward()
+        w0 = model.resolve("L0.N0.w0").data
+        heavy.step()
+    assert model.resolve("L0.N0.w0").grad == 0.0
+    assert model.resolve("L0.N0.w0").data != w0
+
+
+def test_gradients_accumulate_over_a_minibatch_until_zero_grad():
+    model = MLP(3, [2], seed=0)
+    opt = SGD(model.parameters(), lr=0.1)
+    opt.zero_grad()
+    mse_loss(model([1.0, 2.0, 3.0]), 1).backward()
+    single = [p.grad for p in model.parameters()]
+    mse_loss(model([1.0, 2.0, 3.0]), 1).backward()
+    assert [p.grad for p in model.parameters()] == [2 * g for g in single]
+    opt.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_adam_on_an_mlp_matches_torch():
+    torch = pytest.importorskip("torch")
+    model = MLP(5, [4, 3], activation="tanh", seed=2)
+    tparams = [torch.tensor(p.data, dtype=torch.float64, requires_grad=True) for p in model.parameters()]
+    opt, topt = Adam(model.parameters(), lr=0.01), torch.optim.Adam(tparams, lr=0.01)
+    for step in range(3):
+        x, label = [0.5, -1.0, 0.0, 0.25, 2.0], step % 3
+        opt.zero_grad()
+        mse_loss(model(x), label).backward()
+        grads = [p.grad for p in model.parameters()]
+        opt.step()
+        topt.zero_grad()
+        for t, g in zip(tparams, grads, strict=True):
+            t.grad = torch.tensor(g, dtype=torch.float64)
+        topt.step()
+    for p, t in zip(model.parameters(), tparams, strict=True):
+        assert math.isclose(p.data, t.item(), rel_tol=1e-9, abs_tol=1e-15)
