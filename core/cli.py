@@ -220,11 +220,18 @@ def _usage_error(problems: Sequence[str]) -> int:
     return EXIT_USAGE
 
 
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stdout
+        return False
+
+
 def _want_headless(args: argparse.Namespace) -> tuple[bool, str]:
     """Headless or not, and the one-line reason when it was not asked for."""
     if args.headless or args.jsonl:
         return True, ""
-    if not sys.stdout.isatty():
+    if not _stdout_is_terminal():
         return True, "stdout is not a terminal"
     if os.environ.get("TERM", "") == "dumb":
         return True, "TERM=dumb"
