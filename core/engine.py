@@ -377,7 +377,7 @@ class Dot(Function):
         """Weighted sum of `inputs` (all Scalars, or all plain numbers taken as constants) plus `bias`."""
         if len(weights) != len(inputs):
             raise ValueError(f"Dot: {len(weights)} weights but {len(inputs)} inputs")
-        if inputs and isinstance(inputs[0], Scalar):
+        if len(inputs) and isinstance(inputs[0], Scalar):
             value = cls.forward([w.data for w in weights], [x.data for x in inputs], bias.data)
             return Scalar(value, (*weights, *inputs, bias), cls)
         nonzero = [i for i, x in enumerate(inputs) if x]

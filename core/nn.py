@@ -103,7 +103,7 @@ class Layer(Module):
         self.neurons = [Neuron(nin, activation, init, rng) for _ in range(nout)]
 
     def __call__(self, x: Sequence[Scalar] | Sequence[float]) -> list[Scalar]:
-        if not x or isinstance(x[0], Scalar):
+        if len(x) == 0 or isinstance(x[0], Scalar):
             return [n(x) for n in self.neurons]
         if len(x) != len(self.neurons[0].w):
             raise ValueError(f"layer expects {len(self.neurons[0].w)} inputs, got {len(x)}")

@@ -284,3 +284,11 @@ def test_gradients_match_finite_differences(activation, loss_fn):
         p.data += h
         numeric = (up - down) / (2 * h)
         assert abs(analytic - numeric) <= 1e-6 + 1e-5 * abs(numeric), name
+
+
+def test_numpy_row_input_gives_the_same_result_as_a_list():
+    np = pytest.importorskip("numpy")
+    model = MLP(6, [4, 3], seed=1)
+    x = small_input(6)
+    as_list = [o.data for o in model(x)]
+    assert [o.data for o in model(np.array(x, dtype=np.float64))] == as_list
