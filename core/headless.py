@@ -219,7 +219,10 @@ def run_headless(
             printer.line(f"{name}: stopping after the current step, then saving (Ctrl+C again quits at once)")
         control.stop()
 
-    previous = _install(on_signal) if threading.current_thread() is threading.main_thread() else {}
+    # Other ranks leave stopping to rank zero: ranks that stop on their own at different steps break DDP's
+    # collectives (Ctrl+C reaches the whole process group), while one rank's stop ends the run for all.
+    handler = on_signal if rank_zero else signal.SIG_IGN
+    previous = _install(handler) if threading.current_thread() is threading.main_thread() else {}
     result: list[RunSummary] = []
 
     def target() -> None:

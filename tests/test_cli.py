@@ -244,3 +244,26 @@ def test_ddp_two_processes_print_from_rank_zero_only(tmp_path):
     assert out.count("backend lightning") == 1 and out.count("finished (completed)") == 1
     run = only_run(tmp_path / "runs")  # the second process wrote no record of its own
     check_record(run, "completed")
+
+
+def test_ddp_ctrl_c_to_the_process_group_stops_cleanly(tmp_path):
+    """A terminal's Ctrl+C reaches every rank; rank zero alone decides, so the record ends "stopped"."""
+    err = open(tmp_path / "stderr.txt", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core.cli", "--headless", "--jsonl", "-", "--backend", "lightning", "--device", "cpu",
+         "--devices", "2", "--strategy", "ddp", "--train-subset", "2048", "--val-subset", "32", "--test-subset", "32",
+         "--input-size", "7", "--epochs", "50"],
+        cwd=tmp_path, env=cli_env(tmp_path), stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
+    try:
+        for line in proc.stdout:
+            if '"StepEnded"' in line:
+                os.killpg(proc.pid, signal.SIGINT)
+                break
+        proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == 130, stderr
+    assert stderr.count("SIGINT: stopping") == 1 and stderr.count("finished (stopped)") == 1
+    check_record(only_run(tmp_path / "runs"), "stopped")
