@@ -101,13 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also write the event stream as JSON lines to PATH; '-' = stdout, and the log "
                        "lines move to stderr; implies --headless (default: off)")
     files.add_argument("--headless", action="store_true",
-                       help="log lines instead of the dashboard (automatic when stdout is not a terminal "
-                       "or TERM=dumb)")
+                       help="log lines instead of the dashboard (default: off; automatic when stdout is "
+                       "not a terminal or TERM=dumb)")
     files.add_argument("--resume", metavar="RUN_DIR", default=None,
                        help="continue a recorded run from its latest checkpoint, appending to its record "
                        "(default: off)")
     files.add_argument("--open", metavar="RUN_DIR", dest="open_run", default=None,
-                       help="show a past run: in the dashboard, or printed when headless (default: off)")
+                       help="show a past run: in the dashboard, or printed when headless (with --jsonl -: "
+                       "its event stream) (default: off)")
     return parser
 
 
@@ -275,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from core.headless import run_headless, show_run
 
         if args.open_run:
-            return show_run(args.open_run)
+            return show_run(args.open_run, jsonl=args.jsonl)
         return run_headless(config, data_dir=args.data_dir, runs_dir=args.runs_dir, resume=args.resume,
                             watch=tuple(a.strip() for a in args.watch), jsonl=args.jsonl)
     return _run_dashboard(config, args)

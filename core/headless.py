@@ -260,17 +260,18 @@ def _install(handler) -> dict:
     return previous
 
 
-def show_run(run_dir: str | Path, out: TextIO | None = None) -> int:
-    """Print a past run's record as the headless mode would have (no progress lines)."""
+def show_run(run_dir: str | Path, out: TextIO | None = None, *, jsonl: str | None = None) -> int:
+    """Print a past run's record as the headless mode would have (no progress lines); jsonl='-' replays it."""
     from core.runs import NotARunError, open_run
 
-    out = out or sys.stdout
     try:
         record = open_run(run_dir)
     except NotARunError as exc:
         print(f"mnist-dash: {exc}", file=sys.stderr)
         return 2
-    printer = HeadlessPrinter(out, progress_seconds=math.inf)
+    stream = sys.stdout if jsonl == "-" else None
+    out = out or (sys.stderr if stream else sys.stdout)
+    printer = HeadlessPrinter(out, jsonl=stream, progress_seconds=math.inf)
     printer.run_dir = str(record.path)
     for event in record.events:
         printer(event)

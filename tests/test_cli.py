@@ -74,6 +74,8 @@ def test_scalar_run_switches_to_headless_when_piped(tmp_path):
     # The past run reads back, printed, and TERM=dumb is a reason to stay headless as well.
     shown = cli(tmp_path, "--open", str(run), TERM="dumb")
     assert shown.returncode == 0 and "finished (completed)" in shown.stdout
+    replay = cli(tmp_path, "--open", str(run), "--jsonl", "-")
+    assert replay.stdout == (run / "events.jsonl").read_text() and "finished (completed)" in replay.stderr
 
 
 def test_jsonl_to_stdout_parses_line_by_line(tmp_path):
