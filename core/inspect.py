@@ -122,7 +122,7 @@ def completions(prefix: str, layer_sizes: Sequence[int], *, graph_nodes: bool = 
 
 def suggest(prefix: str, layer_sizes: Sequence[int], *, graph_nodes: bool = True) -> str | None:
     """The single suggestion an Input shows: the first completion that extends what was typed."""
-    for cand in completions(prefix, layer_sizes, graph_nodes=graph_nodes, limit=1):
+    for cand in completions(prefix, layer_sizes, graph_nodes=graph_nodes, limit=2):
         if cand != prefix.strip():
             return cand
     return None

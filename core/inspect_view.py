@@ -70,8 +70,8 @@ def heatmap_text(values: Sequence[float], side: int | None = None, scale: float 
 
 
 def heatmap_legend(scale: float) -> str:
-    """One line explaining the colours of a heatmap drawn with this scale."""
-    return f"blue < 0 < red   |max| = {scale:.3g}"
+    """The scale a heatmap was drawn with (full colour at |value| = scale); blue is < 0, red > 0."""
+    return f"|max| {scale:.3g}"
 
 
 # ---- the computational graph -------------------------------------------------------------------------

@@ -82,6 +82,7 @@ def test_completions_follow_the_shape():
     assert completions("L5", SIZES) == [] and completions("L0.N64.", SIZES) == [] and completions("x", SIZES) == []
     assert completions("lo", SIZES) == ["loss"] and completions("lo", SIZES, graph_nodes=False) == []
     assert suggest("L1.N3.", SIZES) == "L1.N3.w0" and suggest("L2.N3.b", SIZES) is None
+    assert suggest("L0.N1.w1", SIZES) == "L0.N1.w10"  # the typed address itself is no suggestion
 
 
 # ---- resolution on both backends --------------------------------------------------------------------------

@@ -47,11 +47,11 @@ class InspectorScreen(Screen[None]):
     DEFAULT_CSS = """
     InspectorScreen #inspector-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
     InspectorScreen #inspector-body { height: 1fr; }
-    InspectorScreen #inspector-left { width: 28; border-right: tall $panel; }
+    InspectorScreen #inspector-left { width: 22; border-right: tall $panel; }
     InspectorScreen #network-tree { height: 1fr; }
     InspectorScreen #inspector-middle { width: 1fr; min-width: 40; }
     InspectorScreen #gradcheck { height: auto; max-height: 9; padding: 0 1; border-top: solid $panel; }
-    InspectorScreen #inspector-tabs { width: 64; border-left: tall $panel; }
+    InspectorScreen #inspector-tabs { width: 62; border-left: tall $panel; }
     """
 
     def __init__(self, app: Any) -> None:
@@ -114,7 +114,9 @@ class InspectorScreen(Screen[None]):
         self._drawn = key
         graph_nodes = self.live.graph_nodes()
         self.network_tree.set_shape(sizes, graph_nodes)
-        step = run.step if run is not None else None
+        step = None
+        if run is not None:  # StepEnded is rate-limited; watch reports may be more recent
+            step = max([run.step, *(t.latest.step for t in run.watches.values())])
         shape = "-".join(map(str, sizes))
         status = run.status if run is not None and run.done else self.live.state()
         run_text = f"run {run.run_id} · step {step:,}" if run is not None else "no run yet"
@@ -140,12 +142,13 @@ class InspectorScreen(Screen[None]):
         if weights is None:
             heatmap.show(f"L{layer}.N{neuron}: weights appear once a run has built the network", None, None, None)
         else:
-            heatmap.show(f"L{layer}.N{neuron} incoming weights from {len(weights)} {what}", weights, grads, side)
+            heatmap.show(f"L{layer}.N{neuron}: weights from {len(weights)} {what}", weights, grads, side)
 
     def show_checks(self) -> None:
-        body = Text("gradient check (g): engine backward vs central difference vs torch float64", style="bold")
+        body = Text("gradient check (g): engine vs central difference vs torch float64", style="bold")
         if not self.checks:
-            body.append("\nselect a watched scalar and press g (handmade engine, current sample)", style="dim")
+            body.append("\nselect a watched scalar and press g: d loss / d scalar on the current sample alone "
+                        "(the live grads above are batch means)", style="dim")
         for check in self.checks[-CHECKS_SHOWN:]:
             if isinstance(check, str):
                 body.append(f"\n{check}", style="dim")

@@ -50,15 +50,15 @@ class NetworkTree(Tree[dict]):
         stem = f"L{layer}.N{data['neuron']}."
         kinds = [("b", "bias")] + ([("z", "pre-activation"), ("a", "activation")] if graph_nodes else [])
         for kind, what in kinds:
-            node.add_leaf(f"{kind}  {what}", data={"kind": "scalar", "address": stem + kind, **data})
+            node.add_leaf(f"{kind}  {what}", data={**data, "kind": "scalar", "address": stem + kind})
         for i in range(sizes[layer]):
-            node.add_leaf(f"w{i}", data={"kind": "scalar", "address": f"{stem}w{i}", **data})
+            node.add_leaf(f"w{i}", data={**data, "kind": "scalar", "address": f"{stem}w{i}"})
 
 
 class GraphPane(Vertical):
     """One node of the last sample's graph with its parents and children; enter follows, backspace returns."""
 
-    BINDINGS = [Binding("backspace", "back", "back"), Binding("home", "to_loss", "to loss")]
+    BINDINGS = [Binding("backspace", "back", "back"), Binding("r", "to_loss", "to loss (root)")]
     DEFAULT_CSS = """
     GraphPane { height: 1fr; }
     GraphPane #graph-node { height: auto; padding: 0 1; }
@@ -107,10 +107,10 @@ class GraphPane(Vertical):
         me = self.index.view(self.node)
         parents, more_p, children, more_c = self.index.neighbourhood(self.node, NEIGHBOURS)
         head = Text()
-        head.append(me.label, style="bold")
-        head.append(f" · {me.op} · data {me.data:.6g} · grad {me.grad:.6g}")
+        head.append(f"{me.label} ", style="bold")
+        head.append(f"· {me.op} · data {me.data:.6g} · grad {me.grad:.6g}")
         head.append(f"\n{self.index.size:,} nodes in this sample's graph · enter: go · backspace: back"
-                    f" ({len(self.trail)}) · home: loss", style="dim")
+                    f" ({len(self.trail)}) · r: the loss", style="dim")
         self.query_one("#graph-node", Static).update(head)
         options: list[Option | None] = []
         self._targets = {}

@@ -13,7 +13,7 @@ from textual.widgets import Static
 from core.events import LayerGradStats
 from core.inspect_view import grid_shape, heatmap_legend, heatmap_text
 
-BARS = " ▁▂▃▄▅▆▇█"
+BARS = "·▁▂▃▄▅▆▇█"  # an empty bin is a dot, not a space: SVG export would drop a leading space
 
 
 def histogram_text(counts: Sequence[int]) -> str:
@@ -32,25 +32,27 @@ def edges_text(edges: Sequence[float]) -> str:
 
 
 def layer_text(stats: Mapping[int, LayerGradStats], layer_sizes: Sequence[int]) -> Text:
-    """Two lines per layer: mean/std/max of its weight gradients; dead units, update ratio, |grad| histogram."""
+    """Two lines per layer: mean/std/max of its weight gradients; dead units, update ratio, |grad| histogram.
+
+    Separating spaces end a styled run rather than start one: SVG renderers drop a run's leading spaces.
+    """
     text = Text()
     for layer in range(len(layer_sizes) - 1):
         if layer:
             text.append("\n")
-        text.append(f"L{layer} {layer_sizes[layer]}→{layer_sizes[layer + 1]}", style="bold")
+        text.append(f"L{layer} {layer_sizes[layer]}→{layer_sizes[layer + 1]}  ", style="bold")
         s = stats.get(layer)
         if s is None:
-            text.append("  no statistics yet (they come every second or so)", style="dim")
+            text.append("no statistics yet (they come every second or so)", style="dim")
             continue
-        text.append(f"  mean {s.mean:.1e}  std {s.std:.1e}  max {s.max_abs:.1e}")
+        text.append(f"mean {s.mean:.1e}  std {s.std:.1e}  max|g| {s.max_abs:.1e}\n└ dead ")
         last = layer == len(layer_sizes) - 2
-        text.append("\n  dead ")
-        text.append("n/a" if last else f"{s.dead_fraction:.0%}", style="yellow" if s.dead_fraction > 0.5 else "")
-        text.append("  upd/w ")
-        text.append(f"{s.update_ratio:.1e}", style=_ratio_style(s.update_ratio))
-        text.append("  |g| ")
-        text.append(histogram_text(s.histogram), style="cyan")
-        text.append(f" {edges_text(s.histogram_edges)}", style="dim")
+        text.append("n/a " if last else f"{s.dead_fraction:.0%} ", style="yellow" if s.dead_fraction > 0.5 else "")
+        text.append("· upd/w ")
+        text.append(f"{s.update_ratio:.1e} ", style=_ratio_style(s.update_ratio))
+        text.append("· |g| ")
+        text.append(histogram_text(s.histogram) + " ", style="cyan")
+        text.append(edges_text(s.histogram_edges), style="dim")
     return text
 
 
@@ -103,11 +105,12 @@ class HeatmapPane(Vertical):
             g_widget.update("")
             return
         rows, cols = grid_shape(len(weights), side)
-        title_widget.update(Text(f"{title}  ({rows}×{cols})"))
+        title_widget.update(Text(f"{title} ({rows}×{cols}) · blue < 0 < red"))
         for widget, name, values in ((w_widget, "weights", weights), (g_widget, "grads", grads or [])):
             finite = [abs(v) for v in values if math.isfinite(v)]
             scale = max(finite, default=0.0)
-            body = Text(f"{name}\n", style="bold")
+            header = f"{name} (all 0 now)" if scale == 0 else name
+            body = Text(f"{header}\n", style="bold")
             body.append_text(heatmap_text(values, side, scale) if values else Text(""))
             body.append(f"\n{heatmap_legend(scale)}", style="dim")
             widget.update(body)

@@ -16,7 +16,8 @@ from core.inspect_view import fmt, sparkline_data
 from tui.history import RunHistory
 
 BARS = "▁▂▃▄▅▆▇█"
-COLUMNS = ("address", "step", "data", "grad", "last update", "data over steps", "grad over steps")
+COLUMNS = ("address", "data", "grad", "last update", "data ∿", "grad ∿")
+SPARK = 10  # characters per table sparkline; the highlighted scalar gets full-width Sparkline widgets
 
 
 class AddressSuggester(Suggester):
@@ -30,7 +31,7 @@ class AddressSuggester(Suggester):
         return suggest(value, self.sizes(), graph_nodes=self.graph_nodes()) if value else None
 
 
-def spark_text(values: Sequence[float], width: int = 16) -> str:
+def spark_text(values: Sequence[float], width: int = SPARK) -> str:
     """A one-line sparkline of a whole series, averaged into `width` buckets."""
     values = sparkline_data(values)
     if not values:
@@ -49,13 +50,13 @@ def watch_row(address: str, run: RunHistory | None) -> tuple:
     """The cells of one table row from the run's ScalarWatch track (dashes before the first report)."""
     track = run.watches.get(address) if run is not None else None
     if track is None:
-        return (address, "-", "-", "-", "-", Text("waiting for a step", style="dim"), "")
+        return (address, "-", "-", "-", Text("waiting", style="dim"), "")
     update = track.update
     upd = "-" if update is None else fmt(update)
     grad = track.latest.grad
     style = "bold red" if not math.isfinite(grad) else ""
-    return (address, str(track.latest.step), fmt(track.latest.data), Text(fmt(grad), style=style), upd,
-            spark_text(track.data.ys), spark_text(track.grad.ys))
+    return (address, fmt(track.latest.data), Text(fmt(grad), style=style), upd,
+            Text(spark_text(track.data.ys), style="cyan"), Text(spark_text(track.grad.ys), style="magenta"))
 
 
 class WatchPane(Vertical):

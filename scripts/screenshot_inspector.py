@@ -1,0 +1,108 @@
+"""Render the gradient inspector on a real handmade-engine run into screenshots/ (SVG; PNG via rsvg-convert).
+
+    .venv/bin/python scripts/screenshot_inspector.py [--seconds 8] [--out screenshots]
+
+Trains the real scalar engine on the embedded MNIST sample (28x28 inputs, so the heatmap shows a digit-sized
+receptive field) for a few seconds, pauses, opens the inspector, runs a gradient check and saves two views:
+inspector.svg (watches, layer statistics, heatmap) and inspector-graph.svg (the graph around a node).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.config import TrainConfig  # noqa: E402
+from tui.app import make_app  # noqa: E402
+
+SIZE = (160, 48)
+WATCH = ["L0.N5.w406", "L0.N5.b", "L0.N5.z", "L0.N5.a", "L1.N3.b", "loss"]
+CONFIG = TrainConfig(hidden=(32,), input_size=28, train_subset=4000, val_subset=200, test_subset=200, epochs=5,
+                     batch_size=8, lr=0.05, seed=0)
+
+
+async def shoot(out: Path, seconds: float) -> list[Path]:
+    app = make_app(CONFIG, runs_dir=tempfile.mkdtemp(prefix="mnist-dash-shot-"), watch=WATCH)
+    saved: list[Path] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        deadline = time.monotonic() + seconds + 60
+        started = None
+        while time.monotonic() < deadline:
+            await pilot.pause(0.25)
+            run = app.history.current
+            if run is not None and run.step > 0 and started is None:
+                started = time.monotonic()
+            if started is not None and time.monotonic() - started >= seconds:
+                break
+        await pilot.press("p")  # pause: a still picture of one sample's graph
+        await pilot.pause(0.5)
+        model = app.trainer.model
+        for _ in range(50):  # pause mid-batch, where the weights' gradients are not freshly zeroed
+            if any(w.grad for w in model.layers[0].neurons[5].w):
+                break
+            await pilot.press("p")
+            await pilot.pause(0.02)
+            await pilot.press("p")
+            await pilot.pause(0.2)
+        await pilot.press("i")
+        await pilot.pause(0.5)
+        screen = app.screen
+        screen.watch_pane.table.move_cursor(row=1)  # the bias: nonzero whatever the pixel values
+        await pilot.press("g")
+        for _ in range(240):  # the first check imports torch for the float64 reference
+            await pilot.pause(0.25)
+            if not any(isinstance(c, str) and c.startswith("checking") for c in screen.checks):
+                break
+        screen.watch_pane.table.move_cursor(row=2)
+        await pilot.press("g")
+        for _ in range(120):
+            await pilot.pause(0.25)
+            if not any(isinstance(c, str) and c.startswith("checking") for c in screen.checks):
+                break
+        screen.watch_pane.table.move_cursor(row=0)
+        screen.refresh_view(force=True)
+        await pilot.pause(0.6)
+        saved.append(Path(app.save_screenshot("inspector.svg", path=str(out))))
+        screen.watch_pane.table.move_cursor(row=2)
+        await pilot.press("n")
+        await pilot.pause(0.6)
+        saved.append(Path(app.save_screenshot("inspector-graph.svg", path=str(out))))
+        await pilot.press("escape", "x")
+        await pilot.pause(0.5)
+    return saved
+
+
+def to_png(svg: Path) -> Path | None:
+    """PNG next to the SVG, when rsvg-convert is installed."""
+    if shutil.which("rsvg-convert") is None:
+        print("rsvg-convert not found: SVG only (apt-get install librsvg2-bin for PNGs)")
+        return None
+    png = svg.with_suffix(".png")
+    subprocess.run(["rsvg-convert", "--background-color", "#0c0c0c", str(svg), "-o", str(png)], check=True)
+    return png
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="training time before the picture")
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for svg in asyncio.run(shoot(args.out, args.seconds)):
+        png = to_png(svg)
+        print(svg, png or "")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""Pilot and snapshot tests of the gradient inspector, on deterministic data (no training thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from types import SimpleNamespace
+
+import pytest
+from textual.widgets import Input, Static
+
+import core.inspect_check
+from core.backends import RunControl
+from core.config import TrainConfig
+from core.engine import ReLU
+from core.events import LayerGradStats, RunStarted, ScalarWatch
+from core.inspect import resolve_scalar
+from core.inspect_view import fmt
+from core.nn import MLP, cross_entropy
+from tui.app import make_app
+from tui.inspector import InspectorScreen
+from tui.widgets.inspector_watch import AddressSuggester
+
+CONFIG = TrainConfig(hidden=(6,), input_size=7, train_subset=64, val_subset=16, test_subset=16, epochs=1)
+SIZE = (150, 46)
+RUN = "inspector-test"
+
+
+def digit() -> list[float]:
+    """A deterministic 7x7 'one' with some noise."""
+    rng = random.Random(7)
+    return [round(0.9 - 0.1 * rng.random(), 3) if c in (3, 4) and 0 < r < 6 else 0.0
+            for r in range(7) for c in range(7)]
+
+
+def populate(app, watched=("L0.N1.w24", "L0.N1.b", "L1.N4.z", "loss"), backend="scalar", steps=30) -> MLP:
+    """A trained-looking state: a model with its last sample's graph, watch history and layer statistics."""
+    model = MLP(49, [6, 10], activation="relu", seed=3)
+    x = digit()
+    lossv = cross_entropy(model(x), 4)
+    model.last_loss = lossv
+    lossv.backward()
+    if backend == "scalar":
+        app.trainer = SimpleNamespace(model=model, current_sample=(x, 4))
+    app.control = RunControl(watched)
+    app.watched = list(watched)
+    config = CONFIG.replace(backend=backend)
+    app.config = config
+    events = [RunStarted(run_id=RUN, time=0.0, backend=backend, device="cpu", data_source="test digits",
+                         config=config.to_dict(), train_size=64, val_size=16, test_size=16, total_steps=steps)]
+    for step in range(1, steps + 1):
+        for k, address in enumerate(watched):
+            value = 0.5 * math.sin(step / 5 + k) / (k + 1)
+            events.append(ScalarWatch(run_id=RUN, time=0.0, step=step, address=address, data=value,
+                                      grad=0.1 * math.cos(step / 3 + k)))
+    for layer in (0, 1):
+        events.append(LayerGradStats(run_id=RUN, time=0.0, step=steps, layer=layer, mean=1e-4 * (layer + 1),
+                                     std=2e-3, max_abs=3e-2, histogram=(0, 1, 4, 9, 12, 7, 3, 1),
+                                     histogram_edges=tuple(float(e) for e in range(-8, 1)),
+                                     dead_fraction=0.25 if layer == 0 else 0.0, update_ratio=1.2e-3))
+    app.history.extend(events)
+    return model
+
+
+async def open_inspector(pilot) -> InspectorScreen:
+    await pilot.press("i")
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, InspectorScreen)
+    return screen
+
+
+def text_of(screen, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def wait_for(pilot, condition, seconds: float = 20.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture(autouse=True)
+def no_torch_in_the_ui_tests(monkeypatch):
+    """The torch comparison is covered in tests/test_inspect.py; here it would only cost an import."""
+
+    def unavailable(*args, **kwargs):
+        raise ImportError("torch skipped in UI tests")
+
+    monkeypatch.setattr(core.inspect_check, "torch_gradient", unavailable)
+
+
+async def test_add_watch_by_address_and_reject_invalid(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        app.control = RunControl()
+        screen = await open_inspector(pilot)
+        assert isinstance(screen.focused, Input)  # nothing watched yet: typing starts at once
+        await pilot.press(*"L0.N99.w3", "enter")
+        assert "L0.N99.w3: layer 0 has 6 neurons (N0..N5)" in text_of(screen, "#address-error")
+        assert app.watched == [] and app.control.watched == ()
+        field = screen.query_one("#address-input", Input)
+        assert field.value == "L0.N99.w3"  # kept, to be corrected
+        field.value = ""
+        await pilot.press(*"L0.N2.w1")
+        await pilot.pause()
+        await pilot.press("right")  # accept the suggestion: L0.N2.w1 -> L0.N2.w10
+        assert field.value == "L0.N2.w10"
+        await pilot.press("enter")
+        assert app.watched == ["L0.N2.w10"] and app.control.watched == ("L0.N2.w10",)
+        assert text_of(screen, "#address-error") == ""
+        assert screen.watch_pane.addresses == ["L0.N2.w10"]
+        await pilot.press("d")  # focus moved to the table: d unwatches the selected row
+        assert app.watched == [] and app.control.watched == ()
+        await pilot.press("escape")
+        assert not isinstance(app.screen, InspectorScreen)
+
+
+async def test_suggester_completes_for_the_shape():
+    suggester = AddressSuggester(lambda: (49, 6, 10), lambda: True)
+    assert await suggester.get_suggestion("L1.N") == "L1.N0."
+    assert await suggester.get_suggestion("L0.N5.w4") == "L0.N5.w40"
+    assert await suggester.get_suggestion("lo") == "loss"
+    assert await suggester.get_suggestion("L2") is None
+
+
+async def test_values_shown_equal_the_history_and_the_engine(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        model = populate(app)
+        screen = await open_inspector(pilot)
+        table = screen.watch_pane.table
+        last = app.history.current.watches["L0.N1.w24"]
+        row = table.get_row("L0.N1.w24")
+        assert row[1] == fmt(last.latest.data) and str(row[2]) == fmt(last.latest.grad)
+        assert row[3] == fmt(last.latest.data - last.previous.data)
+        detail = text_of(screen, "#watch-detail")
+        assert "L0.N1.w24  step 30" in detail
+        live = resolve_scalar(model, "L0.N1.w24")
+        assert f"live now (engine): data {fmt(live.data)}  grad {fmt(live.grad)}" in detail
+        assert "L0 49→6" in text_of(screen, "#layer-stats") and "dead 25%" in text_of(screen, "#layer-stats")
+        assert "L0.N1: weights from 49 pixels (7×7)" in text_of(screen, "#heatmap-title")
+        assert "step 30" in text_of(screen, "#inspector-title")
+
+
+async def test_browse_the_network_tree_to_watch_a_bias(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        populate(app, watched=("loss",))
+        screen = await open_inspector(pilot)
+        await pilot.press("t", "down", "enter")  # L0: expand (children are added on expansion)
+        await pilot.pause()
+        await pilot.press("down", "down")  # N1
+        assert screen.neuron == (0, 1)
+        await pilot.press("enter")  # expand N1
+        await pilot.pause()
+        await pilot.press("down", "enter")  # pick its bias
+        assert app.watched == ["loss", "L0.N1.b"] and app.control.watched == ("loss", "L0.N1.b")
+
+
+async def test_graph_view_is_navigable_by_keyboard(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        model = populate(app)
+        screen = await open_inspector(pilot)
+        screen.watch_pane.table.move_cursor(row=2)  # L1.N4.z
+        await pilot.press("w", "n")
+        graph = screen.graph_pane
+        assert graph.label == "L1.N4.z" and graph.node is model.resolve("L1.N4.z")
+        options = screen.query_one("#graph-list")
+        assert str(options.get_option_at_index(1).prompt).startswith("L1.N4.w0")  # parents: w0..w5, a0..a5, b
+        assert str(options.get_option_at_index(7).prompt).startswith("L0.N0.a")
+        await pilot.press(*["down"] * 6, "enter")  # follow the edge to L0.N0.a
+        assert graph.label == "L0.N0.a" and graph.trail == [model.resolve("L1.N4.z")]
+        assert "L1.N4.z" in [str(options.get_option(f"c{i}").prompt).split()[0] for i in range(6)]
+        await pilot.press("enter")  # L0.N0.a's first parent: L0.N0.z (relu)
+        assert graph.label == "L0.N0.z" and len(graph.trail) == 2
+        await pilot.press("backspace", "backspace")
+        assert graph.label == "L1.N4.z" and graph.trail == []
+        await pilot.press("r")
+        assert graph.label == "loss" and graph.node is model.last_loss
+
+
+async def test_gradient_check_passes_and_flags_a_wrong_derivative(tmp_path, monkeypatch):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        populate(app, watched=("L0.N1.b",))
+        screen = await open_inspector(pilot)
+        assert app.trainer.model.resolve("L0.N1.z").data > 0  # a live ReLU, so its derivative matters
+        await pilot.press("g")
+        await wait_for(pilot, lambda: "PASS" in text_of(screen, "#gradcheck"))
+        assert "torch not installed" in text_of(screen, "#gradcheck")
+
+        def wrong(out) -> None:
+            if out.data > 0.0:
+                out._prev[0].grad += 3.0 * out.grad
+
+        monkeypatch.setattr(ReLU, "backward", staticmethod(wrong))
+        await pilot.press("g")
+        await wait_for(pilot, lambda: "FAIL L0.N1.b" in text_of(screen, "#gradcheck"))
+
+
+async def test_lightning_backend_has_no_graph_nodes(tmp_path):
+    app = make_app(CONFIG.replace(backend="lightning"), runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        populate(app, watched=("L0.N1.b",), backend="lightning")
+        screen = await open_inspector(pilot)
+        await pilot.press("a", *"L0.N1.z", "enter")
+        assert "only on the handmade engine" in text_of(screen, "#address-error")
+        await pilot.press("escape", "n")
+        assert "Lightning keeps no scalar graph" in text_of(screen, "#graph-node")
+        await pilot.press("g")
+        assert "handmade engine" in text_of(screen, "#gradcheck")
+
+
+async def test_watches_outside_the_network_are_dropped(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path, watch=["L0.N1.b", "L3.N0.b", "L0.N1.w99"])
+    async with app.run_test(size=SIZE) as pilot:
+        await open_inspector(pilot)
+        assert app.watched == ["L0.N1.b"]
+
+
+def test_inspector_snapshot(snap_compare, tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+
+    async def setup(pilot) -> None:
+        populate(app)
+        await pilot.press("i")
+        await pilot.pause()
+        await asyncio.sleep(0.1)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=setup)
