@@ -123,7 +123,7 @@ class InspectorScreen(Screen[None]):
         self.query_one("#inspector-title", Static).update(
             Text(f"Gradient inspector · {self.live.backend()} · {shape} · {run_text} · {status}")
         )
-        self.watch_pane.refresh_rows(self.dash.watched, run)
+        self.watch_pane.refresh_rows(self.dash.watched, run, engine_only=not graph_nodes)
         self.watch_pane.refresh_detail(run, self.live.describe(self.watch_pane.selected))
         self.query_one(LayerStatsPane).show(run.layer_stats if run else {}, sizes, step)
         self.show_heatmap()

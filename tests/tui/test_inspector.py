@@ -51,6 +51,8 @@ def populate(app, watched=("L0.N1.w24", "L0.N1.b", "L1.N4.z", "loss"), backend="
                          config=config.to_dict(), train_size=64, val_size=16, test_size=16, total_steps=steps)]
     for step in range(1, steps + 1):
         for k, address in enumerate(watched):
+            if backend != "scalar" and (address == "loss" or address[-2:] in (".z", ".a")):
+                continue  # Lightning reports parameters only
             value = 0.5 * math.sin(step / 5 + k) / (k + 1)
             events.append(ScalarWatch(run_id=RUN, time=0.0, step=step, address=address, data=value,
                                       grad=0.1 * math.cos(step / 3 + k)))
@@ -203,11 +205,23 @@ async def test_gradient_check_passes_and_flags_a_wrong_derivative(tmp_path, monk
         await wait_for(pilot, lambda: "FAIL L0.N1.b" in text_of(screen, "#gradcheck"))
 
 
-async def test_lightning_backend_has_no_graph_nodes(tmp_path):
+async def test_lightning_backend_reads_tensors_and_has_no_graph_nodes(tmp_path):
+    torch = pytest.importorskip("torch")
+    from core.inspect import tensor_value
+
     app = make_app(CONFIG.replace(backend="lightning"), runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        populate(app, watched=("L0.N1.b",), backend="lightning")
+        populate(app, watched=("L0.N1.w24", "L1.N0.z"), backend="lightning")
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(49, 6), torch.nn.ReLU(), torch.nn.Linear(6, 10))
+        net(torch.rand(2, 49)).sum().backward()
+        app.trainer = SimpleNamespace(module=net)
         screen = await open_inspector(pilot)
+        data, grad = tensor_value(net, "L0.N1.w24")
+        assert data == float(net[0].weight.detach()[1, 24]) and grad == float(net[0].weight.grad[1, 24])
+        assert f"live now (tensor): data {fmt(data)}  grad {fmt(grad)}" in text_of(screen, "#watch-detail")
+        assert "L0.N1: weights from 49 pixels" in text_of(screen, "#heatmap-title")
+        assert str(screen.watch_pane.table.get_row("L1.N0.z")[4]) == "engine only"
         await pilot.press("a", *"L0.N1.z", "enter")
         assert "only on the handmade engine" in text_of(screen, "#address-error")
         await pilot.press("escape", "n")

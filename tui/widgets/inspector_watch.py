@@ -46,11 +46,12 @@ def spark_text(values: Sequence[float], width: int = SPARK) -> str:
     return "".join(BARS[min(7, int((v - lo) / span * 8))] for v in values)
 
 
-def watch_row(address: str, run: RunHistory | None) -> tuple:
+def watch_row(address: str, run: RunHistory | None, engine_only: bool = False) -> tuple:
     """The cells of one table row from the run's ScalarWatch track (dashes before the first report)."""
     track = run.watches.get(address) if run is not None else None
     if track is None:
-        return (address, "-", "-", "-", Text("waiting", style="dim"), "")
+        why = "engine only" if engine_only and (address == "loss" or address[-2:] in (".z", ".a")) else "waiting"
+        return (address, "-", "-", "-", Text(why, style="dim"), "")
     update = track.update
     upd = "-" if update is None else fmt(update)
     grad = track.latest.grad
@@ -111,20 +112,20 @@ class WatchPane(Vertical):
             return None
         return self.addresses[min(table.cursor_row, len(self.addresses) - 1)]
 
-    def refresh_rows(self, addresses: Sequence[str], run: RunHistory | None) -> None:
+    def refresh_rows(self, addresses: Sequence[str], run: RunHistory | None, engine_only: bool = False) -> None:
         """Make the table show exactly `addresses`, with values from the run's history."""
         table = self.table
         if list(addresses) != self.addresses:
             keep = self.selected
             table.clear()
             for address in addresses:
-                table.add_row(*watch_row(address, run), key=address)
+                table.add_row(*watch_row(address, run, engine_only), key=address)
             self.addresses = list(addresses)
             if keep in self.addresses:
                 table.move_cursor(row=self.addresses.index(keep))
             return
         for address in addresses:
-            for name, value in zip(COLUMNS[1:], watch_row(address, run)[1:], strict=True):
+            for name, value in zip(COLUMNS[1:], watch_row(address, run, engine_only)[1:], strict=True):
                 table.update_cell(address, name, value)
 
     def refresh_detail(self, run: RunHistory | None, live: str = "") -> None:
