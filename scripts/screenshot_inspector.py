@@ -58,17 +58,18 @@ async def shoot(out: Path, seconds: float) -> list[Path]:
         await pilot.press("i")
         await pilot.pause(0.5)
         screen = app.screen
+        checks = screen.query_one("#gradcheck")
         screen.watch_pane.table.move_cursor(row=1)  # the bias: nonzero whatever the pixel values
         await pilot.press("g")
         for _ in range(240):  # the first check imports torch for the float64 reference
             await pilot.pause(0.25)
-            if not any(isinstance(c, str) and c.startswith("checking") for c in screen.checks):
+            if not checks.busy:
                 break
         screen.watch_pane.table.move_cursor(row=2)
         await pilot.press("g")
         for _ in range(120):
             await pilot.pause(0.25)
-            if not any(isinstance(c, str) and c.startswith("checking") for c in screen.checks):
+            if not checks.busy:
                 break
         screen.watch_pane.table.move_cursor(row=0)
         screen.refresh_view(force=True)

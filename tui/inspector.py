@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -18,8 +17,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, Tree
 
 from core.inspect import AddressError, parse_address, validate_address
-from core.inspect_check import GradCheck
 from core.inspect_view import GraphIndex, param_labels
+from tui.widgets.inspector_check import GradCheckPane
 from tui.widgets.inspector_graph import GraphPane, NetworkTree
 from tui.widgets.inspector_layers import HeatmapPane, LayerStatsPane
 from tui.widgets.inspector_live import LiveReader
@@ -27,7 +26,6 @@ from tui.widgets.inspector_watch import AddressSuggester, WatchPane
 
 MAX_WATCHED = 48  # "a few dozen": the history keeps 64 tracks; each costs the handmade engine a little
 REFRESH_S = 0.5
-CHECKS_SHOWN = 6
 
 
 class InspectorScreen(Screen[None]):
@@ -59,7 +57,6 @@ class InspectorScreen(Screen[None]):
         self.dash = app  # the dashboard (self.app is only set once the screen is mounted)
         self.live = LiveReader(app)
         self.neuron: tuple[int, int] | None = None  # whose heatmap is shown
-        self.checks: list[GradCheck | str] = []
         self._drawn: tuple = ()
         self._sizes: tuple[int, ...] = ()
 
@@ -73,7 +70,7 @@ class InspectorScreen(Screen[None]):
                 yield NetworkTree("network", id="network-tree")
             with Vertical(id="inspector-middle"):
                 yield WatchPane(suggester, id="watch-pane")
-                yield Static("", id="gradcheck")
+                yield GradCheckPane(self.live, id="gradcheck")
             with TabbedContent(id="inspector-tabs"):
                 with TabPane("layers", id="layers-tab"):
                     yield LayerStatsPane(id="layer-stats")
@@ -86,7 +83,6 @@ class InspectorScreen(Screen[None]):
         self.watch_pane = self.query_one(WatchPane)
         self.network_tree = self.query_one(NetworkTree)
         self.graph_pane = self.query_one(GraphPane)
-        self.show_checks()
         self.prune_watches()
         if self.dash.watched:
             first = parse_address(self.dash.watched[0])
@@ -143,18 +139,6 @@ class InspectorScreen(Screen[None]):
             heatmap.show(f"L{layer}.N{neuron}: weights appear once a run has built the network", None, None, None)
         else:
             heatmap.show(f"L{layer}.N{neuron}: weights from {len(weights)} {what}", weights, grads, side)
-
-    def show_checks(self) -> None:
-        body = Text("gradient check (g): engine vs central difference vs torch float64", style="bold")
-        if not self.checks:
-            body.append("\nselect a watched scalar and press g: d loss / d scalar on the current sample alone "
-                        "(the live grads above are batch means)", style="dim")
-        for check in self.checks[-CHECKS_SHOWN:]:
-            if isinstance(check, str):
-                body.append(f"\n{check}", style="dim")
-            else:
-                body.append(f"\n{check.line()}", style="green" if check.passed else "bold red")
-        self.query_one("#gradcheck", Static).update(body)
 
     # ---- the watch list --------------------------------------------------------------------------
 
@@ -273,33 +257,4 @@ class InspectorScreen(Screen[None]):
         self.graph_pane.query_one("#graph-list").focus()
 
     def action_grad_check(self) -> None:
-        address = self.watch_pane.selected
-        if address is None:
-            self.checks.append("watch a scalar first (a to type an address, t to browse)")
-        elif self.live.model() is None or self.live.sample() is None:
-            self.checks.append("the gradient check runs on the handmade engine's current sample: start a "
-                               "scalar run (s) first" if self.live.backend() == "scalar" else
-                               "the gradient check is for the handmade engine (Lightning uses torch autograd)")
-        else:
-            self.checks.append(f"checking {address} on the current sample…")
-            self.run_check(address)
-        self.show_checks()
-
-    @work(thread=True, exclusive=True, group="gradcheck", exit_on_error=False)
-    def run_check(self, address: str) -> None:
-        """Off the UI thread: a check makes a few forward passes (and may import torch the first time)."""
-        from core.inspect_check import gradient_check
-
-        model, (x, label) = self.live.model(), self.live.sample()
-        loss = self.live.loss_name()
-        try:
-            result: GradCheck | str = gradient_check(model, x, label, address, loss)
-        except Exception as exc:  # shown, never raised: the inspector must not take the app down
-            result = f"{address}: cannot check ({type(exc).__name__}: {exc})"
-        self.app.call_from_thread(self._check_done, result)
-
-    def _check_done(self, result: GradCheck | str) -> None:
-        self.checks = [c for c in self.checks if not (isinstance(c, str) and c.startswith("checking"))]
-        self.checks.append(result)
-        self.show_checks()
-
+        self.query_one(GradCheckPane).request(self.watch_pane.selected)
