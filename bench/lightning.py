@@ -1,0 +1,123 @@
+"""One epoch over the full 60,000 training digits: our Lightning backend vs a plain PyTorch loop.
+
+Both train 784-128-10 with plain SGD at batch 64 on the same device-resident data, in this one process,
+interleaved and repeated; the script prints both times (median of the repeats) and the ratio.
+
+    .venv/bin/python bench/lightning.py [--data-dir DIR] [--device auto|cpu|gpu] [--repeats 3] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+# This file is named lightning.py: drop its own folder from the path, or it shadows the lightning package.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from core.backends import RunControl  # noqa: E402
+from core.backends._lightning_impl import build_network  # noqa: E402
+from core.backends.lightning import LightningTrainer, describe_device, resolve_accelerator  # noqa: E402
+from core.config import TrainConfig  # noqa: E402
+from core.data import MnistData, Split, find_and_load  # noqa: E402
+from core.events import EpochEnded, RunFailed  # noqa: E402
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+def full_train(data_dir: Path) -> MnistData:
+    """All 60,000 training digits as the training split (validation/test: 1,000 test digits, off the clock)."""
+    raw = find_and_load(data_dir, allow_download=False)
+
+    def split(images: np.ndarray, labels: np.ndarray) -> Split:
+        flat = images.reshape(len(images), -1).astype(np.float32) / 255.0
+        return Split(images=flat, labels=labels.astype(np.int64))
+
+    train = split(raw.train_images, raw.train_labels)
+    held = split(raw.test_images[:1000], raw.test_labels[:1000])
+    return MnistData(train=train, val=held, test=held, side=28, source=raw.source, is_sample=raw.is_sample)
+
+
+def plain_epoch(config: TrainConfig, data: MnistData, device: torch.device) -> float:
+    """Seconds for one epoch of a hand-written loop over device-resident tensors (same model and init)."""
+    net = build_network(config).to(device)
+    opt = torch.optim.SGD(net.parameters(), lr=config.lr)
+    x = torch.from_numpy(data.train.images).to(device)
+    y = torch.from_numpy(data.train.labels).to(device)
+    sync(device)
+    t = time.perf_counter()
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(config.seed)).to(device)
+    for idx in perm.split(config.batch_size):
+        loss = F.cross_entropy(net(x.index_select(0, idx)), y.index_select(0, idx))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    sync(device)
+    return time.perf_counter() - t
+
+
+def lightning_epoch(config: TrainConfig, data: MnistData) -> tuple[float, float]:
+    """(epoch_seconds reported by the backend, wall seconds of the whole fit call)."""
+    events = []
+    t = time.perf_counter()
+    LightningTrainer().fit(config, data, events.append, RunControl())
+    wall = time.perf_counter() - t
+    failed = [e for e in events if isinstance(e, RunFailed)]
+    if failed:
+        raise SystemExit(f"lightning run failed: {failed[0].error}\n{failed[0].traceback}")
+    return next(e.epoch_seconds for e in events if isinstance(e, EpochEnded)), wall
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--profile", action="store_true", help="cProfile one Lightning epoch (top 25)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TrainConfig(
+        backend="lightning", hidden=(128,), input_size=28, optimizer="sgd", lr=0.05, batch_size=64, epochs=1,
+        train_subset=0, val_subset=0, test_subset=0, device=args.device,
+    )
+    data = full_train(args.data_dir)
+    device = torch.device("cuda" if resolve_accelerator(args.device) == "gpu" else "cpu")
+    print(f"device: {describe_device(args.device)}, torch threads: {torch.get_num_threads()}, "
+          f"train digits: {len(data.train)}, batch {config.batch_size}, 784-128-10, SGD")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        cProfile.runctx("lightning_epoch(config, data)", globals(), locals(), "/tmp/lightning.prof")
+        pstats.Stats("/tmp/lightning.prof").sort_stats("tottime").print_stats(25)
+        return
+    plain_epoch(config, data, device)  # warm-up: allocator, kernels, lazy imports
+    lightning_epoch(config, data)
+    plain, light, walls = [], [], []
+    for _ in range(args.repeats):  # interleaved, so load on a shared machine hits both alike
+        plain.append(plain_epoch(config, data, device))
+        seconds, wall = lightning_epoch(config, data)
+        light.append(seconds)
+        walls.append(wall)
+    p, q = statistics.median(plain), statistics.median(light)
+    print(f"plain PyTorch loop : {p:.3f} s/epoch  (runs: {', '.join(f'{v:.3f}' for v in plain)})")
+    print(f"Lightning backend  : {q:.3f} s/epoch  (runs: {', '.join(f'{v:.3f}' for v in light)})")
+    print(f"  whole fit() call incl. Trainer setup, validation, test: {statistics.median(walls):.3f} s")
+    print(f"ratio Lightning / plain: {q / p:.2f}x  (target <= 1.25x)")
+
+
+if __name__ == "__main__":
+    main()
