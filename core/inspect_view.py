@@ -6,7 +6,7 @@ Pure functions over plain numbers and the engine's Scalars; rich is imported onl
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Sequence
 
 HALF_BLOCK = "▀"  # top pixel in the foreground colour, bottom pixel in the background colour
@@ -109,9 +109,11 @@ class NodeView:
     op: str
     data: float
     grad: float
+    note: str = ""  # e.g. the constant pixel a first-layer weight multiplied
 
     def line(self) -> str:
-        return f"{self.label:<14} {self.op:<8} {fmt(self.data)} | {fmt(self.grad)}"
+        tail = f"  {self.note}" if self.note else ""
+        return f"{self.label:<14} {self.op:<8} {fmt(self.data)} | {fmt(self.grad)}{tail}"
 
 
 class GraphIndex:
@@ -185,10 +187,24 @@ class GraphIndex:
         # labelled neighbours (weights, units) first: they are what a learner is looking for
         ps.sort(key=lambda n: id(n) not in self.labels)
         cs.sort(key=lambda n: id(n) not in self.labels)
+        inputs = constant_inputs(node)
+        parents = [self.view(p) for p in ps[:limit]]
+        if inputs:  # a first-layer z: show the pixel each weight multiplied (pixels are not graph nodes)
+            parents = [replace(v, note=f"× x={inputs[id(v.node)]:.3g}") if id(v.node) in inputs else v
+                       for v in parents]
         return (
-            [self.view(p) for p in ps[:limit]], max(0, len(ps) - limit),
+            parents, max(0, len(ps) - limit),
             [self.view(c) for c in cs[:limit]], max(0, len(cs) - limit),
         )
+
+
+def constant_inputs(node: Any) -> dict[int, float]:
+    """id(weight) -> the constant input it multiplied, for a Dot node over constants (the engine's first layer)."""
+    consts = getattr(node, "_ctx", None)
+    if op_name(node) != "dot" or not isinstance(consts, tuple) or not consts:
+        return {}
+    weights = parents_of(node)[: len(consts)]  # the bias is the extra last parent
+    return {id(w): float(x) for w, x in zip(weights, consts, strict=False)}
 
 
 def param_labels(model: Any) -> dict[int, str]:

@@ -282,3 +282,16 @@ def test_lightning_backend_watch_values_are_the_resolved_tensors():
         assert data == pytest.approx(event.data - config.lr * event.grad, rel=1e-6, abs=1e-9)  # float32 step
     param, index = resolve_tensor(trainer.module, "L0.N3.w24")
     assert param is trainer.module.net[0].weight and index == (3, 24)
+
+
+def test_first_layer_parents_show_the_pixel_they_multiplied(small):
+    x = sample(49, seed=6)
+    small.last_loss = lossv = cross_entropy(small(x), 0)
+    lossv.backward()
+    index = GraphIndex(lossv, param_labels(small))
+    parents = index.neighbourhood(small.resolve("L0.N2.z"), limit=60)[0]
+    weights = [v for v in parents if v.label.startswith("L0.N2.w")]
+    assert weights and len(weights) == sum(1 for v in x if v)  # zero pixels drop out of the graph
+    for view in weights:
+        assert view.note == f"× x={x[int(view.label.rsplit('w', 1)[1])]:.3g}"
+    assert next(v for v in parents if v.label == "L0.N2.b").note == ""

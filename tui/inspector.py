@@ -196,6 +196,9 @@ class InspectorScreen(Screen[None]):
             self.neuron = (addr.layer, addr.neuron)
         self.refresh_view(force=True)
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_graph()  # enter on a watched scalar: its place in the graph
+
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[dict]) -> None:
         data = event.node.data or {}
         if "neuron" in data and (data["layer"], data["neuron"]) != self.neuron:
