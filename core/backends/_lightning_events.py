@@ -16,8 +16,8 @@ from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from core.backends import RunControl, RunSummary
-from core.backends.lightning import is_graph_node, parse_address
-from core.events import EpochEnded, LayerGradStats, LogLine, ScalarWatch, StepEnded
+from core.backends._lightning_watch import WatchBuffer
+from core.events import EpochEnded, LayerGradStats, StepEnded
 
 if TYPE_CHECKING:
     from core.config import TrainConfig
@@ -63,10 +63,7 @@ class EventsCallback(Callback):
         self.rank_zero, self.world, self.report_every = True, 1, 1
         self.report_now = self.stats_now = False
         self.t_stats = -math.inf
-        self._watch_key: tuple[str, ...] | None = None
-        self._watch_groups: list[tuple[nn.Parameter, torch.Tensor, list[str]]] = []
-        self._watch_buffer: list[tuple[int, torch.Tensor]] = []
-        self._warned: set[str] = set()
+        self.watches: WatchBuffer | None = None
 
     # ---- setup ------------------------------------------------------------------------------------
     def split_on_device(self, split: Split, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,6 +75,7 @@ class EventsCallback(Callback):
         self.train.to(pl_module.device, trainer.global_rank, trainer.world_size)
         self.val = self.split_on_device(self.data.val, pl_module.device)
         self.linears = [m for m in pl_module.net if isinstance(m, nn.Linear)]
+        self.watches = WatchBuffer(self.linears, self.emit, self.run_id)
         self.report_every = max(1, len(self.train) // REPORTS_PER_EPOCH)
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
@@ -111,18 +109,8 @@ class EventsCallback(Callback):
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
         watched = self.control.watched
-        if not (watched and self.rank_zero):
-            return
-        if watched != self._watch_key:
-            self._flush_watches()
-            self._resolve_watches(watched)
-        pieces = [p.detach().reshape(-1).index_select(0, idx) for p, idx, _ in self._watch_groups]
-        pieces += [
-            p.grad.reshape(-1).index_select(0, idx) if p.grad is not None else torch.zeros_like(idx, dtype=p.dtype)
-            for p, idx, _ in self._watch_groups
-        ]
-        if pieces:
-            self._watch_buffer.append((self.step + 1, torch.cat(pieces)))
+        if watched and self.rank_zero:
+            self.watches.gather(watched, self.step + 1)  # params are still as the gradients saw them
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         n = int(batch[1].shape[0])
@@ -174,7 +162,7 @@ class EventsCallback(Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         if self.since_n:
             self._report()
-        self._flush_watches()
+        self.watches.flush()
         if self.reason == "stopped":
             self._checkpoint(trainer, pl_module)
         if self.rank_zero and self.reason != "diverged":
@@ -223,7 +211,7 @@ class EventsCallback(Callback):
             self.stats_now = False
             self.t_stats = now
             self._grad_stats()
-        self._flush_watches()
+        self.watches.flush()
 
     def _grad_stats(self) -> None:
         rows = []
@@ -255,51 +243,6 @@ class EventsCallback(Callback):
                     update_ratio=self.config.lr * row[4],
                 )
             )
-
-    def _warn_once(self, address: str, why: str) -> None:
-        if address not in self._warned:
-            self._warned.add(address)
-            self.emit(LogLine(run_id=self.run_id, level="warning", message=f"watch {address}: {why}",
-                              source="lightning"))
-
-    def _resolve_watches(self, watched: tuple[str, ...]) -> None:
-        self._watch_key = watched
-        groups: dict[int, tuple[nn.Parameter, list[int], list[str]]] = {}
-        for address in watched:
-            parsed = parse_address(address)
-            if parsed is None:
-                why = ("graph nodes (.z, .a, loss) exist only in the handmade engine; watch a weight or bias"
-                       if is_graph_node(address) else "not an address like L0.N12.w345 or L1.N3.b")
-                self._warn_once(address, why)
-                continue
-            layer, neuron, weight = parsed
-            if layer >= len(self.linears):
-                self._warn_once(address, f"there are only {len(self.linears)} layers (L0..L{len(self.linears) - 1})")
-                continue
-            lin = self.linears[layer]
-            if neuron >= lin.out_features or (weight is not None and weight >= lin.in_features):
-                self._warn_once(address, f"layer L{layer} is {lin.in_features} inputs x {lin.out_features} neurons")
-                continue
-            param = lin.weight if weight is not None else lin.bias
-            flat = neuron * lin.in_features + weight if weight is not None else neuron
-            group = groups.setdefault(id(param), (param, [], []))
-            group[1].append(flat)
-            group[2].append(address)
-        self._watch_groups = [
-            (p, torch.tensor(flat, dtype=torch.long, device=p.device), names) for p, flat, names in groups.values()
-        ]
-
-    def _flush_watches(self) -> None:
-        if not self._watch_buffer:
-            return
-        names = [name for _, _, group in self._watch_groups for name in group]
-        steps = [step for step, _ in self._watch_buffer]
-        values = torch.stack([v for _, v in self._watch_buffer]).tolist()
-        self._watch_buffer = []
-        k = len(names)
-        for step, row in zip(steps, values, strict=True):
-            for j, address in enumerate(names):
-                self.emit(ScalarWatch(run_id=self.run_id, step=step, address=address, data=row[j], grad=row[k + j]))
 
     def _checkpoint(self, trainer, pl_module) -> None:
         if self.checkpoint_path is None or not self.rank_zero:

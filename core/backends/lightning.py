@@ -2,8 +2,8 @@
 
 Importing this module is cheap: torch and lightning are imported inside functions only, so the dashboard's
 first frame and the scalar path never pay for them. The torch-dependent pieces live in
-core.backends._lightning_impl (the module, the device-resident batches, the run) and
-core.backends._lightning_events (the Callback that turns training into events).
+core.backends._lightning_impl (network, device-resident batches, LightningModule), _lightning_events (the
+Callback that turns training into events) and _lightning_run (one run, checkpoints).
 """
 
 from __future__ import annotations
@@ -191,10 +191,10 @@ class LightningTrainer:
 
         try:
             config.validate()
-            from core.backends import _lightning_impl  # imports lightning, which adds its stderr handlers
+            from core.backends import _lightning_run  # imports lightning, which adds its stderr handlers
 
             with route_lightning_logs(tracked, run_id):
-                return _lightning_impl.run_fit(
+                return _lightning_run.run_fit(
                     self,
                     config,
                     data,
