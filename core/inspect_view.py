@@ -190,7 +190,7 @@ class GraphIndex:
         inputs = constant_inputs(node)
         parents = [self.view(p) for p in ps[:limit]]
         if inputs:  # a first-layer z: show the pixel each weight multiplied (pixels are not graph nodes)
-            parents = [replace(v, note=f"× x={inputs[id(v.node)]:.3g}") if id(v.node) in inputs else v
+            parents = [replace(v, note=f"x={inputs[id(v.node)]:.2f}") if id(v.node) in inputs else v
                        for v in parents]
         return (
             parents, max(0, len(ps) - limit),

@@ -293,5 +293,5 @@ def test_first_layer_parents_show_the_pixel_they_multiplied(small):
     weights = [v for v in parents if v.label.startswith("L0.N2.w")]
     assert weights and len(weights) == sum(1 for v in x if v)  # zero pixels drop out of the graph
     for view in weights:
-        assert view.note == f"× x={x[int(view.label.rsplit('w', 1)[1])]:.3g}"
+        assert view.note == f"x={x[int(view.label.rsplit('w', 1)[1])]:.2f}"
     assert next(v for v in parents if v.label == "L0.N2.b").note == ""
