@@ -232,39 +232,51 @@ def test_ensure_single_device():
 
 
 DDP_SCRIPT = """
+import os
 import sys
 from pathlib import Path
-from core.backends import RunControl
+from core.backends import RunControl, _lightning_impl
 from core.backends.lightning import LightningTrainer
 from core.config import TrainConfig
 from core.data import find_and_load, prepare
 from core.events import to_json
 
-out, data_dir = Path(sys.argv[1]), sys.argv[2]
+out, data_dir, stop_at = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 config = TrainConfig(backend="lightning", hidden=(8,), input_size=7, batch_size=32, epochs=2, train_subset=256,
                      val_subset=64, test_subset=128, device="cpu", devices=2, strategy="ddp")
 data = prepare(find_and_load(data_dir, allow_download=False), input_size=7, train_subset=256, val_subset=64,
                test_subset=128)
+control = RunControl(["L0.N0.w0"])
+step = _lightning_impl.MnistModule.training_step
+count = iter(range(1, 100))
+
+def training_step(self, batch, batch_idx):  # only rank zero is asked to stop, as by a signal to one process
+    if next(count) == stop_at and os.environ.get("LOCAL_RANK", "0") == "0":
+        control.stop()
+    return step(self, batch, batch_idx)
+
+_lightning_impl.MnistModule.training_step = training_step
 lines = []
-summary = LightningTrainer().fit(config, data, lambda e: lines.append(to_json(e)), RunControl(["L0.N0.w0"]))
+summary = LightningTrainer().fit(config, data, lambda e: lines.append(to_json(e)), control)
 if lines:
     out.write_text("\\n".join(lines) + "\\n")
-print("SUMMARY", summary.reason, summary.steps, flush=True)
+sys.stdout.write(f"SUMMARY {summary.reason} {summary.steps}\\n")  # one write: the ranks share the pipe
 """
 
 
-def test_two_process_ddp_on_cpu(tmp_path):
+def test_two_process_ddp_on_cpu_and_a_stop_on_one_rank(tmp_path):
     script = tmp_path / "ddp_run.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT))
     out = tmp_path / "events.jsonl"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, str(script), str(out), str(DATA_DIR)], cwd=tmp_path, env=env,
+    proc = subprocess.run([sys.executable, str(script), str(out), str(DATA_DIR), "6"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.count("SUMMARY completed 8") == 2, proc.stdout  # both ranks: 128 digits each, 4 steps x 2
+    # 128 digits per rank = 4 steps an epoch; rank zero stops during step 6 and both ranks leave after it
+    assert proc.stdout.count("stopped 6") == 2, proc.stdout + proc.stderr[-3000:]
     events = [from_json(line) for line in out.read_text().splitlines()]  # rank zero's only
-    assert events[0].device == "cpu x2 (ddp)" and events[-1].reason == "completed"
-    assert len(of(events, RunStarted)) == 1 and len(of(events, EpochEnded)) == 2
-    assert of(events, StepEnded)[-1].samples_seen == 256 * 2
-    assert [w.step for w in of(events, ScalarWatch)] == list(range(1, 9))
+    assert events[0].device == "cpu x2 (ddp)" and events[-1].reason == "stopped"
+    assert len(of(events, RunStarted)) == 1 and [e.epoch for e in of(events, EpochEnded)] == [1]
+    assert of(events, StepEnded)[-1].samples_seen == 6 * 32 * 2
+    assert [w.step for w in of(events, ScalarWatch)] == list(range(1, 7))
     assert json.loads(out.read_text().splitlines()[0])["type"] == "RunStarted"

@@ -52,6 +52,7 @@ class EventsCallback(Callback):
         self.config, self.data, self.train, self.emit, self.control = config, data, train, emit, control
         self.run_id, self.total_steps, self.checkpoint_path, self.save = run_id, total_steps, checkpoint_path, save
         self.reason, self.message = "completed", ""
+        self.stop_wanted = False
         self.step = int(resumed.get("step", 0))
         self.epochs_done = int(resumed.get("epoch", 0))
         self.samples_seen = int(resumed.get("samples_seen", 0))
@@ -95,6 +96,10 @@ class EventsCallback(Callback):
             self.paused += time.perf_counter() - t
         if self.control.stop_requested:
             self._stop("stopped")
+        if self.world > 1:  # every rank must leave at the same batch, or the others hang in an all-reduce
+            if self.trainer.strategy.reduce_boolean_decision(self.stop_wanted, all=False):
+                self._stop("stopped", now=True)
+        if self.trainer.should_stop:
             return True
         following = self.batch_in_epoch + 1
         since = time.perf_counter() - self.t_report
@@ -148,13 +153,13 @@ class EventsCallback(Callback):
                 )
             )
         if not math.isfinite(val_loss) and len(self.data.val):
-            self._stop("diverged")
+            self._stop("diverged", now=True)  # every rank saw the same validation loss
         elif self.best_val is None or val_loss < self.best_val:
             self.best_val, self.bad_epochs = val_loss, 0
         else:
             self.bad_epochs += 1
             if self.config.patience and self.bad_epochs >= self.config.patience:
-                self._stop("early_stopped")
+                self._stop("early_stopped", now=True)
                 self.message = f"validation loss did not improve for {self.bad_epochs} epochs"
         if self.reason != "diverged":
             self._checkpoint(trainer, pl_module)
@@ -169,10 +174,12 @@ class EventsCallback(Callback):
             self.test = pl_module.evaluate(*self.split_on_device(self.data.test, pl_module.device))
 
     # ---- helpers ----------------------------------------------------------------------------------
-    def _stop(self, reason: str) -> None:
+    def _stop(self, reason: str, *, now: bool = False) -> None:
+        """Record why the run ends; single-device runs stop at once, multi-device ones at the next gate."""
         if self.reason == "completed":
             self.reason = reason
-        if self.trainer is not None:
+        self.stop_wanted = True
+        if self.trainer is not None and (now or self.world == 1):
             self.trainer.should_stop = True
 
     def _report(self) -> None:

@@ -115,6 +115,7 @@ def run_fit(
         save=save_checkpoint,
     )
     module.gate = callback.gate
+    owner.callback = callback
     epochs_left = config.epochs - epochs_done
     if epochs_left > 0 and not control.stop_requested:
         trainer = L.Trainer(

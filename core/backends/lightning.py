@@ -164,6 +164,7 @@ class LightningTrainer:
 
     def __init__(self) -> None:
         self.module = None  # the LightningModule of the current (or last) run, for the inspector
+        self.callback = None  # its events callback (progress counters)
 
     def fit(
         self,
@@ -178,6 +179,7 @@ class LightningTrainer:
     ) -> RunSummary:
         """Run one training run to its end; RunStarted first, RunFinished or RunFailed last."""
         run_id = run_id or new_run_id(self.name)
+        self.module = self.callback = None
         rank_zero = env_rank_zero()
         started = False
         t0 = time.perf_counter()
@@ -218,11 +220,12 @@ class LightningTrainer:
                 )
             except Exception:
                 pass
+            callback = getattr(self, "callback", None)  # how far a run got before it failed
             return RunSummary(
                 run_id=run_id,
                 reason="failed",
-                steps=0,
-                epochs_completed=0,
+                steps=getattr(callback, "step", 0),
+                epochs_completed=getattr(callback, "epochs_done", 0),
                 seconds=time.perf_counter() - t0,
                 message=str(exc),
             )
