@@ -9,6 +9,7 @@ valid one), `app.watched` and `app.set_watched(addresses)` (kept across runs), `
 from __future__ import annotations
 
 import sys
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from tui.handlers import ACTIVE, HandlersMixin
 from tui.history import History
 from tui.messages import Announced, EventsReady, RunEnded
 from tui.runner import EventPump, train
+from tui.screens import HelpPanel
 from tui.widgets.backend_switch import BackendSwitch
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.log import LogPane
@@ -34,7 +36,8 @@ from tui.widgets.plots import CurvesPane
 from tui.widgets.status import StatusPane
 
 MIN_WIDTH, MIN_HEIGHT = 100, 30
-REDRAW_HZ = 4
+REDRAW_HZ = 4  # status and progress
+PLOT_HZ = 2  # plots: each rebuild costs the UI thread ~10-30 ms of pure Python
 # The handmade engine holds the GIL between bytecodes; a shorter switch interval lets the UI thread
 # take it back sooner after each key press or timer tick (measured in bench/tui_latency.py).
 RUN_SWITCH_INTERVAL = 0.001
@@ -84,6 +87,7 @@ class MnistDashApp(HandlersMixin, App[None]):
         self.devices: dict[tuple[str, str], str] = {("scalar", "cpu"): "cpu"}
         self._pump = EventPump(lambda: self.post_message(EventsReady()))
         self._drawn: tuple[int, str] = (-1, "")
+        self._plotted, self._plotted_at = -1, 0.0
         self._switch_interval = sys.getswitchinterval()
 
     # ---- layout -----------------------------------------------------------------------------------
@@ -106,6 +110,7 @@ class MnistDashApp(HandlersMixin, App[None]):
                 yield StatusPane(id="status")
                 yield LogPane(id="log")
         yield Static("", id="too-small")
+        yield HelpPanel(id="help-overlay")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -141,14 +146,16 @@ class MnistDashApp(HandlersMixin, App[None]):
 
     # ---- redraw (timer, not per event) -------------------------------------------------------------
 
-    def redraw(self) -> None:
-        """Redraw plots and status from the history when something changed."""
+    def redraw(self, plots: bool = True) -> None:
+        """Redraw status (cheap) and plots (costly: at most PLOT_HZ, only after new events) from history."""
         key = (self.history.version, self.state)
-        if key == self._drawn:
-            return
-        self._drawn = key
-        self.curves.redraw(self.history)
-        self.status_pane.update_from(self.history, self.state)
+        if key != self._drawn:
+            self._drawn = key
+            self.status_pane.update_from(self.history, self.state)
+        now = time.monotonic()
+        if plots and self.history.version != self._plotted and now - self._plotted_at >= 1 / PLOT_HZ - 0.01:
+            self._plotted, self._plotted_at = self.history.version, now
+            self.curves.redraw(self.history)
 
     def set_state(self, state: str) -> None:
         self.state = state
@@ -161,7 +168,7 @@ class MnistDashApp(HandlersMixin, App[None]):
         pause.disabled = state not in ("running", "paused")
         pause.label = "Resume (p)" if state == "paused" else "Pause (p)"
         self.sub_title = {"paused": "paused", "running": "training"}.get(state, "watch a network learn")
-        self.redraw()
+        self.redraw(plots=False)  # a key press must not wait for a plot rebuild
 
     # ---- actions ----------------------------------------------------------------------------------
 
@@ -179,7 +186,7 @@ class MnistDashApp(HandlersMixin, App[None]):
         self.control = RunControl(self.watched)
         self.trainer = None
         self.set_state("starting")
-        self.log_pane.add(f"starting a {config.backend} run: {config.layer_sizes}, lr {config.lr}", source="app")
+        self.log_pane.add(f"starting a {config.backend} run: {config.layer_sizes}, lr {config.lr}")
         if config.backend == "scalar":
             sys.setswitchinterval(RUN_SWITCH_INTERVAL)
         job = partial(train, config, self.control, self._pump.emit,
@@ -210,7 +217,7 @@ class MnistDashApp(HandlersMixin, App[None]):
         if self.control is not None and self.state in ACTIVE:
             self.control.stop()
             self.set_state("stopping")
-            self.log_pane.add("stop requested: the run ends after the current step", source="app")
+            self.log_pane.add("stop requested: the run ends after the current step")
 
     def action_switch_backend(self) -> None:
         if self.state in ACTIVE:
@@ -219,7 +226,11 @@ class MnistDashApp(HandlersMixin, App[None]):
         self.switch.set_backend("lightning" if self.switch.backend == "scalar" else "scalar")
 
     def action_leave_form(self) -> None:
-        self.query_one("#start-button", Button).focus()
+        help_panel = self.query_one(HelpPanel)
+        if help_panel.visible:
+            help_panel.visible = False
+        else:
+            self.query_one("#start-button", Button).focus()
 
     async def action_quit(self) -> None:
         self.stop_training()

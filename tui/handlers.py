@@ -12,7 +12,7 @@ from core.events import EpochEnded, LogLine, RunFailed, RunFinished, RunStarted,
 from tui.estimate import format_seconds
 from tui.messages import Announced, DeviceDescribed, EventsReady, RunEnded
 from tui.runner import describe
-from tui.screens import HelpScreen, RunsScreen
+from tui.screens import HELP_WIDTH, HelpPanel, RunsScreen
 from tui.widgets.backend_switch import BackendSwitch
 from tui.widgets.config_form import ConfigForm
 
@@ -48,7 +48,7 @@ class HandlersMixin(_Base):
                 text = f"run {event.reason.replace('_', ' ')} after {event.steps:,} steps in {event.seconds:.1f} s"
                 if event.test_accuracy is not None:
                     text += f": test accuracy {event.test_accuracy:.1%}"
-                self.log_pane.add(text + (f" ({event.message})" if event.message else ""), source="run")
+                self.log_pane.add(text + (f" ({event.message})" if event.message else ""), )
             elif isinstance(event, RunFailed):
                 self.show_failure(event.error)
 
@@ -61,24 +61,22 @@ class HandlersMixin(_Base):
         self.log_pane.add(
             f"run {event.run_id} started on {event.device}: {event.parameter_count:,} parameters, "
             f"{event.train_size:,} training digits from {event.data_source}; recording to {where}",
-            source="run",
         )
 
     def on_epoch_ended(self, event: EpochEnded) -> None:
         self.log_pane.add(
             f"epoch {event.epoch}: train loss {event.train_loss:.4f} acc {event.train_accuracy:.1%} · "
             f"val loss {event.val_loss:.4f} acc {event.val_accuracy:.1%} · {event.epoch_seconds:.1f} s",
-            source="run",
         )
         run = self.history.current
         if self.config is not None and run is not None and run.started is not None and event.samples_per_s > 0:
             device = run.started.device
             self.estimator.observe(run.started.backend, self.config, event.samples_per_s,
-                                   "cpu" if device == "cpu" else "gpu")
+                                   "cpu" if device.startswith("cpu") else "gpu")
 
     def show_failure(self, error: str) -> None:
         self._failure_shown = True
-        self.log_pane.add(error, "error", "run")
+        self.log_pane.add(error, "error")
         self.notify(error, title="The run failed", severity="error", timeout=10)
 
     def on_run_ended(self, message: RunEnded) -> None:
@@ -98,7 +96,12 @@ class HandlersMixin(_Base):
     # ---- screens ----------------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        """Toggle the help overlay, centred on the current size."""
+        panel = self.query_one(HelpPanel)
+        if not panel.visible:
+            width, height = self.size
+            panel.styles.offset = (max(0, (width - HELP_WIDTH) // 2), max(1, (height - 20) // 3))
+        panel.visible = not panel.visible  # visibility, not display: no relayout of the dashboard
 
     def action_inspector(self) -> None:
         try:

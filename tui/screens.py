@@ -10,45 +10,48 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Markdown, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-HELP = """\
-# mnist-dash
+KEYS = (
+    ("s", "start a run with the configuration on the left"),
+    ("p", "pause / resume the run"),
+    ("x", "stop the run (it is recorded as stopped)"),
+    ("b", "switch backend: handmade engine <-> Lightning"),
+    ("i", "gradient inspector: watch scalars learn"),
+    ("o", "open a past run from the runs directory"),
+    ("tab", "move between controls (shift+tab back); escape leaves the form"),
+    ("?", "this help"),
+    ("q", "quit (stops a running run first)"),
+)
+HELP_WIDTH = 108
+# Plain markup, not a Markdown widget: the help must open fast while the engine holds the GIL.
+HELP = "\n".join(
+    [
+        "[b]mnist-dash[/b]: train a digit classifier and watch it learn, with the handmade scalar engine",
+        "or PyTorch Lightning.",
+        "",
+        *[f"  [b $accent]{key:>5}[/]  {text}" for key, text in KEYS],
+        "",
+        "The form is validated as you type; problems appear under the field. It is locked while a run goes.",
+        "Every run is recorded under the runs directory exactly like a headless run: config.json,",
+        "events.jsonl, summary.json, checkpoints/. The previous run stays on the plots, dimmed.",
+        "The time per epoch next to the backend is an estimate, recalibrated from your last run.",
+        "Multi-device Lightning runs belong to headless mode: mnist-dash --headless --devices N.",
+    ]
+)
 
-Train a digit classifier and watch it learn, with the **handmade scalar engine** or **PyTorch Lightning**.
 
-| key | action |
-| --- | --- |
-| `s` | start a run with the configuration on the left |
-| `p` | pause / resume the run |
-| `x` | stop the run (it is recorded as stopped) |
-| `b` | switch backend: handmade engine ↔ Lightning |
-| `i` | gradient inspector: watch scalars learn |
-| `o` | open a past run from the runs directory |
-| `tab` / `shift+tab` | move between controls; `escape` leaves the form |
-| `?` | this help |
-| `q` | quit (stops a running run first) |
+class HelpPanel(Vertical):
+    """Key bindings and what the panes show: an overlay on the dashboard's own screen.
 
-The form is validated as you type; problems appear under the field. It is locked while a run goes.
-Every run is recorded under the runs directory exactly like a headless run: `config.json`,
-`events.jsonl`, `summary.json`, `checkpoints/`. Curves of the previous run stay on the plots, dimmed.
-Multi-device Lightning runs belong to headless mode: `mnist-dash --headless --devices N`.
-"""
-
-
-class HelpScreen(ModalScreen[None]):
-    """Key bindings and what the panes show."""
-
-    BINDINGS = [Binding("escape,q,question_mark", "close", "close")]
+    Not a modal screen: a modal re-renders and blends the whole dashboard beneath it, and closing it
+    repaints everything, which costs a key press hundreds of milliseconds while the engine holds the GIL.
+    """
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help-box"):
-            yield Markdown(HELP, id="help-text")
-            yield Static("[dim]escape to close[/]", id="help-hint")
-
-    def action_close(self) -> None:
-        self.dismiss(None)
+        yield Static(HELP, id="help-text")
+        yield Static("[dim]? or escape to close[/]", id="help-hint")
 
 
 def list_runs(runs_dir: str | Path) -> list[tuple[Path, str]]:

@@ -165,8 +165,9 @@ async def test_help_and_inspector_keys_never_crash(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
-        assert type(app.screen).__name__ == "HelpScreen"
+        assert app.query_one("#help-overlay").visible
         await pilot.press("escape")
+        assert not app.query_one("#help-overlay").visible
         await pilot.press("i")
         await pilot.pause()
         if importlib.util.find_spec("tui.inspector") is None:

@@ -56,7 +56,7 @@ def _text(name: str, value: object) -> str:
 
 def tui_problems(config: TrainConfig) -> list[str]:
     """TrainConfig.problems() plus what only the TUI refuses (multi-device runs)."""
-    found = config.problems()
+    found = [p for p in config.problems() if not p.startswith("devices/num_nodes")]  # CLI-worded; ours below
     if (config.devices != 1 or config.num_nodes != 1) and not any(
         p.startswith(("devices", "num_nodes")) for p in found
     ):

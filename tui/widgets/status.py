@@ -52,8 +52,9 @@ class StatusPane(Vertical):
         total = (step.total_steps if step and step.total_steps else (started.total_steps if started else 0))
         if step is not None:
             bar.update(total=1.0, progress=min(1.0, max(0.0, step.progress)))
+            steps = run.finished.steps if run.finished is not None else step.step  # StepEnded is rate-limited
             lines.append(
-                f"epoch {step.epoch}/{epochs} · step {step.step:,}/{total:,} · "
+                f"epoch {step.epoch}/{epochs} · step {steps:,}/{total:,} · "
                 f"{step.samples_per_s:,.0f} samples/s · loss {step.loss:.4f} · acc {step.accuracy:.1%}"
             )
         else:
@@ -71,6 +72,6 @@ class StatusPane(Vertical):
             lines.append(f"[red]error: {escape(run.failed.error)}[/]")
         if started:
             sizes = f"{started.train_size:,} train / {started.val_size:,} val / {started.test_size:,} test"
-            lines.append(f"data: {escape(started.data_source)} ({sizes})")
+            lines.append(f"data: {escape(started.data_source)} · using {sizes}")
             lines.append(f"run dir: {escape(started.run_dir) or '(not recorded)'}")
         self.query_one("#status-lines", Static).update("\n".join(lines))
