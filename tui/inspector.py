@@ -33,6 +33,7 @@ class InspectorScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "close", "back to dashboard"),
+        Binding("i", "close", "back to dashboard", show=False),  # the key that opened it closes it
         Binding("a", "focus_address", "address"),
         Binding("t", "focus_tree", "browse"),
         Binding("w", "focus_watches", "watches"),

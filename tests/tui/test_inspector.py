@@ -67,10 +67,10 @@ def populate(app, watched=("L0.N1.w24", "L0.N1.b", "L1.N4.z", "loss"), backend="
 
 async def open_inspector(pilot) -> InspectorScreen:
     await pilot.press("i")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, InspectorScreen)
+                   and hasattr(pilot.app.screen, "watch_pane"))  # mounted, even on a loaded machine
     await pilot.pause()
-    screen = pilot.app.screen
-    assert isinstance(screen, InspectorScreen)
-    return screen
+    return pilot.app.screen
 
 
 def text_of(screen, selector: str) -> str:
@@ -118,6 +118,10 @@ async def test_add_watch_by_address_and_reject_invalid(tmp_path):
         await pilot.press("d")  # focus moved to the table: d unwatches the selected row
         assert app.watched == [] and app.control.watched == ()
         await pilot.press("escape")
+        assert not isinstance(app.screen, InspectorScreen)
+        await pilot.press("i")
+        assert isinstance(app.screen, InspectorScreen)
+        await pilot.press("escape", "i")  # escape leaves the address field, i closes
         assert not isinstance(app.screen, InspectorScreen)
 
 
@@ -251,3 +255,18 @@ def test_inspector_snapshot(snap_compare, tmp_path):
         await asyncio.sleep(0.1)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=setup)
+
+
+async def test_watch_list_survives_a_run_of_the_same_shape_only(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        populate(app, watched=("L0.N5.b", "L0.N1.b", "L1.N9.w5"))
+        screen = await open_inspector(pilot)
+        app.history.add(RunStarted(run_id="next-run", time=0.0, backend="scalar", device="cpu", data_source="t",
+                                   config=CONFIG.to_dict(), train_size=1, val_size=1, test_size=1))
+        screen.refresh_view()
+        assert app.watched == ["L0.N5.b", "L0.N1.b", "L1.N9.w5"]  # same shape: all kept
+        app.config = CONFIG.replace(hidden=(4,))  # the next run is narrower: L0.N5 and w5 are gone
+        screen.refresh_view()
+        assert app.watched == ["L0.N1.b"] and app.control.watched == ("L0.N1.b",)
+        assert screen.watch_pane.addresses == ["L0.N1.b"]
