@@ -235,7 +235,10 @@ def _try_resolve(model: Any, address: str) -> Any:
 
 def incoming(model: Any, layer: int, neuron: int, fan_in: int) -> tuple[list[float], list[float]]:
     """(weights, grads) of one neuron's incoming weights, read from the handmade engine."""
-    ws = [model.resolve(f"L{layer}.N{neuron}.w{i}") for i in range(fan_in)]
+    try:  # the MLP's own lists: 784 resolve() calls would parse 784 address strings per redraw
+        ws = list(model.layers[layer].neurons[neuron].w)
+    except AttributeError:
+        ws = [model.resolve(f"L{layer}.N{neuron}.w{i}") for i in range(fan_in)]
     return [float(w.data) for w in ws], [float(w.grad) for w in ws]
 
 

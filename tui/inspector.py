@@ -60,6 +60,7 @@ class InspectorScreen(Screen[None]):
         self.neuron: tuple[int, int] | None = None  # whose heatmap is shown
         self._drawn: tuple = ()
         self._sizes: tuple[int, ...] = ()
+        self._labels: tuple[Any, dict[int, str]] = (None, {})
 
     # ---- layout ----------------------------------------------------------------------------------
 
@@ -122,9 +123,11 @@ class InspectorScreen(Screen[None]):
         )
         self.watch_pane.refresh_rows(self.dash.watched, run, engine_only=not graph_nodes)
         self.watch_pane.refresh_detail(run, self.live.describe(self.watch_pane.selected))
-        self.query_one(LayerStatsPane).show(run.layer_stats if run else {}, sizes, step)
-        self.show_heatmap()
-        self.graph_pane.redraw()
+        if self.query_one(TabbedContent).active == "graph-tab":  # draw only the visible tab
+            self.graph_pane.redraw()
+        else:
+            self.query_one(LayerStatsPane).show(run.layer_stats if run else {}, sizes, step)
+            self.show_heatmap()
 
     def show_heatmap(self) -> None:
         heatmap = self.query_one(HeatmapPane)
@@ -242,6 +245,10 @@ class InspectorScreen(Screen[None]):
 
     def action_layers(self) -> None:
         self.query_one(TabbedContent).active = "layers-tab"
+        self.refresh_view(force=True)
+
+    def on_tabbed_content_tab_activated(self, _event: TabbedContent.TabActivated) -> None:
+        self.refresh_view(force=True)  # a tab clicked or switched: draw what it now shows
 
     def action_graph(self) -> None:
         """Open the graph of the last sample at the selected scalar (handmade engine only)."""
@@ -255,7 +262,9 @@ class InspectorScreen(Screen[None]):
         if root is None:
             self.graph_pane.show_message("No sample has gone through the network yet: start a run (s).")
             return
-        index = GraphIndex(root, param_labels(model))
+        if self._labels[0] is not model:  # naming 50k parameters takes a noticeable fraction of a second
+            self._labels = (model, param_labels(model))
+        index = GraphIndex(root, self._labels[1])
         selected = self.watch_pane.selected
         self.graph_pane.set_graph(index, index.find(selected) if selected else None)
         self.graph_pane.query_one("#graph-list").focus()

@@ -192,6 +192,9 @@ async def test_graph_view_is_navigable_by_keyboard(tmp_path):
         screen.watch_pane.table.move_cursor(row=1)  # L0.N1.b
         await pilot.press("enter")  # enter on a watched scalar opens the graph there
         assert graph.label == "L0.N1.b" and "x=" not in str(options.get_option("c0").prompt)
+        await pilot.press("l")
+        assert screen.query_one("#inspector-tabs").active == "layers-tab"
+        assert "L0.N1: weights from 49 pixels" in text_of(screen, "#heatmap-title")
 
 
 async def test_gradient_check_passes_and_flags_a_wrong_derivative(tmp_path, monkeypatch):
