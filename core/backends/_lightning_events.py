@@ -152,7 +152,9 @@ class EventsCallback(Callback):
                     samples_per_s=self.epoch_n * self.world / seconds if seconds > 0 else 0.0,
                 )
             )
-        if not math.isfinite(val_loss) and len(self.data.val):
+        if not len(self.data.val):
+            pass  # nothing to judge improvement by
+        elif not math.isfinite(val_loss):
             self._stop("diverged", now=True)  # every rank saw the same validation loss
         elif self.best_val is None or val_loss < self.best_val:
             self.best_val, self.bad_epochs = val_loss, 0
