@@ -17,7 +17,7 @@ def close(a: float, b: float, rel: float = REL) -> bool:
     return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
 
 
-# (name, arity, engine fn, torch fn, domain) -- domain picks valid inputs
+# (name, engine fn, torch fn): the same expression written once for each library
 UNARY = [
     ("neg", lambda a: -a, lambda a: -a),
     ("relu", lambda a: a.relu(), lambda a: a.relu()),
