@@ -331,3 +331,20 @@ def test_random_expressions_backward_is_linear_and_accumulates():
                    for leaf, g in zip(leaves, once, strict=True))
 
     check()
+
+
+def test_a_new_op_is_one_small_function_subclass():
+    class Square(Function):
+        @staticmethod
+        def forward(a: float) -> float:
+            return a * a
+
+        @staticmethod
+        def backward(out: Scalar) -> None:
+            (a,) = out.parents
+            a.grad += 2.0 * a.data * out.grad
+
+    x = Scalar(3.0)
+    y = Square.apply(x) + x
+    y.backward()
+    assert y.data == 12.0 and x.grad == 7.0 and y.parents[0].op == "Square"
