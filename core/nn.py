@@ -30,6 +30,12 @@ class Address(NamedTuple):
     kind: str
     index: int | None = None
 
+    def __str__(self) -> str:
+        if self.kind == "loss":
+            return "loss"
+        tail = f"w{self.index}" if self.kind == "w" else self.kind
+        return f"L{self.layer}.N{self.neuron}.{tail}"
+
 
 def parse_address(address: str) -> Address:
     """Parse 'L0.N12.w345', 'L1.N3.b', 'L0.N12.z', 'L0.N12.a' or 'loss'; ValueError if malformed."""

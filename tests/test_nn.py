@@ -123,6 +123,8 @@ def test_parse_address():
     assert parse_address("L1.N3.b") == (1, 3, "b", None)
     assert parse_address("L0.N1.z").kind == "z" and parse_address("L2.N0.a").kind == "a"
     assert parse_address("loss").kind == "loss"
+    for text in ("L0.N12.w345", "L1.N3.b", "L0.N1.z", "L2.N0.a", "loss"):
+        assert str(parse_address(text)) == text
     with pytest.raises(ValueError):
         parse_address("L0.N1.w")
 
