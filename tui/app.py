@@ -21,13 +21,12 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.geometry import Size
 from textual.widgets import Button, Footer, Header, Static
 
-from core.backends import RunControl
 from core.config import TrainConfig
 from tui.estimate import Estimator
 from tui.handlers import ACTIVE, HandlersMixin
 from tui.history import History
 from tui.messages import Announced, EventsReady, RunEnded
-from tui.runner import EventPump, train
+from tui.runner import EventPump, UiControl, train
 from tui.screens import HelpPanel
 from tui.widgets.backend_switch import BackendSwitch
 from tui.widgets.config_form import ConfigForm
@@ -80,7 +79,7 @@ class MnistDashApp(HandlersMixin, App[None]):
         self.open_run_path = open_run
         self.trainer_factory = trainer_factory
         self.history = History()
-        self.control: RunControl | None = None
+        self.control: UiControl | None = None
         self.trainer: Any = None
         self.state = "idle"
         self.estimator = Estimator()
@@ -155,7 +154,19 @@ class MnistDashApp(HandlersMixin, App[None]):
         now = time.monotonic()
         if plots and self.history.version != self._plotted and now - self._plotted_at >= 1 / PLOT_HZ - 0.01:
             self._plotted, self._plotted_at = self.history.version, now
+            self.ui_busy()  # the figures are built during the next refresh; build them without the trainer
             self.curves.redraw(self.history)
+
+    def ui_busy(self) -> None:
+        """Have the training thread step aside until the next frame is on screen."""
+        if self.control is not None and self.state in ("running", "starting"):
+            self.control.ui_busy()
+            self.call_after_refresh(self.control.ui_idle)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.ui_busy()  # first, before bindings and widgets run: key latency is the UI's budget
+        await super().on_event(event)
 
     def set_state(self, state: str) -> None:
         self.state = state
@@ -183,7 +194,7 @@ class MnistDashApp(HandlersMixin, App[None]):
             self.notify(problems, title="Cannot start", severity="error")
             return
         self.config = config
-        self.control = RunControl(self.watched)
+        self.control = UiControl(self.watched)
         self.trainer = None
         self.set_state("starting")
         self.log_pane.add(f"starting a {config.backend} run: {config.layer_sizes}, lr {config.lr}")
@@ -206,7 +217,7 @@ class MnistDashApp(HandlersMixin, App[None]):
     def action_pause(self) -> None:
         if self.control is None or self.state not in ("running", "paused", "starting"):
             return
-        if self.control.paused:
+        if self.control.user_paused:
             self.control.resume()
             self.set_state("running")
         else:

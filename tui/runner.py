@@ -8,6 +8,7 @@ the message queue.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +17,47 @@ from core.config import TrainConfig
 from core.events import Event
 
 TrainerFactory = Callable[[str], Trainer]
+UI_YIELD_MAX_S = 0.25  # a UI that forgets to say it is idle again cannot stall training for longer
+
+
+class UiControl(RunControl):
+    """A RunControl through which the UI makes the trainer step aside while it handles a key press.
+
+    The handmade engine holds the GIL; the UI thread then gets about half of it and a key press takes
+    twice as long to show. Backends poll `paused` between samples/batches: while the UI is busy it reads
+    True for a moment and `wait_while_paused` blocks until the frame is drawn, so the UI runs alone.
+    """
+
+    def __init__(self, watched=()) -> None:
+        super().__init__(watched)
+        self._ui_idle = threading.Event()
+        self._ui_idle.set()
+        self._busy_since = 0.0
+
+    def ui_busy(self) -> None:
+        """The UI has work that should not share the GIL (a key press, a plot rebuild)."""
+        self._busy_since = time.monotonic()
+        self._ui_idle.clear()
+
+    def ui_idle(self) -> None:
+        self._ui_idle.set()
+
+    def _yielding(self) -> bool:
+        return not self._ui_idle.is_set() and time.monotonic() - self._busy_since < UI_YIELD_MAX_S
+
+    @property
+    def paused(self) -> bool:
+        return super().paused or self._yielding()
+
+    @property
+    def user_paused(self) -> bool:
+        """Paused by the user (not merely yielding to the UI)."""
+        return RunControl.paused.fget(self)  # type: ignore[attr-defined]
+
+    def wait_while_paused(self, poll: float = 0.1) -> None:
+        if self._yielding():
+            self._ui_idle.wait(max(0.0, UI_YIELD_MAX_S - (time.monotonic() - self._busy_since)))
+        super().wait_while_paused(poll)
 
 
 class EventPump:

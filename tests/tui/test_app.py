@@ -53,14 +53,14 @@ async def test_start_pause_resume_stop_with_scripted_trainer(tmp_path):
         gate.set()
         await wait_for(pilot, lambda: app.history.current and app.history.current.step >= 3)
         await pilot.press("p")
-        assert app.state == "paused" and app.control.paused
+        assert app.state == "paused" and app.control.user_paused
         assert str(app.query_one("#pause-button").label) == "Resume (p)"
         await pilot.pause(0.2)
         paused_at = app.history.current.step
         await pilot.pause(0.2)
         assert app.history.current.step <= paused_at + 1  # at most the step in flight
         await pilot.press("p")
-        assert app.state == "running" and not app.control.paused
+        assert app.state == "running" and not app.control.user_paused
         await pilot.press("x")
         await wait_for(pilot, lambda: app.state == "stopped")
         assert not app.form.disabled
@@ -183,7 +183,7 @@ async def test_real_scalar_backend_start_pause_resume_stop(tmp_path):
         await pilot.press("s")
         await wait_for(pilot, lambda: app.history.current and app.history.current.step >= 2, timeout=60)
         await pilot.press("p")
-        assert app.control.paused
+        assert app.control.user_paused
         await pilot.press("p")
         await pilot.press("x")
         await wait_for(pilot, lambda: app.state == "stopped", timeout=30)
