@@ -59,9 +59,9 @@ class Estimator:
 
 
 def format_seconds(seconds: float) -> str:
-    """12 s, 3.4 min, 2.1 h."""
-    if seconds < 1:
-        return "< 1 s"
+    """0.8 s, 12 s, 3.4 min, 2.1 h."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:

@@ -172,7 +172,7 @@ class HandlersMixin(_Base):
             kind = "cpu" if (device or "cpu") == "cpu" or device.startswith("unavailable") else "gpu"
             seconds = self.estimator.epoch_seconds(config, kind)
             n = self.estimator.train_size(config)
-            estimate = f"≈ {format_seconds(seconds)} per epoch of {n:,} digits (estimate)"
+            estimate = f"estimate: ~{format_seconds(seconds)} per epoch ({n:,} training digits)"
         self.switch.show(device_text, estimate)
 
     @work(thread=True, exit_on_error=False, group="probe")

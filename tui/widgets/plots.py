@@ -18,8 +18,8 @@ PREVIOUS = (100, 100, 100)
 EPOCH_LINE = (70, 70, 70)
 # plotext draws its legend over the data (where a falling loss starts), so the legend is a line below.
 LEGEND = (
-    "[rgb(80,170,255)]━━[/] train (smoothed; faint = raw)   [rgb(255,160,40)]━━[/] validation (per epoch)   "
-    "[rgb(100,100,100)]━━[/] previous run   [rgb(90,90,90)]│[/] epoch end"
+    "[rgb(80,170,255)]━━[/] train (faint: raw)  [rgb(255,160,40)]━━[/] validation  "
+    "[rgb(100,100,100)]━━[/] previous run  [rgb(90,90,90)]│[/] epoch end"
 )
 
 
@@ -123,10 +123,10 @@ class CurvesPane(Vertical):
                     plt.vline(epoch.step, color=EPOCH_LINE)
         if kind == "accuracy":
             plt.ylim(0, 100)
-            plt.title("accuracy % (train, validation) vs step")
+            plt.title("accuracy %")
         else:
             plt.ylim(0, max(top * 1.05, 0.1))
-            plt.title("loss (train, validation) vs step")
+            plt.title("loss")
         plt.xticks(step_ticks(right))
         plt.xlim(0, right)
         plt.xlabel("step")

@@ -1,0 +1,91 @@
+"""Snapshot tests of the dashboard's main layouts, fed deterministic scripted events (no clock, no paths).
+
+Update after an intended change: pytest tests/tui/test_snapshots.py --snapshot-update (and look at them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from core.backends import RunControl
+from core.config import TrainConfig
+from core.events import RunStarted
+from tui.app import make_app
+from tui.messages import EventsReady
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scripted_trainer import ScriptedTrainer  # noqa: E402
+
+BIG = (160, 48)
+MEDIUM = (120, 36)
+
+
+def scripted_events(run_id: str, config: TrainConfig, steps_per_epoch: int = 40) -> list:
+    """The events of one scripted run, with a fixed run directory."""
+    events: list = []
+    ScriptedTrainer(steps_per_epoch=steps_per_epoch).fit(config, None, events.append, RunControl(), run_id=run_id)
+    return [dataclasses.replace(e, run_dir=f"runs/{run_id}") if isinstance(e, RunStarted) else e for e in events]
+
+
+def feed(app, events: list, state: str) -> None:
+    """Hand events to the app as the training thread would, then settle the state."""
+    for event in events:
+        app._pump.emit(event)
+    app.on_events_ready(EventsReady())
+    app.set_state(state)
+    app.redraw()
+
+
+@pytest.fixture(autouse=True)
+def _fixed_device(monkeypatch):
+    monkeypatch.setattr("tui.handlers.describe", lambda backend, device: "NVIDIA H200")
+
+
+def test_idle_dashboard(snap_compare):
+    assert snap_compare(make_app(), terminal_size=BIG)
+
+
+def test_finished_run_over_the_previous_one(snap_compare):
+    config = TrainConfig(epochs=3)
+
+    async def run_before(pilot) -> None:
+        feed(pilot.app, scripted_events("run-1-scalar", config.replace(lr=0.01), 30), "completed")
+        feed(pilot.app, scripted_events("run-2-scalar", config), "completed")
+        await pilot.pause()
+
+    assert snap_compare(make_app(config), terminal_size=BIG, run_before=run_before)
+
+
+def test_invalid_configuration(snap_compare):
+    async def run_before(pilot) -> None:
+        pilot.app.query_one("#cfg-lr", Input).value = "fast"
+        pilot.app.query_one("#cfg-hidden", Input).value = "64,0"
+        pilot.app.query_one("#cfg-devices", Input).value = "2"
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=MEDIUM, run_before=run_before)
+
+
+def test_lightning_backend_selected(snap_compare):
+    async def run_before(pilot) -> None:
+        await pilot.press("b")
+        for _ in range(100):
+            if pilot.app.devices.get(("lightning", "auto")):
+                break
+            await pilot.pause(0.02)
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=MEDIUM, run_before=run_before)
+
+
+def test_help_overlay(snap_compare):
+    assert snap_compare(make_app(), terminal_size=MEDIUM, press=["question_mark"])
+
+
+def test_terminal_too_small(snap_compare):
+    assert snap_compare(make_app(), terminal_size=(80, 24))
