@@ -273,7 +273,7 @@ class Pow(Function):
 class ReLU(Function):
     @staticmethod
     def forward(a: float) -> float:
-        return a if a > 0.0 else 0.0
+        return 0.0 if a <= 0.0 else a  # NaN passes through, as in torch, so divergence stays visible
 
     @staticmethod
     def backward(out: Scalar) -> None:

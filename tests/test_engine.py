@@ -226,6 +226,7 @@ def test_engine_nn_optim_import_only_the_standard_library():
     ("log_negative", lambda a: (-a).log(), lambda a: (-a).log()),
     ("sqrt_negative", lambda a: (-a) ** 0.5, lambda a: (-a) ** 0.5),
     ("zero_pow_negative", lambda a: (a - a) ** -1, lambda a: (a - a) ** -1),
+    ("relu_nan", lambda a: ((a - a) / (a - a)).relu(), lambda a: ((a - a) / (a - a)).relu()),
 ])
 def test_overflow_and_domain_errors_give_ieee_values_like_torch(name, fn, tfn):
     torch = pytest.importorskip("torch")
