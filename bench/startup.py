@@ -40,7 +40,7 @@ def main() -> None:
                 app.close()
                 sys.exit(1)
             times.append(seen - app.launched)
-            app.drain(0.3)
+            app.drain(1.0)  # keys typed while Textual switches the terminal to raw mode are flushed
             app.close()
             words = bytes(app.output).decode("utf-8", "replace").rsplit("IMPORTED", 1)[-1].split()[:2]
             imported.append(words != ["False", "False"])

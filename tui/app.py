@@ -87,6 +87,7 @@ class MnistDashApp(HandlersMixin, App[None]):
         self._pump = EventPump(lambda: self.post_message(EventsReady()))
         self._drawn: tuple[int, str] = (-1, "")
         self._plotted, self._plotted_at = -1, 0.0
+        self._draw_failed = False
         self._switch_interval = sys.getswitchinterval()
 
     # ---- layout -----------------------------------------------------------------------------------
@@ -104,6 +105,8 @@ class MnistDashApp(HandlersMixin, App[None]):
                     yield Button("Backend (b)", id="backend-button", compact=True)
                     yield Button("Inspect (i)", id="inspector-button", compact=True)
                     yield Button("Runs (o)", id="runs-button", compact=True)
+                    yield Button("Help (?)", id="help-button", compact=True)
+                    yield Button("Quit (q)", id="quit-button", compact=True)
             with Vertical(id="right"):
                 yield CurvesPane(id="curves")
                 yield StatusPane(id="status")
@@ -121,8 +124,7 @@ class MnistDashApp(HandlersMixin, App[None]):
         for widget, title in ((self.switch, "backend"), (self.form, "configuration"),
                               (self.status_pane, "progress"), (self.log_pane, "log")):
             widget.border_title = title
-        self.set_interval(1 / REDRAW_HZ, self.redraw)
-        self.check_size()
+        self.set_interval(1 / REDRAW_HZ, self.redraw)  # the size check waits for the first Resize event
         self.update_backend_info()
         self.query_one("#start-button", Button).focus()
         if self.open_run_path is not None:
@@ -146,6 +148,16 @@ class MnistDashApp(HandlersMixin, App[None]):
     # ---- redraw (timer, not per event) -------------------------------------------------------------
 
     def redraw(self, plots: bool = True) -> None:
+        """Redraw from the history; a drawing bug is reported once, never allowed to kill the app."""
+        try:
+            self._redraw(plots)
+        except Exception as exc:  # pragma: no cover - defensive: the UI must outlive its own bugs
+            if not self._draw_failed:
+                self._draw_failed = True
+                self.log_pane.add(f"cannot draw: {type(exc).__name__}: {exc}", "error", "app")
+                self.notify(f"{type(exc).__name__}: {exc}", title="Drawing failed", severity="error")
+
+    def _redraw(self, plots: bool) -> None:
         """Redraw status (cheap) and plots (costly: at most PLOT_HZ, only after new events) from history."""
         key = (self.history.version, self.state)
         if key != self._drawn:
@@ -159,7 +171,9 @@ class MnistDashApp(HandlersMixin, App[None]):
 
     def ui_busy(self) -> None:
         """Have the training thread step aside until the next frame is on screen."""
-        if self.control is not None and self.state in ("running", "starting"):
+        # Only the handmade engine needs it: torch releases the GIL inside its kernels.
+        scalar = self.config is not None and self.config.backend == "scalar"
+        if self.control is not None and scalar and self.state in ("running", "starting"):
             self.control.ui_busy()
             self.call_after_refresh(self.control.ui_idle)
 
@@ -269,9 +283,12 @@ class MnistDashApp(HandlersMixin, App[None]):
         action = (event.button.id or "").removesuffix("-button").replace("-", "_")
         actions = {"start": self.action_start, "pause": self.action_pause, "stop": self.action_stop,
                    "backend": self.action_switch_backend, "inspector": self.action_inspector,
-                   "runs": self.action_open_runs}
+                   "runs": self.action_open_runs, "help": self.action_help}
         if action in actions:
             actions[action]()
+        elif action == "quit":
+            self.stop_training()
+            self.exit()
 
 
 def make_app(

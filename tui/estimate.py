@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from core.config import TrainConfig
 
 # Seconds per (parameter x training sample), forward + backward + update, measured on this machine
-# with the default 196-64-32-10 network (see bench/); validation forward passes cost about a third.
-SCALAR_SECONDS_PER_PARAM_SAMPLE = 2.0e-6
+# with the default 196-64-32-10 network (513 samples/s in the dashboard); evaluation costs about a third.
+SCALAR_SECONDS_PER_PARAM_SAMPLE = 1.3e-7
 EVAL_FRACTION = 0.35
-LIGHTNING_SECONDS_PER_BATCH = {"cpu": 2.5e-3, "gpu": 1.2e-3}
+LIGHTNING_SECONDS_PER_BATCH = {"cpu": 10e-3, "gpu": 3e-3}  # Lightning's per-step overhead dominates
 LIGHTNING_EPOCH_OVERHEAD_S = 0.5
 FULL_TRAIN_SIZE = 50_000  # MNIST's 60,000 minus the validation split a full run carves out
 

@@ -97,6 +97,8 @@ class HandlersMixin(_Base):
 
     def action_help(self) -> None:
         """Toggle the help overlay, centred on the current size."""
+        if self.screen is not self.screen_stack[0]:
+            return  # another screen (the inspector) is on top; its own help applies
         panel = self.query_one(HelpPanel)
         if not panel.visible:
             width, height = self.size

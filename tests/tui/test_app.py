@@ -77,7 +77,7 @@ async def test_invalid_input_is_named_inline_and_start_refused(tmp_path):
         app.query_one("#cfg-hidden", Input).value = "64,0"
         await pilot.pause()
         lr_error = str(app.query_one("#err-lr", Static).render())
-        assert "lr" in lr_error and "fast" in lr_error
+        assert "fast" in lr_error and "not a number" in lr_error
         assert app.query_one("#err-hidden", Static).display
         await pilot.press("s")
         await pilot.pause()
@@ -221,3 +221,14 @@ def test_first_frame_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+async def test_quit_button_stops_and_exits(tmp_path):
+    trainer = ScriptedTrainer(steps_per_epoch=100_000, delay=0.005)
+    app = scripted_app(tmp_path, trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state == "running")
+        await pilot.click("#quit-button")
+        await pilot.pause()
+    assert trainer.finished.wait(10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static
 
@@ -88,20 +88,20 @@ class ConfigForm(VerticalScroll):
     def compose(self) -> ComposeResult:
         for name, label, choices, hint in FIELDS:
             value = getattr(self._initial, name)
-            with Vertical(classes="field", id=f"field-{name.replace('_', '-')}"):
-                with Horizontal(classes="field-row"):
-                    yield Label(label, classes="field-label")
-                    if choices is None:
-                        yield Input(_text(name, value), placeholder=hint, compact=True, id=f"cfg-{name}")
-                    else:
-                        yield Select(
-                            [(_label(name, c), c) for c in choices],
-                            value=value,
-                            allow_blank=False,
-                            compact=True,
-                            id=f"cfg-{name}",
-                        )
-                yield Static("", classes="field-error", id=f"err-{name}")
+            # Flat (row, error) pairs: every container costs start-up time in style matching.
+            with Horizontal(classes="field-row", id=f"field-{name.replace('_', '-')}"):
+                yield Label(label, classes="field-label")
+                if choices is None:
+                    yield Input(_text(name, value), placeholder=hint, compact=True, id=f"cfg-{name}")
+                else:
+                    yield Select(
+                        [(_label(name, c), c) for c in choices],
+                        value=value,
+                        allow_blank=False,
+                        compact=True,
+                        id=f"cfg-{name}",
+                    )
+            yield Static("", classes="field-error", id=f"err-{name}")
 
     def on_mount(self) -> None:
         self.validate_now()
@@ -137,8 +137,9 @@ class ConfigForm(VerticalScroll):
         for name in FIELD_NAMES:
             lines = by_field.get(name, [])
             error = self.query_one(f"#err-{name}", Static)
-            error.update("\n".join(lines))
-            error.display = bool(lines)
+            error.update("\n".join(line.split(": ", 1)[-1] for line in lines))  # the field is right above
+            if error.display != bool(lines):
+                error.display = bool(lines)
             self.query_one(f"#cfg-{name}").set_class(bool(lines), "-invalid")
         self.post_message(self.Changed(self.config, list(self.problems)))
 
