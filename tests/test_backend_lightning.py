@@ -129,18 +129,23 @@ def minus_lr_grad(data: float, grad: float, lr: float) -> float:
 
 
 def stop_during_step(monkeypatch, control: RunControl, step: int) -> None:
-    """Ask for a stop from inside the forward pass of global step `step` (1-based), as a UI thread might."""
+    """Ask for a stop while the loss of global step `step` (1-based) is computed, as a UI thread might."""
     from core.backends import _lightning_impl
 
-    training_step = _lightning_impl.MnistModule.training_step
+    loss_function = _lightning_impl.loss_function
     count = iter(range(1, 10**6))
 
-    def patched(self, batch, batch_idx):
-        if next(count) == step:
-            control.stop()
-        return training_step(self, batch, batch_idx)
+    def patched(name):
+        loss = loss_function(name)
 
-    monkeypatch.setattr(_lightning_impl.MnistModule, "training_step", patched)
+        def counting(out, labels):
+            if torch.is_grad_enabled() and next(count) == step:  # training steps only, not evaluation
+                control.stop()
+            return loss(out, labels)
+
+        return counting
+
+    monkeypatch.setattr(_lightning_impl, "loss_function", patched)
 
 
 def test_stop_takes_effect_within_one_batch_and_checkpoints(data, tmp_path, monkeypatch):
@@ -203,6 +208,26 @@ def test_checkpoint_resume_matches_an_uninterrupted_run(data, tmp_path, monkeypa
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_any_chunking_trains_the_same_steps(data, tmp_path, monkeypatch, chunk):
+    """Lightning batches of 1 or 3 optimiser steps (3 does not divide 8): same stop, watches and weights."""
+    from core.backends import _lightning_run
+
+    config = TrainConfig(**{**TINY, "optimizer": "momentum"})
+    whole, _, _ = run(config, data)  # the default chunking
+    monkeypatch.setattr(_lightning_run, "STEPS_PER_CHUNK", chunk)
+    control = RunControl(["L1.N0.b"])
+    stop_during_step(monkeypatch, control, 5)
+    _, s1, events = run(config, data, control, checkpoint_dir=tmp_path)
+    assert s1.reason == "stopped" and s1.steps == 5
+    assert [w.step for w in of(events, ScalarWatch)] == [1, 2, 3, 4, 5]
+    monkeypatch.setattr(_lightning_run, "STEPS_PER_CHUNK", chunk)
+    resumed, s2, events = run(config, data, resume_from=tmp_path / CHECKPOINT_NAME)
+    assert s2.steps == 16 and [e.step for e in of(events, EpochEnded)] == [8, 16]
+    for a, b in zip(whole.module.net.parameters(), resumed.module.net.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
 def test_resume_refuses_a_different_network(data, tmp_path):
     run(TrainConfig(**{**TINY, "epochs": 1}), data, checkpoint_dir=tmp_path)
     _, summary, events = run(TrainConfig(**{**TINY, "hidden": (9,)}), data,
@@ -251,9 +276,9 @@ step = _lightning_impl.MnistModule.training_step
 count = iter(range(1, 100))
 
 def training_step(self, batch, batch_idx):  # only rank zero is asked to stop, as by a signal to one process
+    step(self, batch, batch_idx)  # one optimiser step per Lightning batch under DDP
     if next(count) == stop_at and os.environ.get("LOCAL_RANK", "0") == "0":
         control.stop()
-    return step(self, batch, batch_idx)
 
 _lightning_impl.MnistModule.training_step = training_step
 lines = []

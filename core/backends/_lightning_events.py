@@ -1,7 +1,8 @@
-"""The Callback that turns a Lightning fit into mnist-dash events and answers stop/pause between batches.
+"""The Callback that turns a Lightning fit into mnist-dash events and answers stop/pause between mini-batches.
 
-Device syncs happen at a bounded rate (a report every `report_every` steps or REPORT_SECONDS, whichever
-comes first): per-step loss, accuracy and watched values stay on the device until a report reads them.
+MnistModule calls gate() before and after_step() after every optimiser step (a Lightning batch holds several);
+watched values are read in on_before_optimizer_step. Device syncs happen at a bounded rate (see the REPORT_
+constants): per-step loss, accuracy and watched values stay on the device until a report reads them.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class EventsCallback(Callback):
         self.val = self.split_on_device(self.data.val, pl_module.device)
         self.linears = [m for m in pl_module.net if isinstance(m, nn.Linear)]
         self.watches = WatchBuffer(self.linears, self.emit, self.run_id)
-        self.report_every = max(1, len(self.train) // REPORTS_PER_EPOCH)
+        self.report_every = max(1, self.train.steps_per_epoch // REPORTS_PER_EPOCH)
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self.epoch = self.epochs_done + 1
@@ -89,7 +90,7 @@ class EventsCallback(Callback):
 
     # ---- per batch --------------------------------------------------------------------------------
     def gate(self) -> bool:
-        """Called before each batch: hold while paused, True when a stop was asked for."""
+        """Called before each mini-batch: hold while paused, True when the run must stop now."""
         if self.control.paused:
             t = time.perf_counter()
             self.control.wait_while_paused()
@@ -106,7 +107,7 @@ class EventsCallback(Callback):
         self.report_now = (
             (following - self.reported_at >= self.report_every and since >= MIN_REPORT_SECONDS)
             or since >= REPORT_SECONDS
-            or following >= len(self.train)
+            or following >= self.train.steps_per_epoch
         )
         self.stats_now = self.report_now and self.rank_zero and time.perf_counter() - self.t_stats >= STATS_SECONDS
         self.module.record = self.stats_now and self.config.activation == "relu"
@@ -117,8 +118,8 @@ class EventsCallback(Callback):
         if watched and self.rank_zero:
             self.watches.gather(watched, self.step + 1)  # params are still as the gradients saw them
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        n = int(batch[1].shape[0])
+    def after_step(self, n: int) -> None:
+        """Called by the module after each optimiser step of n samples."""
         self.step += 1
         self.batch_in_epoch += 1
         self.samples_seen += n * self.world
@@ -132,7 +133,7 @@ class EventsCallback(Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self.since_n:
             self._report()
-        if self.batch_in_epoch < len(self.train) or self.reason == "diverged":
+        if self.batch_in_epoch < self.train.steps_per_epoch or self.reason == "diverged":
             return  # a stopped epoch is not a finished one: no EpochEnded, the stop checkpoint covers it
         seconds = time.perf_counter() - self.t_epoch - self.paused
         val_loss, val_acc = pl_module.evaluate(*self.val)
@@ -258,7 +259,7 @@ class EventsCallback(Callback):
             return
         progress = {
             "epoch": self.epochs_done,
-            "batch_in_epoch": self.batch_in_epoch if self.batch_in_epoch < len(self.train) else 0,
+            "batch_in_epoch": self.batch_in_epoch if self.batch_in_epoch < self.train.steps_per_epoch else 0,
             "step": self.step,
             "samples_seen": self.samples_seen,
             "best_val_loss": self.best_val,

@@ -16,7 +16,7 @@ import torch
 
 from core.backends import RunControl, RunSummary
 from core.backends._lightning_events import EventsCallback
-from core.backends._lightning_impl import DeviceBatches, MnistModule
+from core.backends._lightning_impl import STEPS_PER_CHUNK, DeviceBatches, MnistModule
 from core.backends.lightning import CHECKPOINT_NAME, describe_device, resolve_accelerator
 from core.events import LogLine, RunFinished, RunStarted
 from core.runs import atomic_write_bytes
@@ -80,10 +80,12 @@ def run_fit(
         module.net.load_state_dict(resumed["model"])
         module.optimizer_state = resumed["optimizer"]
     epochs_done = int(resumed.get("epoch", 0))
-    train = DeviceBatches(data.train, config.batch_size, config.seed, epoch_offset=epochs_done)
+    world = config.devices * config.num_nodes
+    # DDP must see each step's forward through its wrapper, which calls training_step: one step per batch.
+    chunk = STEPS_PER_CHUNK if world == 1 else 1
+    train = DeviceBatches(data.train, config.batch_size, config.seed, epoch_offset=epochs_done, chunk=chunk)
     train.skip = int(resumed.get("batch_in_epoch", 0))
     device = describe_device(config.device)
-    world = config.devices * config.num_nodes
     if world > 1:
         device = f"{device} x{world} ({config.strategy})"
     total_steps = config.epochs * math.ceil(len(data.train) // world / config.batch_size)
@@ -114,7 +116,7 @@ def run_fit(
         resumed=resumed,
         save=save_checkpoint,
     )
-    module.gate = callback.gate
+    module.gate, module.after_step = callback.gate, callback.after_step
     owner.callback = callback
     epochs_left = config.epochs - epochs_done
     if epochs_left > 0 and not control.stop_requested:
