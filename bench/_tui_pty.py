@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -13,6 +15,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ANSI = re.compile(rb"\x1b(\[[0-9;?<>=$]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78])")
+
+
+def _exit_on_sigterm(*_args: object) -> None:
+    raise SystemExit(143)
+
+
+# `timeout` and CI send SIGTERM: turn it into SystemExit so `finally: app.close()` still ends the child,
+# which runs in its own session and would otherwise keep training in the background.
+signal.signal(signal.SIGTERM, _exit_on_sigterm)
 
 
 class PtyApp:
@@ -51,8 +63,10 @@ class PtyApp:
                 return None
             now = time.perf_counter()
             self.output += chunk
-            window = window[-len(marker):] + chunk
-            if marker in window:
+            # The compositor cuts lines where widgets overlap (cursor moves, style changes mid-word),
+            # so match on the text with escape sequences removed.
+            window = window[-256:] + chunk
+            if marker in ANSI.sub(b"", window):
                 return now
         return None
 

@@ -34,14 +34,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cwd:
         for _ in range(args.runs):
             app = PtyApp(CODE, cwd=cwd)
-            seen = app.expect(FIRST_FRAME, timeout=30)
-            if seen is None:
-                print("no first frame within 30 s; output tail:", bytes(app.output[-400:]))
+            try:
+                seen = app.expect(FIRST_FRAME, timeout=30)
+                if seen is None:
+                    print("no first frame within 30 s; output tail:", bytes(app.output[-400:]))
+                    sys.exit(1)
+                times.append(seen - app.launched)
+                app.drain(1.0)  # keys typed while Textual switches the terminal to raw mode are flushed
+            finally:
                 app.close()
-                sys.exit(1)
-            times.append(seen - app.launched)
-            app.drain(1.0)  # keys typed while Textual switches the terminal to raw mode are flushed
-            app.close()
             words = bytes(app.output).decode("utf-8", "replace").rsplit("IMPORTED", 1)[-1].split()[:2]
             imported.append(words != ["False", "False"])
     print(f"first frame after launch over {args.runs} runs: median {statistics.median(times):.3f} s, "
