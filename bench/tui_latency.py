@@ -103,19 +103,36 @@ def report(title: str, results: dict[str, list[float]], presses: int) -> None:
               "   (target p95 <= 100 ms)")
 
 
+VARIANTS = {
+    "as shipped (trainer yields to the UI, 1 ms switch interval)": "",
+    "trainer never yields, default 5 ms switch interval": PLAIN,
+    "trainer yields, default 5 ms switch interval": "a.RUN_SWITCH_INTERVAL = 0.005\n",
+    "trainer never yields, 1 ms switch interval": "import tui.runner as r\nr.UiControl.ui_busy = lambda self: None\n",
+    "baseline: idle dashboard, no training (what the machine's load alone costs)": None,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=30)
     parser.add_argument("--compare", action="store_true",
-                        help="also measure without the trainer yielding to key presses and with a 5 ms switch interval")
+                        help="also measure the variants without the app's latency measures, interleaved in rounds "
+                             "so that the machine's changing load hits every variant alike")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds for --compare")
     args = parser.parse_args()
     started = time.perf_counter()
-    report("dashboard while the handmade engine trains (as shipped):", measure(args.presses), args.presses)
-    if args.compare:
-        report("baseline: the same key on an idle dashboard (no training; shows what the machine's load costs):",
-               measure(args.presses, train=False), args.presses)
-        report("same app, trainer never yields to the UI, default 5 ms GIL switch interval:",
-               measure(args.presses, PLAIN), args.presses)
+    if not args.compare:
+        report("dashboard while the handmade engine trains (as shipped):", measure(args.presses), args.presses)
+    else:
+        totals: dict[str, dict[str, list[float]]] = {name: {} for name in VARIANTS}
+        per_round = max(1, args.presses // args.rounds)
+        for _ in range(args.rounds):
+            for name, patch in VARIANTS.items():
+                got = measure(per_round, patch or "", train=patch is not None)
+                for key, values in got.items():
+                    totals[name].setdefault(key, []).extend(values)
+        for name, results in totals.items():
+            report(name + ":", results, per_round * args.rounds)
     print(f"({time.perf_counter() - started:.0f} s)")
 
 

@@ -88,6 +88,7 @@ class MnistDashApp(HandlersMixin, App[None]):
         self._drawn: tuple[int, str] = (-1, "")
         self._plotted, self._plotted_at = -1, 0.0
         self._draw_failed = False
+        self._gc_frozen = False
         self._switch_interval = sys.getswitchinterval()
 
     # ---- layout -----------------------------------------------------------------------------------
@@ -147,8 +148,10 @@ class MnistDashApp(HandlersMixin, App[None]):
 
     # ---- redraw (timer, not per event) -------------------------------------------------------------
 
-    def redraw(self, plots: bool = True) -> None:
+    def redraw(self, plots: bool = True, force: bool = False) -> None:
         """Redraw from the history; a drawing bug is reported once, never allowed to kill the app."""
+        if force:
+            self._plotted_at = 0.0
         try:
             self._redraw(plots)
         except Exception as exc:  # pragma: no cover - defensive: the UI must outlive its own bugs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,8 +37,10 @@ class HandlersMixin(_Base):
             self.history.add(event)
             if isinstance(event, RunStarted):
                 self.on_run_started(event)
-            elif isinstance(event, StepEnded) and self.state == "starting":
-                self.set_state("running")
+            elif isinstance(event, StepEnded):
+                if self.state == "starting":
+                    self.set_state("running")
+                self.freeze_gc()
             elif isinstance(event, LogLine):
                 self.log_pane.add(event.message, event.level, event.source)
                 if event.level == "error":
@@ -51,6 +54,22 @@ class HandlersMixin(_Base):
                 self.log_pane.add(text + (f" ({event.message})" if event.message else ""), )
             elif isinstance(event, RunFailed):
                 self.show_failure(event.error)
+
+    def freeze_gc(self) -> None:
+        """Once the model exists, exempt everything alive from the cyclic GC until the run ends.
+
+        A full collection walks every Scalar of the handmade model (tens of thousands of objects) while
+        holding the GIL: it was the tail of the key-latency distribution (bench/tui_latency.py).
+        """
+        if not self._gc_frozen:
+            self._gc_frozen = True
+            gc.collect()
+            gc.freeze()
+
+    def thaw_gc(self) -> None:
+        if self._gc_frozen:
+            self._gc_frozen = False
+            gc.unfreeze()
 
     def on_run_started(self, event: RunStarted) -> None:
         if self.state == "starting":
@@ -82,6 +101,7 @@ class HandlersMixin(_Base):
     def on_run_ended(self, message: RunEnded) -> None:
         self.on_events_ready(EventsReady())  # fold anything still buffered before the final state
         sys.setswitchinterval(self._switch_interval)
+        self.thaw_gc()
         if message.reason == "failed" and not getattr(self, "_failure_shown", False):
             self.show_failure(message.error or "the run failed")
         self._failure_shown = False

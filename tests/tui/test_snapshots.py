@@ -38,7 +38,7 @@ def feed(app, events: list, state: str) -> None:
         app._pump.emit(event)
     app.on_events_ready(EventsReady())
     app.set_state(state)
-    app.redraw()
+    app.redraw(force=True)
 
 
 @pytest.fixture(autouse=True)
