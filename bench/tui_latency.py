@@ -4,8 +4,8 @@ Runs the real app on a pseudo-terminal, starts a run of the scalar engine (it ho
 repeatedly presses `p` (pause: measured until "Resume (p)" is drawn; the engine is busy when the key
 arrives), `?` (the help overlay opens) and `b` (refused while a run goes: a notification appears), and
 reports p50/p95/max per key. With
---compare it also measures the same app without its two latency measures (the trainer stepping aside
-while a key is handled, a 1 ms GIL switch interval), for contrast.
+--compare it also measures the app without its latency measures (the cyclic GC frozen once the model
+exists, the trainer stepping aside while a key is handled, a 1 ms GIL switch interval), interleaved.
 Usage: python bench/tui_latency.py [--presses 30] [--compare]
 """
 
@@ -30,8 +30,10 @@ CODE = (
 )
 
 
-# Without the two latency measures: the trainer never steps aside, Python's 5 ms switch interval.
-PLAIN = "a.RUN_SWITCH_INTERVAL = 0.005\nimport tui.runner as r\nr.UiControl.ui_busy = lambda self: None\n"
+# The app's three latency measures, each undone by a patch in the child process.
+NO_YIELD = "import tui.runner as r\nr.UiControl.ui_busy = lambda self: None\n"
+NO_FREEZE = "import tui.handlers as h\nh.HandlersMixin.freeze_gc = lambda self: None\n"
+PLAIN = "a.RUN_SWITCH_INTERVAL = 0.005\n" + NO_YIELD + NO_FREEZE
 
 
 def measure(presses: int, patch: str = "", train: bool = True) -> dict[str, list[float]]:
@@ -104,10 +106,10 @@ def report(title: str, results: dict[str, list[float]], presses: int) -> None:
 
 
 VARIANTS = {
-    "as shipped (trainer yields to the UI, 1 ms switch interval)": "",
-    "trainer never yields, default 5 ms switch interval": PLAIN,
-    "trainer yields, default 5 ms switch interval": "a.RUN_SWITCH_INTERVAL = 0.005\n",
-    "trainer never yields, 1 ms switch interval": "import tui.runner as r\nr.UiControl.ui_busy = lambda self: None\n",
+    "as shipped (GC frozen during runs, trainer yields to the UI, 1 ms switch interval)": "",
+    "without the GC freeze": NO_FREEZE,
+    "without the GC freeze and without yielding": NO_FREEZE + NO_YIELD,
+    "none of the three (a plain Textual app over the same trainer)": PLAIN,
     "baseline: idle dashboard, no training (what the machine's load alone costs)": None,
 }
 
@@ -116,7 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=30)
     parser.add_argument("--compare", action="store_true",
-                        help="also measure the variants without the app's latency measures, interleaved in rounds "
+                        help="also measure variants without the app's latency measures, interleaved in rounds "
                              "so that the machine's changing load hits every variant alike")
     parser.add_argument("--rounds", type=int, default=3, help="rounds for --compare")
     args = parser.parse_args()
