@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from textual import events, on
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
@@ -278,20 +278,6 @@ class MnistDashApp(HandlersMixin, App[None]):
         self.watched = list(dict.fromkeys(addresses))
         if self.control is not None:
             self.control.set_watched(self.watched)
-
-    # ---- buttons ----------------------------------------------------------------------------------
-
-    @on(Button.Pressed)
-    def on_button(self, event: Button.Pressed) -> None:
-        action = (event.button.id or "").removesuffix("-button").replace("-", "_")
-        actions = {"start": self.action_start, "pause": self.action_pause, "stop": self.action_stop,
-                   "backend": self.action_switch_backend, "inspector": self.action_inspector,
-                   "runs": self.action_open_runs, "help": self.action_help}
-        if action in actions:
-            actions[action]()
-        elif action == "quit":
-            self.stop_training()
-            self.exit()
 
 
 def make_app(

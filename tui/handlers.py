@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
+from textual.widgets import Button
 
 from core.events import EpochEnded, LogLine, RunFailed, RunFinished, RunStarted, StepEnded
 from tui.estimate import format_seconds
@@ -112,6 +113,21 @@ class HandlersMixin(_Base):
 
     def on_announced(self, message: Announced) -> None:
         self.log_pane.add(message.text, message.level, "data")
+
+    # ---- buttons ----------------------------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.screen is not self.screen_stack[0]:
+            return  # another screen's buttons (the inspector's) bubble up here too
+        action = (event.button.id or "").removesuffix("-button").replace("-", "_")
+        actions = {"start": self.action_start, "pause": self.action_pause, "stop": self.action_stop,
+                   "backend": self.action_switch_backend, "inspector": self.action_inspector,
+                   "runs": self.action_open_runs, "help": self.action_help}
+        if action in actions:
+            actions[action]()
+        elif action == "quit":
+            self.stop_training()
+            self.exit()
 
     # ---- screens ----------------------------------------------------------------------------------
 
