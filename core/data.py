@@ -221,9 +221,19 @@ def _online(timeout: float = 1.5) -> bool:
     return bool(ok)
 
 
+# When the mirror was unreachable (monotonic time): the TUI starts many runs, and re-probing before each
+# would cost up to two seconds and repeat the same log line every time.
+_offline_at: float | None = None
+OFFLINE_RETRY_S = 600.0
+
+
 def _download(cache: Path, say: Callable[[str], None]) -> bool:
     """Download MNIST with torchvision into a scratch folder, then move the .gz files into the cache."""
+    global _offline_at
+    if _offline_at is not None and time.monotonic() - _offline_at < OFFLINE_RETRY_S:
+        return False
     if not _online():
+        _offline_at = time.monotonic()
         say("offline: cannot reach the MNIST download mirror")
         return False
     try:

@@ -53,6 +53,7 @@ def isolated(tmp_path, monkeypatch):
     """No real env var, an empty user cache, no parsed-array cache across tests."""
     monkeypatch.delenv("MNIST_DASH_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(data, "_offline_at", None)
     data.clear_cache()
     yield
     data.clear_cache()
@@ -183,6 +184,15 @@ def test_offline_download_falls_through_to_sample(monkeypatch):
     said: list[str] = []
     assert find_and_load(announce=said.append).is_sample
     assert said[0].startswith("offline") and said[-1].startswith("using the embedded MNIST sample")
+
+
+def test_offline_is_remembered_so_later_runs_do_not_probe_again(monkeypatch):
+    probes: list[float] = []
+    monkeypatch.setattr(data, "_online", lambda timeout=1.5: probes.append(timeout) or False)
+    find_and_load()
+    said: list[str] = []
+    assert find_and_load(announce=said.append).is_sample
+    assert len(probes) == 1 and not any(s.startswith("offline") for s in said)
 
 
 def fake_torchvision(monkeypatch, fail: bool) -> None:
