@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: run test lint bench screenshots sample clean
+.PHONY: run test lint bench bench-all screenshots sample clean
 
 # Reinstall only when the project metadata changes, so the second call starts in seconds.
 $(STAMP): pyproject.toml
@@ -23,11 +23,23 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check core tui tests bench scripts
 
+# The engine's speed-up over the naive seed-style engine, both timed in one run.
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 
+# Every benchmark; each prints ratios against a baseline measured in the same run.
+bench-all: $(STAMP)
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/watch.py
+	$(BIN)/python bench/data.py
+	$(BIN)/python bench/lightning.py --threads 1
+	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/tui_latency.py --compare
+
+# PNGs need rsvg-convert (Debian: librsvg2-bin), a development-only tool.
 screenshots: $(STAMP)
 	$(BIN)/python scripts/screenshots.py
+	$(BIN)/python scripts/screenshot_inspector.py
 
 sample: $(STAMP)
 	$(BIN)/python scripts/make_sample.py $(ARGS)
