@@ -52,7 +52,7 @@ FIELD_HELP: dict[str, tuple[str, str]] = {
     "patience": ("N", "stop after N epochs without validation improvement (0 = off)"),
     "device": ("NAME", f"Lightning's accelerator, {_one_of(DEVICES)}"),
     "devices": ("N", "devices for Lightning (> 1 runs headless, e.g. DDP)"),
-    "strategy": ("NAME", "Lightning strategy: auto, ddp, ddp_spawn, ..."),
+    "strategy": ("NAME", "Lightning strategy: auto, ddp, fsdp, ... (spawn-based strategies are not supported)"),
     "num_nodes": ("N", "machines in a multi-node Lightning run"),
 }
 _ADDRESS = re.compile(r"^(?:L(\d+)\.N(\d+)\.(?:w(\d+)|b|z|a)|loss)$")

@@ -49,7 +49,7 @@ class TrainConfig:
     patience: int = 0  # epochs without validation improvement before stopping; 0 = off
     device: str = "auto"  # the GPU when there is one (Lightning only; the handmade engine is pure Python)
     devices: int = 1  # >1 means multi-device Lightning, which only the headless mode can run
-    strategy: str = "auto"  # Lightning's strategy name (auto, ddp, ddp_spawn, ...)
+    strategy: str = "auto"  # Lightning's strategy name (auto, ddp, fsdp, ...)
     num_nodes: int = 1  # machines in a multi-node Lightning run
 
     # ---- validation ------------------------------------------------------------------------------
@@ -103,6 +103,9 @@ class TrainConfig:
         integer("devices", 1, 1024)
         if not isinstance(self.strategy, str) or not self.strategy.strip():
             out.append(f"strategy: {self.strategy!r} must be a Lightning strategy name such as auto or ddp")
+        elif "spawn" in self.strategy:
+            # Spawned processes receive the training function by pickling, and the event callback can't be.
+            out.append(f"strategy: {self.strategy!r} is not supported (spawned processes can't report events); use ddp")
         integer("num_nodes", 1, 1024)
         if self.backend == "scalar" and not out:
             if self.devices != 1 or self.num_nodes != 1:

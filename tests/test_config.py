@@ -42,6 +42,8 @@ def test_scalar_backend_refuses_multi_device():
     problems = TrainConfig(backend="scalar", devices=2).problems()
     assert problems and "lightning" in problems[0]
     assert TrainConfig(backend="lightning", devices=2, strategy="ddp").problems() == []
+    spawn = TrainConfig(backend="lightning", devices=2, strategy="ddp_spawn").problems()
+    assert spawn == ["strategy: 'ddp_spawn' is not supported (spawned processes can't report events); use ddp"]
 
 
 def test_json_round_trip(tmp_path):
