@@ -305,3 +305,20 @@ def test_two_process_ddp_on_cpu_and_a_stop_on_one_rank(tmp_path):
     assert of(events, StepEnded)[-1].samples_seen == 6 * 32 * 2
     assert [w.step for w in of(events, ScalarWatch)] == list(range(1, 7))
     assert json.loads(out.read_text().splitlines()[0])["type"] == "RunStarted"
+
+
+def test_library_deprecations_are_debug_lines_and_other_warnings_stay_warnings():
+    import warnings
+
+    from core.backends.lightning import route_lightning_logs
+
+    lines: list[LogLine] = []
+    with route_lightning_logs(lines.append, "r"), warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("old API", DeprecationWarning, stacklevel=1)
+        warnings.warn("check your data", UserWarning, stacklevel=1)
+    assert [(e.level, e.message.split(" (")[0]) for e in lines] == [
+        ("debug", "DeprecationWarning: old API"),
+        ("warning", "UserWarning: check your data"),
+    ]
+    assert warnings.showwarning is not None and "show_warning" not in warnings.showwarning.__name__

@@ -12,6 +12,7 @@ import logging
 import os
 import time
 import traceback
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
@@ -35,7 +36,6 @@ LIGHTNING_LOGGERS = (
     "lightning.fabric",
     "pytorch_lightning",
     "lightning_fabric",
-    "py.warnings",
 )
 
 
@@ -123,8 +123,8 @@ class _EmitHandler(logging.Handler):
             level = "info"
         try:
             message = record.getMessage().strip()
-            if record.name == "py.warnings":  # "path:line: Category: text\n  source line"
-                message = message.splitlines()[0] if message else message
+            if message.startswith("💡"):  # Lightning's product tips say nothing about this run
+                level = "debug"
             self._emit(LogLine(run_id=self._run_id, level=level, message=message, source="lightning"))
         except Exception:  # a broken consumer must not break training through logging
             pass
@@ -143,13 +143,22 @@ def route_lightning_logs(emit: Callable[[Event], None], run_id: str) -> Iterator
         saved.append((log, streams, log.propagate))
         log.addHandler(handler)
         log.propagate = False  # each record is handled once, by its nearest listed logger
-    capturing = logging._warnings_showwarning is not None  # type: ignore[attr-defined]
-    logging.captureWarnings(True)
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        # Deprecations inside torch/Lightning are for their maintainers, not for someone training.
+        quiet = issubclass(category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning))
+        text = f"{category.__name__}: {message} ({Path(filename).name}:{lineno})"
+        try:
+            emit(LogLine(run_id=run_id, level="debug" if quiet else "warning", message=text, source="lightning"))
+        except Exception:  # a broken consumer must not break training through a warning
+            pass
+
+    saved_show = warnings.showwarning
+    warnings.showwarning = show_warning
     try:
         yield
     finally:
-        if not capturing:
-            logging.captureWarnings(False)
+        warnings.showwarning = saved_show
         for log, streams, propagate in saved:
             log.removeHandler(handler)
             for h in streams:
