@@ -54,6 +54,8 @@ FIELD_HELP: dict[str, tuple[str, str]] = {
     "devices": ("N", "devices for Lightning (> 1 runs headless, e.g. DDP)"),
     "strategy": ("NAME", "Lightning strategy: auto, ddp, fsdp, ... (spawn-based strategies are not supported)"),
     "num_nodes": ("N", "machines in a multi-node Lightning run"),
+    "threads": ("N", "Lightning CPU threads (0 = auto: few for small models, one core left to the dashboard)"),
+    "cuda_graphs": ("", "Lightning on a GPU: capture the training step as a CUDA graph"),
 }
 _ADDRESS = re.compile(r"^(?:L(\d+)\.N(\d+)\.(?:w(\d+)|b|z|a)|loss)$")
 
@@ -82,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train = parser.add_argument_group("training (defaults from TrainConfig)")
     for name, (metavar, text) in FIELD_HELP.items():
+        if isinstance(getattr(_DEFAULTS, name), bool):
+            train.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None,
+                               action=argparse.BooleanOptionalAction,
+                               help=f"{text} (default: {'on' if getattr(_DEFAULTS, name) else 'off'})")
+            continue
         train.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar=metavar, default=None,
                            help=f"{text} (default: {_default_text(name)})")
     files = parser.add_argument_group("data, records and modes")
@@ -200,18 +207,11 @@ def save_config(config: TrainConfig, path: str | Path) -> None:
     if path.suffix.lower() != ".toml":
         config.save(path)
         return
+    import tomli_w
+
     from core.runs import atomic_write_text
 
-    lines = ["[train]"]
-    for key, value in config.to_dict().items():
-        if isinstance(value, list):
-            text = "[" + ", ".join(map(str, value)) + "]"
-        elif isinstance(value, str):
-            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        else:
-            text = repr(value)
-        lines.append(f"{key} = {text}")
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    atomic_write_text(path, tomli_w.dumps({"train": config.to_dict()}))
 
 
 def _usage_error(problems: Sequence[str]) -> int:

@@ -51,6 +51,8 @@ class TrainConfig:
     devices: int = 1  # >1 means multi-device Lightning, which only the headless mode can run
     strategy: str = "auto"  # Lightning's strategy name (auto, ddp, fsdp, ...)
     num_nodes: int = 1  # machines in a multi-node Lightning run
+    threads: int = 0  # Lightning CPU threads; 0 = auto (few for small models, one core left to the dashboard)
+    cuda_graphs: bool = False  # Lightning on a GPU: capture the training step as a CUDA graph
 
     # ---- validation ------------------------------------------------------------------------------
 
@@ -107,6 +109,9 @@ class TrainConfig:
             # Spawned processes receive the training function by pickling, and the event callback can't be.
             out.append(f"strategy: {self.strategy!r} is not supported (spawned processes can't report events); use ddp")
         integer("num_nodes", 1, 1024)
+        integer("threads", 0, 1024, note=" (0 = auto)")
+        if not isinstance(self.cuda_graphs, bool):
+            out.append(f"cuda_graphs: {self.cuda_graphs!r} must be true or false")
         if self.backend == "scalar" and not out:
             if self.devices != 1 or self.num_nodes != 1:
                 out.append("devices/num_nodes: the handmade engine runs on one CPU core; use --backend lightning")
