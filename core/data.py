@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import math
 import os
 import shutil
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import platformdirs
 
 ENV_VAR = "MNIST_DASH_DATA"
 FILES = {  # role -> (standard file name, magic number)
@@ -26,6 +26,7 @@ FILES = {  # role -> (standard file name, magic number)
     "test_labels": ("t10k-labels-idx1-ubyte", 2049),
 }
 SIDE = 28
+MAX_IDX_BYTES = 1_000_000 * SIDE * SIDE + 16  # a million digits: well above MNIST (60,000), far below a bomb
 SAMPLE_SOURCE = "embedded MNIST sample (10,000 train / 2,000 test)"
 DOWNLOAD_HOST = ("ossci-datasets.s3.amazonaws.com", 443)  # torchvision's first mirror
 FIX_DIR = ("pass --data-dir a directory holding the four MNIST IDX files (gzipped or raw), "
@@ -81,13 +82,10 @@ def parse_idx(data: bytes, name: str, magic: int) -> np.ndarray:
     if name.endswith(".gz") and data[:2] != b"\x1f\x8b":
         raise DataError(f"{name}: not gzip-compressed although its name ends in .gz "
                         f"(first bytes {data[:4].hex() or 'none: the file is empty'})")
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{name}: damaged or truncated gzip data ({e})") from None
     ndim = 3 if magic == 2051 else 1
     header = 4 + 4 * ndim
+    if data[:2] == b"\x1f\x8b":
+        data = _gunzip_capped(data, name, header, ndim)
     if len(data) < header:
         raise DataError(f"{name}: truncated: {len(data)} bytes, shorter than the {header}-byte IDX header")
     found = int.from_bytes(data[:4], "big")
@@ -107,6 +105,31 @@ def parse_idx(data: bytes, name: str, magic: int) -> np.ndarray:
     if ndim == 1 and arr.size and int(arr.max()) > 9:
         raise DataError(f"{name}: label {int(arr.max())} is out of range 0-9")
     return arr
+
+
+def _gunzip_capped(data: bytes, name: str, header: int, ndim: int) -> bytes:
+    """Decompress no more than the IDX header promises (plus one byte to notice a file that is too long).
+
+    A gzip bomb (a few kB that inflate to gigabytes) is refused after reading its header, not after
+    inflating it all into memory; a header promising more than MAX_IDX_BYTES is refused outright.
+    """
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = bytearray(inflater.decompress(data, header))
+        if len(out) == header:
+            dims = [int.from_bytes(out[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+            promised = header + math.prod(dims)
+            if promised > MAX_IDX_BYTES:
+                raise DataError(f"{name}: its header promises {promised:,} bytes ({' x '.join(map(str, dims))}), "
+                                f"more than any MNIST-like file ({MAX_IDX_BYTES:,}); is this the right file?")
+            out += inflater.decompress(inflater.unconsumed_tail, promised - header + 1)
+            if len(out) > promised:
+                return bytes(out)  # parse_idx names it "too long" with the sizes
+    except zlib.error as e:
+        raise DataError(f"{name}: damaged or truncated gzip data ({e})") from None
+    if not inflater.eof:
+        raise DataError(f"{name}: damaged or truncated gzip data (the compressed stream ends early)")
+    return bytes(out)
 
 
 def _locate(directory: Path) -> dict[str, Path]:
@@ -145,6 +168,8 @@ def clear_cache() -> None:
 def _check_counts(arrays: dict[str, np.ndarray], names: dict[str, str]) -> None:
     for part in ("train", "test"):
         n_img, n_lab = len(arrays[f"{part}_images"]), len(arrays[f"{part}_labels"])
+        if n_img == 0:  # an empty test split would report "0.00% (loss nan)" as if it had been tested
+            raise DataError(f"{names[part + '_images']} holds no images; the {part} split needs at least one")
         if n_img != n_lab:
             raise DataError(f"{names[part + '_images']} holds {n_img:,} images but "
                             f"{names[part + '_labels']} holds {n_lab:,} labels")
@@ -199,9 +224,8 @@ def read_sample() -> dict[str, np.ndarray]:
 
 
 def cache_dir() -> Path:
-    """The user cache directory for MNIST: $XDG_CACHE_HOME/mnist-dash/mnist or ~/.cache/mnist-dash/mnist."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "mnist-dash" / "mnist"
+    """The user cache directory for MNIST: $XDG_CACHE_HOME/mnist-dash/mnist or ~/.cache/mnist-dash/mnist on Linux."""
+    return Path(platformdirs.user_cache_dir("mnist-dash", appauthor=False)) / "mnist"
 
 
 def _online(timeout: float = 1.5) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import os
 import sys
+import tracemalloc
 import types
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -322,3 +324,62 @@ def test_directory_without_idx_files(tmp_path):
     (tmp_path / "d").mkdir()
     with pytest.raises(DataError, match=r"d: no MNIST IDX files .* MNIST/raw subfolder\. Fix: pass --data-dir"):
         find_and_load(tmp_path / "d", allow_download=False)
+
+
+# ---------------------------------------------------------------- hostile files (issue 14)
+
+
+def test_mismatched_test_counts(tmp_path):
+    d = make_dir(tmp_path / "d")
+    (d / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx(np.zeros(11, np.uint8))))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz holds 12 images but .*holds 11 labels"):
+        read_dir(d)
+
+
+def test_empty_test_file_is_an_error_not_an_untested_run(tmp_path):
+    d = make_dir(tmp_path / "d")
+    (d / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx(np.zeros((0, 28, 28), np.uint8))))
+    (d / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx(np.zeros(0, np.uint8))))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz holds no images; the test split needs at least"):
+        read_dir(d)
+
+
+def _bomb(header: bytes, inflated: int) -> bytes:
+    """A gzip stream of `header` followed by `inflated` zero bytes, built without holding them in memory."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = bytes(1 << 20)
+    parts = [packer.compress(header)]
+    for _ in range(inflated >> 20):
+        parts.append(packer.compress(chunk))
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+def test_gzip_bomb_is_refused_without_inflating_it():
+    header = (2049).to_bytes(4, "big") + (10).to_bytes(4, "big")  # promises 10 labels
+    bomb = _bomb(header, 256 << 20)  # 256 MiB of zeros in about 250 kB
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"too long: 19 bytes where the header \(10\) needs 18"):
+            parse_idx(bomb, "bomb.gz", 2049)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20  # never more than a few MB, against 256 MiB for gzip.decompress
+
+
+def test_header_promising_gigabytes_is_refused():
+    header = (2051).to_bytes(4, "big") + (4_000_000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    with pytest.raises(DataError, match=r"promises 3,136,000,016 bytes"):
+        parse_idx(gzip.compress(header), "big.gz", 2051)
+
+
+def test_exact_gzip_still_reads_and_truncated_stream_is_named():
+    raw = idx(np.arange(10, dtype=np.uint8) % 10)
+    assert parse_idx(gzip.compress(raw), "ok.gz", 2049).tolist() == list(range(10))
+    with pytest.raises(DataError, match="damaged or truncated gzip data"):
+        parse_idx(gzip.compress(raw)[:-12], "cut.gz", 2049)
+
+
+def test_cache_dir_follows_xdg(tmp_path):
+    assert data.cache_dir() == tmp_path / "xdg" / "mnist-dash" / "mnist"
