@@ -7,11 +7,15 @@ stream is the metrics file, the headless `--jsonl` output and what a past run is
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import time
 import typing
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Callable, Iterable, Iterator
+
+import orjson
 
 # Why a run ended (RunFinished.reason).
 REASONS = ("completed", "stopped", "early_stopped", "diverged")
@@ -40,6 +44,7 @@ class RunStarted(Event):
     parameter_count: int = 0
     run_dir: str = ""  # where the record lives, "" when not recorded
     resumed_from_step: int = 0  # > 0 when this run continues a checkpoint
+    threads: int = 0  # CPU threads the backend uses (0 = not reported)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,17 +87,28 @@ class ScalarWatch(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class LayerGradStats(Event):
-    """Gradient statistics of one layer's weights (and how alive its units are)."""
+    """Gradient statistics of one layer's weights (and how alive its units are); built by
+    core.backends.gradstats.layer_grad_stats on both backends.
+
+    histogram: counts of log10|grad| over every finite weight gradient of the layer, in the bins of
+    `histogram_edges` (core.backends.gradstats.HISTOGRAM_EDGES: half decades from -10 to 2, 24 bins, each
+    [lo, hi)); values below 1e-10, exact zeros included, count in the first bin, values above 1e2 in the
+    last; NaN and inf count in none (they show in max_abs). So sum(histogram) = finite gradients.
+    dead_fraction: the share of the layer's units whose activation was <= 0 on every training sample the
+    backend observed since this layer's previous LayerGradStats (handmade engine: every sample; Lightning:
+    every sample of the steps it records); 0.0 for the output layer, for tanh/sigmoid and when no sample was
+    observed.
+    """
 
     step: int
     layer: int  # 0-based layer index, as in addresses (L0 = first linear layer)
     mean: float  # mean gradient of the layer's weights
-    std: float
+    std: float  # population standard deviation of those gradients
     max_abs: float  # largest |grad|
-    histogram: tuple[int, ...] = ()  # counts of |grad| in log10 bins given by histogram_edges
+    histogram: tuple[int, ...] = ()  # see above
     histogram_edges: tuple[float, ...] = ()  # len(histogram) + 1 edges, log10(|grad|)
-    dead_fraction: float = 0.0  # fraction of the layer's ReLU units that were 0 on every recent sample
-    update_ratio: float = 0.0  # |lr * grad| / |weight| (RMS over the layer): ~1e-3 is healthy
+    dead_fraction: float = 0.0  # see above
+    update_ratio: float = 0.0  # lr * RMS(grad) / RMS(weight) over the layer (0 when RMS(weight) = 0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,58 +143,202 @@ class RunFailed(Event):
     traceback: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Evaluation(Event):
+    """A full evaluation of one split: loss, accuracy, confusion matrix, per-class figures and worst mistakes."""
+
+    step: int
+    epoch: int
+    split: str  # "val" or "test"
+    loss: float
+    accuracy: float
+    confusion: tuple[tuple[int, ...], ...] = ()  # 10x10, rows = true digit, columns = predicted digit
+    precision: tuple[float, ...] = ()  # per predicted class, 0..1 (NaN when never predicted)
+    recall: tuple[float, ...] = ()  # per true class, 0..1
+    # (index into the split, true, predicted, confidence); most confident mistakes first, at most 200
+    mistakes: tuple[tuple[int, int, int, float], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LearningRateChanged(Event):
+    """The learning rate changed from the next optimiser step on."""
+
+    step: int  # steps taken when the change took effect
+    lr: float
+    previous: float
+    source: str = ""  # "dashboard", "folder", "signal" or "cli"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ControlApplied(Event):
+    """A run obeyed a command from outside (a learning-rate change is a LearningRateChanged)."""
+
+    step: int
+    command: str  # "stop", "pause" or "resume"
+    source: str = ""  # "dashboard", "folder", "signal" or "cli"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemStats(Event):
+    """A low-rate sample of the training process and its GPU (None where there is no GPU)."""
+
+    cpu_percent: float  # of one core, as psutil reports it (200.0 = two cores busy)
+    rss_bytes: int
+    gpu_util: float | None = None  # percent
+    gpu_memory_bytes: int | None = None  # used on the device
+    gpu_temperature_c: float | None = None
+    gpu_memory_total_bytes: int | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
-    for cls in (RunStarted, StepEnded, EpochEnded, ScalarWatch, LayerGradStats, LogLine, RunFinished, RunFailed)
+    for cls in (
+        RunStarted, StepEnded, EpochEnded, ScalarWatch, LayerGradStats, LogLine, RunFinished, RunFailed,
+        Evaluation, LearningRateChanged, ControlApplied, SystemStats,
+    )
 }
 
 
+def _plain(value: Any) -> Any:
+    return [_plain(v) for v in value] if isinstance(value, tuple) else value
+
+
 def to_dict(event: Event) -> dict[str, Any]:
-    """{"type": "StepEnded", "run_id": ..., ...}."""
+    """{"type": "StepEnded", "run_id": ..., ...}; tuples (nested too) become lists."""
     out: dict[str, Any] = {"type": type(event).__name__}
     for f in fields(event):
-        value = getattr(event, f.name)
-        out[f.name] = list(value) if isinstance(value, tuple) else value
+        out[f.name] = _plain(getattr(event, f.name))
     return out
+
+
+def to_json_bytes(event: Event) -> bytes:
+    """One line of JSON as UTF-8 bytes, without the newline (orjson; json's NaN/Infinity where needed)."""
+    try:
+        # orjson writes a dataclass in field order; splice the type key in front.
+        raw = orjson.dumps(event)
+    except (orjson.JSONEncodeError, TypeError):
+        raw = b""
+    # orjson writes NaN and Infinity as null: only then (or for None fields) take the slower, exact path.
+    if not raw or b"null" in raw:
+        return to_json_exact(event).encode("utf-8")
+    name = type(event).__name__.encode()
+    return b'{"type":"' + name + b'",' + raw[1:] if raw != b"{}" else b'{"type":"' + name + b'"}'
+
+
+def to_json_exact(event: Event) -> str:
+    """The standard library's line (NaN and Infinity kept as Python's json writes them)."""
+    return json.dumps(to_dict(event), separators=(",", ":"))
 
 
 def to_json(event: Event) -> str:
     """One line of JSON (NaN and Infinity kept as Python's json writes them)."""
-    return json.dumps(to_dict(event), separators=(",", ":"))
+    return to_json_bytes(event).decode("utf-8")
+
+
+def _converter(hint: Any) -> Callable[[Any], Any] | None:
+    """How to turn the JSON list of a tuple-typed field back into (nested) tuples; None if not a tuple."""
+    if typing.get_origin(hint) is not tuple:
+        return None
+    args = typing.get_args(hint)
+    elements = args[:1] if len(args) == 2 and args[1] is Ellipsis else args
+    inner = [_converter(a) for a in elements]
+    if not any(inner):
+        return tuple
+    convert = next(c for c in inner if c is not None)
+    return lambda value: tuple(convert(v) if isinstance(v, list) else v for v in value)
+
+
+@functools.cache
+def _spec(cls: type[Event]) -> tuple[frozenset[str], frozenset[str], tuple[tuple[str, Callable], ...]]:
+    """(field names, required names, tuple converters) of an event class, worked out once per class."""
+    hints = typing.get_type_hints(cls)
+    names = frozenset(f.name for f in fields(cls))
+    required = frozenset(
+        f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING  # type: ignore[misc]
+    )
+    converters = tuple((n, c) for n in sorted(names) if (c := _converter(hints[n])) is not None)
+    return names, required, converters
 
 
 def from_dict(data: dict[str, Any]) -> Event:
-    """Inverse of to_dict; unknown types and fields raise ValueError."""
+    """Inverse of to_dict (nested tuples restored); unknown types, unknown or missing fields raise ValueError."""
+    if not isinstance(data, dict):
+        raise ValueError(f"an event is a JSON object, not {type(data).__name__}")
     data = dict(data)
     name = data.pop("type", None)
-    cls = EVENT_TYPES.get(name)  # type: ignore[arg-type]
+    cls = EVENT_TYPES.get(name) if isinstance(name, str) else None
     if cls is None:
         raise ValueError(f"unknown event type {name!r}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    extra = set(data) - known
-    if extra:
-        raise ValueError(f"{name}: unknown fields {sorted(extra)}")
-    for key, value in data.items():
-        if isinstance(value, list) and typing.get_origin(hints[key]) is tuple:
-            data[key] = tuple(value)
+    names, required, converters = _spec(cls)
+    keys = data.keys()
+    if not keys <= names:
+        raise ValueError(f"{name}: unknown fields {sorted(keys - names)}")
+    if not required <= keys:
+        raise ValueError(f"{name}: missing fields {sorted(required - keys)}")
+    for key, convert in converters:
+        value = data.get(key)
+        if isinstance(value, list):
+            data[key] = convert(value)
     return cls(**data)
 
 
-def from_json(line: str) -> Event:
-    return from_dict(json.loads(line))
+def from_json(line: str | bytes) -> Event:
+    """One line back into its event; ValueError for anything that is not one."""
+    return from_dict(loads(line))
 
 
-def read_jsonl(path) -> list[Event]:
-    """Every event in a JSONL file; a torn last line (a crash mid-write) is skipped."""
-    events: list[Event] = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
+def loads(line: str | bytes) -> Any:
+    """Parse one JSON line: orjson first; NaN/Infinity, invalid UTF-8 (replaced) or deep nesting via json."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        pass
+    text = line.decode("utf-8", "replace") if isinstance(line, (bytes, bytearray, memoryview)) else line
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def parse_line(line: bytes | str) -> Event | None:
+    """The event on one line, or None for a blank, torn, undecodable or unknown line."""
+    try:
+        return from_dict(loads(line))
+    except (ValueError, TypeError):
+        return None
+
+
+CHUNK = 1 << 20  # bytes read at a time by the streaming readers
+
+
+def iter_lines(path: str | os.PathLike, *, offset: int = 0) -> Iterator[bytes]:
+    """Every line of a file as bytes (no newline) in bounded memory; a last line without a newline too."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        rest = b""
+        while chunk := fh.read(CHUNK):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            yield from lines
+        if rest:
+            yield rest
+
+
+def iter_jsonl(path: str | os.PathLike, *, keep: Iterable[str] | None = None) -> Iterator[Event]:
+    """Events of a JSONL file one by one; `keep` names the event types wanted (others are not built)."""
+    wanted = frozenset(keep) if keep is not None else None
+    for line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = loads(line)
+            if wanted is not None and (not isinstance(obj, dict) or obj.get("type") not in wanted):
                 continue
-            try:
-                events.append(from_json(line))
-            except (ValueError, TypeError):
-                continue
-    return events
+            yield from_dict(obj)
+        except (ValueError, TypeError):
+            continue  # a torn line (crash mid-write), foreign bytes, or a line of another version
+
+
+def read_jsonl(path: str | os.PathLike) -> list[Event]:
+    """Every event in a JSONL file; torn, undecodable or unknown lines are skipped, never raised."""
+    return list(iter_jsonl(path))

@@ -23,6 +23,14 @@ SAMPLES = [
     ev.RunFinished(run_id="r", reason="completed", steps=10, epochs_completed=1, seconds=2.0, test_loss=0.3,
                    test_accuracy=0.9),
     ev.RunFailed(run_id="r", error="boom", error_type="RuntimeError"),
+    ev.Evaluation(run_id="r", step=10, epoch=1, split="val", loss=0.5, accuracy=0.75,
+                  confusion=tuple(tuple(int(i == j) * 3 for j in range(10)) for i in range(10)),
+                  precision=(1.0,) * 9 + (0.5,), recall=(0.25,) * 10, mistakes=((7, 9, 4, 0.875), (2, 1, 7, 0.5))),
+    ev.LearningRateChanged(run_id="r", step=12, lr=0.01, previous=0.1, source="folder"),
+    ev.ControlApplied(run_id="r", step=13, command="pause", source="dashboard"),
+    ev.SystemStats(run_id="r", cpu_percent=150.0, rss_bytes=1 << 30, gpu_util=97.0, gpu_memory_bytes=5 << 30,
+                   gpu_temperature_c=61.0, gpu_memory_total_bytes=140 << 30),
+    ev.SystemStats(run_id="r", cpu_percent=0.0, rss_bytes=1),
 ]
 
 
@@ -59,3 +67,60 @@ def test_read_jsonl_skips_a_torn_last_line(tmp_path):
     text = "".join(ev.to_json(e) + "\n" for e in SAMPLES[:3])
     path.write_text(text + ev.to_json(SAMPLES[3])[:20])
     assert ev.read_jsonl(path) == SAMPLES[:3]
+
+
+def test_nested_tuples_come_back_as_tuples():
+    evaluation = next(e for e in SAMPLES if isinstance(e, ev.Evaluation))
+    back = ev.from_json(ev.to_json(evaluation))
+    assert type(back.confusion) is tuple and type(back.confusion[3]) is tuple
+    assert back.confusion[3][3] == 3 and back.confusion[3][4] == 0
+    assert back.mistakes[0] == (7, 9, 4, 0.875) and type(back.mistakes[0]) is tuple
+    assert hash(back) == hash(evaluation)  # only possible when no list is left inside
+
+
+def test_non_finite_floats_round_trip_like_the_standard_library():
+    step = ev.StepEnded(run_id="r", step=1, epoch=1, loss=float("inf"), accuracy=0.0, samples_per_s=0.0,
+                        samples_seen=1, progress=0.0)
+    line = ev.to_json(step)
+    assert '"loss":Infinity' in line
+    assert ev.from_json(line) == step
+    nan = ev.from_json(ev.to_json(ev.ScalarWatch(run_id="r", step=1, address="loss", data=float("nan"), grad=0.0)))
+    assert nan.data != nan.data
+    finished = ev.RunFinished(run_id="r", reason="stopped", steps=3, epochs_completed=0, seconds=1.0)
+    assert json.loads(ev.to_json(finished))["test_loss"] is None
+    assert ev.from_json(ev.to_json(finished)) == finished
+
+
+def test_missing_fields_and_non_objects_are_value_errors():
+    with pytest.raises(ValueError, match=r"missing fields \['message'\]"):
+        ev.from_dict({"type": "LogLine", "run_id": "r", "level": "info"})
+    with pytest.raises(ValueError):
+        ev.from_json("[1, 2]")
+    with pytest.raises(ValueError):
+        ev.from_json("[" * 100_000)
+
+
+def test_read_jsonl_tolerates_foreign_bytes_blank_lines_and_junk(tmp_path):
+    path = tmp_path / "events.jsonl"
+    log = ev.LogLine(run_id="r", level="info", message="caf\u00e9")
+    good = [ev.to_json(e).encode() for e in SAMPLES[:2]]
+    broken_log = ev.to_json(log).encode().replace("\u00e9".encode(), b"\xff")
+    path.write_bytes(b"\n".join([good[0], b"\xfe\xff\x00garbage", b"", broken_log, b"[1]", b"{}", good[1]]) + b"\n")
+    events = ev.read_jsonl(path)
+    assert events[0] == SAMPLES[0] and events[-1] == SAMPLES[1]
+    assert len(events) == 3
+    assert events[1].message == "caf\ufffd"  # the undecodable byte replaced, the line kept
+
+
+def test_iter_jsonl_keeps_only_the_named_types(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(ev.to_json(e) + "\n" for e in SAMPLES))
+    kept = list(ev.iter_jsonl(path, keep={"EpochEnded", "LogLine"}))
+    assert [type(e).__name__ for e in kept] == ["EpochEnded", "LogLine"]
+
+
+def test_lines_longer_than_a_chunk_are_read_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(ev, "CHUNK", 7)
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(ev.to_json(e) + "\n" for e in SAMPLES))
+    assert ev.read_jsonl(path) == SAMPLES
