@@ -1,0 +1,195 @@
+"""The shared run book: the patience rule on scripted validation losses, Position checks, final events, grad stats."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core.backends import RunSummary
+from core.backends.gradstats import HISTOGRAM_EDGES, dead_fraction, histogram, layer_grad_stats
+from core.backends.runbook import Position, RunBook, final_event, run_failed
+from core.config import TrainConfig
+from core.events import RunFailed, RunFinished
+
+NAN, INF = math.nan, math.inf
+
+
+def script(losses, *, epochs=None, patience=0):
+    """Feed validation losses through a book; (reason or None after each epoch, the book)."""
+    cfg = TrainConfig(epochs=epochs or len(losses), patience=patience)
+    book = RunBook(cfg, "r", total_steps=10)
+    out = []
+    for epoch, loss in enumerate(losses, start=1):
+        reason = book.end_epoch(epoch, loss)
+        out.append(reason)
+        if reason is not None:
+            break
+    return out, book
+
+
+@pytest.mark.parametrize(("losses", "epochs", "patience", "expected", "best", "bad"), [
+    ([1.0, 0.9, 0.8], 3, 0, [None, None, "completed"], 0.8, 0),
+    ([1.0, 1.1, 1.2], 3, 0, [None, None, "completed"], 1.0, 2),  # patience off: rising loss still completes
+    ([1.0, 1.1, 1.2, 0.5], 4, 2, [None, None, "early_stopped"], 1.0, 2),
+    ([1.0, 1.1, 1.2], 3, 2, [None, None, "completed"], 1.0, 2),  # patience runs out on the last epoch
+    ([1.0, 1.0], 2, 1, [None, "completed"], 1.0, 1),  # equal is not better; last epoch
+    ([1.0, 1.0, 0.1], 3, 1, [None, "early_stopped"], 1.0, 1),  # equal is not better
+    ([1.0, 1.2, 0.9, 1.0, 1.1], 5, 2, [None, None, None, None, "completed"], 0.9, 2),  # bad count resets
+    ([1.0, NAN, 0.5], 3, 5, [None, "diverged"], 1.0, 0),
+    ([INF], 1, 0, ["diverged"], None, 0),
+    ([1.0, -INF], 2, 0, [None, "diverged"], 1.0, 0),
+])
+def test_patience_rule(losses, epochs, patience, expected, best, bad):
+    reasons, book = script(losses, epochs=epochs, patience=patience)
+    assert reasons == expected
+    assert book.position.best_val_loss == best
+    assert book.position.bad_epochs == bad
+    assert book.position.epoch == len(expected)
+    assert book.reason == expected[-1]
+
+
+def test_no_validation_split_judges_nothing():
+    reasons, book = script([None, None], patience=1)
+    assert reasons == [None, "completed"]
+    assert book.position.best_val_loss is None and book.position.bad_epochs == 0
+
+
+def test_messages_name_the_numbers():
+    _, book = script([1.0, 1.5, 2.0, 0.1], epochs=4, patience=2)
+    assert book.message == "the validation loss did not improve for 2 epochs (patience 2)"
+    _, book = script([1.0, NAN], epochs=3)
+    assert book.message == "the validation loss became nan after epoch 2; lower the learning rate"
+    book = RunBook(TrainConfig(init="uniform"), "r", total_steps=4)
+    assert book.check_train_loss(2.5) is None
+    book.record_step(8, 8.0, 3)
+    assert book.check_train_loss(INF) == "diverged"
+    assert book.message == ("the training loss became inf at step 1; lower the learning rate "
+                            "or use scaled initialisation")
+    assert book.stop() == "diverged"  # the first ending wins
+
+
+def test_steps_epoch_sums_and_progress():
+    book = RunBook(TrainConfig(epochs=2), "r", total_steps=4)
+    book.start_epoch()
+    book.record_step(8, 4.0, 6)
+    book.record_step(2, 3.0, 1)  # a short last batch: weighted by its 2 samples
+    p = book.position
+    assert (p.step, p.samples_seen, p.batch_in_epoch, p.epoch_count) == (2, 10, 2, 10)
+    assert book.train_loss == 0.7 and book.train_accuracy == 0.7
+    assert book.progress == 0.5
+    assert book.end_epoch(1, 0.3) is None
+    assert p.batch_in_epoch == 0
+    book.start_epoch()
+    assert (p.epoch_loss_sum, p.epoch_correct, p.epoch_count) == (0.0, 0, 0)
+    assert math.isnan(book.train_loss)
+
+
+def test_resumed_mid_epoch_keeps_its_sums():
+    pos = Position(epoch=1, step=5, samples_seen=40, batch_in_epoch=2, epoch_loss_sum=3.0, epoch_correct=9,
+                   epoch_count=16, best_val_loss=0.5, bad_epochs=0)
+    book = RunBook(TrainConfig(epochs=2), "r", total_steps=8, position=pos)
+    book.start_epoch()
+    assert (pos.epoch_loss_sum, pos.epoch_correct, pos.epoch_count) == (3.0, 9, 16)
+
+
+def test_finished_and_summary_agree():
+    book = RunBook(TrainConfig(epochs=1), "r", total_steps=3)
+    for _ in range(3):
+        book.record_step(4, 1.0, 2)
+    book.end_epoch(1, 0.25)
+    event, summary = book.finished(seconds=2.0, test_loss=0.5, test_accuracy=0.75)
+    assert isinstance(event, RunFinished) and isinstance(summary, RunSummary)
+    assert (event.reason, event.steps, event.epochs_completed, event.best_val_loss) == ("completed", 3, 1, 0.25)
+    assert summary.to_dict() == {k: getattr(event, k) for k in summary.to_dict()}
+    assert final_event(summary).reason == "completed"
+    with pytest.raises(ValueError, match="unknown run end"):
+        book.finished("failed")
+
+
+def test_one_run_failed_format():
+    try:
+        raise ValueError("no such thing\nsecond line")
+    except ValueError as exc:
+        event, summary = run_failed("r", exc, steps=3)
+    assert isinstance(event, RunFailed)
+    assert event.error == "no such thing" and event.error_type == "ValueError"
+    assert "Traceback" in event.traceback
+    assert (summary.reason, summary.steps, summary.message) == ("failed", 3, event.error)
+    event, summary = RunBook(TrainConfig(), "r", total_steps=1).failed("  \n the data is gone\n", kind="DataError")
+    assert (event.error, event.error_type, event.traceback) == ("the data is gone", "DataError", "")
+    assert isinstance(final_event(summary), RunFailed)
+
+
+# ---- Position -------------------------------------------------------------------------------------------
+
+
+def test_position_round_trips_with_the_contract_names():
+    pos = Position(epoch=1, step=7, samples_seen=50, batch_in_epoch=3, epoch_loss_sum=2.5, epoch_correct=10,
+                   epoch_count=24, best_val_loss=0.4, bad_epochs=1)
+    d = pos.to_dict()
+    assert list(d) == ["epoch", "step", "samples_seen", "batch_in_epoch", "epoch_loss_sum", "epoch_correct",
+                       "epoch_count", "best_val_loss", "bad_epochs"]
+    assert Position.from_dict(d, TrainConfig(epochs=3)) == pos
+    assert Position.from_dict(Position().to_dict(), TrainConfig()) == Position()
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    ({"epoch_loss_sum": NAN}, "finite"),
+    ({"best_val_loss": INF}, "finite"),
+    ({"best_val_loss": "0.4"}, "finite"),
+    ({"step": -1}, "negative"),
+    ({"bad_epochs": -2}, "negative"),
+    ({"epoch": 99}, "epoch 99 of 3"),
+    ({"epoch": 3, "batch_in_epoch": 1}, "steps into epoch 4 of 3"),
+    ({"step": 1.5}, "whole number"),
+    ({"step": True}, "whole number"),
+    ({"epoch_correct": 30}, "impossible"),
+    ({"batch_in_epoch": 8}, "impossible"),
+    ({"surprise": 1}, "unknown fields"),
+])
+def test_position_refuses_bad_values(change, match):
+    d = Position(epoch=1, step=7, samples_seen=50, batch_in_epoch=3, epoch_count=24, epoch_correct=5).to_dict()
+    d.update(change)
+    with pytest.raises(ValueError, match=match):
+        Position.from_dict(d, TrainConfig(epochs=3))
+
+
+def test_position_refuses_missing_fields_and_non_objects():
+    d = Position().to_dict()
+    del d["step"]
+    with pytest.raises(ValueError, match="lacks step"):
+        Position.from_dict(d, TrainConfig())
+    with pytest.raises(ValueError, match="must be an object"):
+        Position.from_dict([1, 2], TrainConfig())  # type: ignore[arg-type]
+
+
+# ---- gradient statistics ------------------------------------------------------------------------------
+
+
+def test_histogram_edges_and_bins():
+    assert len(HISTOGRAM_EDGES) == 25 and HISTOGRAM_EDGES[0] == -10.0 and HISTOGRAM_EDGES[-1] == 2.0
+    assert HISTOGRAM_EDGES[16] == -2.0
+    counts = histogram(np.array([0.0, 1e-12, 1e-3, -1e-3, 0.02, 1e5, np.nan, np.inf]))
+    expected = [0] * 24
+    expected[0] = 2  # zero and 1e-12 clamp into the first bin
+    expected[14] = 2  # |g| = 1e-3 sits on the edge -3.0: bins are [lo, hi)
+    expected[16] = 1  # log10(0.02) = -1.70 in [-2.0, -1.5)
+    expected[23] = 1  # 1e5 clamps into the last bin; NaN and inf count nowhere
+    assert counts == tuple(expected)
+
+
+def test_layer_grad_stats_values():
+    g = np.array([3.0, -4.0, 0.0, 0.0])
+    w = np.array([1.0, 1.0, -1.0, 1.0])
+    s = layer_grad_stats("r", 5, 1, g, w, 0.1, dead_fraction([True, False, False, True]))
+    assert (s.step, s.layer, s.mean, s.max_abs, s.dead_fraction) == (5, 1, -0.25, 4.0, 0.5)
+    assert s.std == pytest.approx(math.sqrt((3.25**2 + 3.75**2 + 2 * 0.25**2) / 4))
+    assert s.update_ratio == pytest.approx(0.1 * 2.5)
+    assert sum(s.histogram) == 4 and s.histogram_edges == HISTOGRAM_EDGES
+    assert dead_fraction(None) == 0.0 and dead_fraction(np.array([], bool)) == 0.0
+    z = layer_grad_stats("r", 1, 0, np.zeros(3), np.zeros(3), 0.1)
+    assert z.update_ratio == 0.0 and z.histogram[0] == 3
+    nan = layer_grad_stats("r", 1, 0, np.array([np.nan, 1.0]), np.ones(2), 0.1)
+    assert math.isnan(nan.mean) and sum(nan.histogram) == 1
