@@ -39,6 +39,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes 0600 files; a run's files get the mode any new file would (the umask decides), and a
+        # rewritten file keeps the mode it had.
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except OSError:
+            mode = 0o666 & ~current_umask()
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -50,6 +57,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (/proc), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -118,6 +139,8 @@ class RunRecorder:
     def reopen(cls, run_dir: str | Path, config: TrainConfig, **kw: Any) -> RunRecorder:
         """Continue writing an existing run directory (for --resume)."""
         run_dir = Path(run_dir)
+        if run_dir.name in ("", ".", ".."):
+            run_dir = run_dir.resolve()
         return cls(run_dir.parent, run_dir.name, config, reopen=True, **kw)
 
     @property
@@ -224,6 +247,8 @@ class RunRecord:
 def open_run(run_dir: str | Path) -> RunRecord:
     """Read a run directory; a torn last line of events.jsonl is skipped. NotARunError when it isn't one."""
     path = Path(run_dir)
+    if path.name in ("", ".", ".."):  # `--resume .` from inside the run folder: the folder's own name is its id
+        path = path.resolve()
     if not path.is_dir():
         raise NotARunError(f"{path}: no such run directory")
     config_file = path / CONFIG_FILE
@@ -233,6 +258,10 @@ def open_run(run_dir: str | Path) -> RunRecord:
         config = TrainConfig.from_json(config_file.read_text(encoding="utf-8"))
     except ConfigError as exc:
         raise NotARunError(f"{config_file}: unreadable run config ({exc})") from None
+    except (UnicodeDecodeError, RecursionError, ValueError, TypeError) as exc:  # binary, absurdly nested, not JSON
+        why = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (
+            "nested too deeply" if isinstance(exc, RecursionError) else "not a JSON settings object")
+        raise NotARunError(f"{config_file}: unreadable run config ({why})") from None
     except OSError as exc:
         raise NotARunError(f"{config_file}: cannot read it ({exc.strerror or exc})") from None
     events_file = path / EVENTS_FILE

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from core.backends import RunControl, RunSummary, get_trainer, new_run_id
 from core.config import TrainConfig
 from core.events import Event, LogLine, RunFailed, RunFinished, RunStarted
-from core.runs import NotARunError, RunRecorder, latest_checkpoint, open_run
+from core.runs import CHECKPOINTS_DIR, NotARunError, RunRecorder, latest_checkpoint, open_run
 
 if TYPE_CHECKING:
     from core.backends import Trainer
@@ -24,16 +24,33 @@ RUN_ID_ENV = "MNIST_DASH_RUN_ID"
 
 
 def global_rank() -> int:
-    """This process's rank in a multi-device Lightning run (0 when not launched by one)."""
-    for name in ("RANK", "SLURM_PROCID"):
-        if os.environ.get(name, "").strip().isdigit():
-            return int(os.environ[name])
-    local = os.environ.get("LOCAL_RANK", "").strip()
-    node = os.environ.get("NODE_RANK", os.environ.get("GROUP_RANK", "")).strip()
-    return (int(local) if local.isdigit() else 0) + (int(node) if node.isdigit() else 0)
+    """This process's rank in a multi-process launch (0 when not launched as one of several processes).
+
+    A rank variable alone proves nothing: `RANK=1` or `SLURM_PROCID=3` left in the environment of a single
+    process would silence it and leave no record. Only a launch that also says it started several processes
+    (WORLD_SIZE > 1, as Lightning's launcher and torchrun set, or SLURM_NTASKS > 1) makes a process non-zero.
+    """
+    world = _env_int("WORLD_SIZE")
+    if world is not None and world > 1:
+        rank = _env_int("RANK")
+        if rank is not None:
+            return rank
+        return (_env_int("LOCAL_RANK") or 0) + (_env_int("NODE_RANK") or _env_int("GROUP_RANK") or 0)
+    tasks = _env_int("SLURM_NTASKS")
+    if tasks is not None and tasks > 1:
+        return _env_int("SLURM_PROCID") or 0
+    return 0
 
 
-def is_rank_zero() -> bool:
+def _env_int(name: str) -> int | None:
+    text = os.environ.get(name, "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+
+
+def is_rank_zero(config: TrainConfig | None = None) -> bool:
+    """True for every single-process run; in a multi-device Lightning run, only for the first process."""
+    if config is not None and (config.backend != "lightning" or config.devices * config.num_nodes == 1):
+        return True
     return global_rank() == 0
 
 
@@ -59,7 +76,6 @@ def run_training(
     writes nothing at all (no record, no checkpoints).
     """
     started = time.time()
-    rank_zero = is_rank_zero()
     resume_from: Path | None = None
     if resume is not None:
         try:
@@ -80,26 +96,39 @@ def run_training(
     else:
         if config is None:
             config = TrainConfig()
-        run_id = os.environ.get(RUN_ID_ENV, "") if not rank_zero else ""
+        run_id = os.environ.get(RUN_ID_ENV, "") if not is_rank_zero(config) else ""
         run_id = run_id or new_run_id(config.backend)
+    rank_zero = is_rank_zero(config)
 
     recorder: RunRecorder | None = None
-    if record and rank_zero:
+    # A resumed run's record is reopened only once its backend has started (RunStarted): a resume that fails
+    # before (bad data, corrupt checkpoint) must leave the old config, events and summary exactly as they were.
+    pending: list[Event] | None = [] if record and rank_zero and resume is not None else None
+    if record and rank_zero and resume is None:
         try:
-            if resume is not None:
-                recorder = RunRecorder.reopen(resume, config)
-            else:
-                recorder = RunRecorder(runs_dir, run_id, config)
+            recorder = RunRecorder(runs_dir, run_id, config)
         except (OSError, NotARunError) as exc:
             return _fail_unrecorded(config, emit, f"cannot write the run record: {exc}", type(exc).__name__, started)
-        if on_run_dir is not None:
-            on_run_dir(recorder.path)
-    run_dir = str(recorder.path) if recorder else ""
-    checkpoint_dir = (recorder.checkpoints if recorder
+    if record and rank_zero and on_run_dir is not None:
+        on_run_dir(recorder.path if recorder else saved.path)
+    run_dir = str(recorder.path if recorder else saved.path) if record and rank_zero else ""
+    checkpoint_dir = (Path(run_dir) / CHECKPOINTS_DIR if run_dir
                       else None if rank_zero else _shared_checkpoint_dir(runs_dir, run_id, resume))
 
     facts: dict[str, Any] = {"run_dir": run_dir, "backend": config.backend}
     final: list[Event] = []
+
+    def reopen_record() -> None:
+        nonlocal recorder, pending
+        backlog, pending = pending or [], None
+        try:
+            recorder = RunRecorder.reopen(saved.path, config)
+        except (OSError, NotARunError) as exc:
+            emit(LogLine(run_id=run_id, level="error", source="runs",
+                         message=f"cannot reopen the run record {run_dir}: {exc}; training goes on unrecorded"))
+            return
+        for early in backlog:
+            recorder.record(early)
 
     def fan_out(event: Event) -> None:
         if isinstance(event, RunStarted):
@@ -107,9 +136,13 @@ def run_training(
                 event = dataclasses.replace(event, run_dir=run_dir)
             facts.update(device=event.device, data_source=event.data_source,
                          resumed_from_step=event.resumed_from_step)
+            if pending is not None:
+                reopen_record()
         elif isinstance(event, (RunFinished, RunFailed)):
             final.append(event)
-        if recorder is not None:
+        if pending is not None and not isinstance(event, (RunFinished, RunFailed)):
+            pending.append(event)
+        elif recorder is not None:
             try:
                 recorder.record(event)
             except OSError as exc:  # a full disk must not kill the run; say it once

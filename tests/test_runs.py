@@ -131,3 +131,56 @@ def test_atomic_write_json_leaves_no_temporaries(tmp_path):
     atomic_write_json(tmp_path / "x.json", {"a": [1.0, float("inf")]})
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": [1.0, None]}
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+@pytest.mark.parametrize("content, why", [
+    (b"\xff\xfe\x00binary\x9c", "not UTF-8 text"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b"[1, 2]", "unreadable run config"),
+])
+def test_open_run_refuses_hostile_config_files(tmp_path, content, why):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.json").write_bytes(content)
+    with pytest.raises(NotARunError, match=why):
+        open_run(tmp_path / "r")
+
+
+def test_open_run_of_dot_names_the_folder(tmp_path, monkeypatch):
+    with RunRecorder(tmp_path, "20260101-000000-scalar-abcdef", CFG):
+        pass
+    monkeypatch.chdir(tmp_path / "20260101-000000-scalar-abcdef")
+    assert open_run(".").run_id == "20260101-000000-scalar-abcdef"
+
+
+def test_run_files_follow_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        with RunRecorder(tmp_path, "run", CFG) as rec:
+            rec.write_summary({"reason": "completed"})
+        assert (tmp_path / "run" / "config.json").stat().st_mode & 0o777 == 0o640
+        assert (tmp_path / "run" / "summary.json").stat().st_mode & 0o777 == 0o640
+        os.chmod(tmp_path / "run" / "summary.json", 0o600)
+        atomic_write_json(tmp_path / "run" / "summary.json", {"reason": "stopped"})
+        assert (tmp_path / "run" / "summary.json").stat().st_mode & 0o777 == 0o600  # a rewrite keeps its mode
+    finally:
+        os.umask(old)
+
+
+def test_interrupted_atomic_write_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "summary.json"
+    atomic_write_json(target, {"reason": "stopped", "steps": 2021})
+    before = target.read_bytes()
+    calls: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"), real_fsync(fd))[1])
+
+    def replace_then_die(src, dst):
+        calls.append("replace")
+        raise KeyboardInterrupt  # the process is interrupted between fsync and rename
+
+    monkeypatch.setattr(os, "replace", replace_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_json(target, {"reason": "failed", "steps": 0})
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert calls == ["fsync", "replace"]  # the data reaches the disk before the name points at it
+    assert target.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["summary.json"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from core.backends import RunControl, RunSummary
 from core.config import TrainConfig
-from core.events import EpochEnded, RunFinished, RunStarted, StepEnded
+from core.events import EpochEnded, RunFailed, RunFinished, RunStarted, StepEnded
 from core.runs import open_run
-from core.session import run_training
+from core.session import global_rank, is_rank_zero, run_training
 
 CFG = TrainConfig(epochs=2, train_subset=64, val_subset=32, test_subset=32, input_size=7)
 
@@ -159,3 +161,76 @@ class _NoCheckpoint(ScriptedTrainer):
         assert checkpoint_dir is None
         emit(RunFinished(run_id=run_id, reason="completed", steps=1, epochs_completed=1, seconds=0.1))
         return RunSummary(run_id=run_id, reason="completed", steps=1, epochs_completed=1, seconds=0.1)
+
+
+class _FailsOnCheckpoint(ScriptedTrainer):
+    """A backend that finds the checkpoint corrupt: it fails before announcing the run, as backends must."""
+
+    def fit(self, config, data, emit, control, *, run_id=None, checkpoint_dir=None, resume_from=None):
+        emit(RunFailed(run_id=run_id, error=f"{resume_from}: corrupt checkpoint", error_type="CheckpointError"))
+        return RunSummary(run_id=run_id, reason="failed", steps=0, epochs_completed=0, seconds=0.0)
+
+
+def _stopped_run(tmp_path) -> Path:
+    dirs = []
+    run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=object(),
+                 trainer=ScriptedTrainer(stop_after_epoch=1), on_run_dir=dirs.append)
+    return dirs[0]
+
+
+def _files(run_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+
+
+def test_failed_resume_leaves_the_record_untouched(tmp_path):
+    run_dir = _stopped_run(tmp_path)
+    before = _files(run_dir)
+    seen = []
+    summary = run_training(CFG.replace(epochs=5), seen.append, RunControl(), resume=run_dir, data=object(),
+                           trainer=_FailsOnCheckpoint())
+    assert summary.reason == "failed" and type(seen[-1]).__name__ == "RunFailed"
+    assert _files(run_dir) == before  # summary still "stopped, 8 steps", config still epochs=2, no new events
+    assert json.loads(before["summary.json"])["reason"] == "stopped"
+
+
+def test_resume_with_bad_data_dir_leaves_the_record_untouched(tmp_path):
+    run_dir = _stopped_run(tmp_path)
+    before = _files(run_dir)
+    summary = run_training(None, lambda e: None, RunControl(), resume=run_dir, data_dir=tmp_path / "nowhere",
+                           trainer=ScriptedTrainer())
+    assert summary.reason == "failed" and "nowhere" in summary.message
+    assert _files(run_dir) == before
+
+
+def test_resume_dot_from_inside_the_run_folder(tmp_path, monkeypatch):
+    run_dir = _stopped_run(tmp_path)
+    monkeypatch.chdir(run_dir)
+    summary = run_training(None, lambda e: None, RunControl(), resume=".", data=object(), trainer=ScriptedTrainer())
+    assert summary.run_id == run_dir.name and summary.reason == "completed"
+    record = open_run(run_dir)
+    assert {e.run_id for e in record.events} == {run_dir.name} and record.summary["reason"] == "completed"
+
+
+@pytest.mark.parametrize("env", [{"RANK": "1"}, {"SLURM_PROCID": "3"}, {"LOCAL_RANK": "2", "NODE_RANK": "1"}])
+def test_stray_rank_variables_do_not_silence_a_single_process_run(tmp_path, monkeypatch, env):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert global_rank() == 0
+    dirs = []
+    summary = run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=object(),
+                           trainer=ScriptedTrainer(), on_run_dir=dirs.append)
+    assert summary.reason == "completed" and open_run(dirs[0]).summary["reason"] == "completed"
+
+
+def test_a_real_multi_process_launch_sets_the_rank(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert global_rank() == 1
+    multi = CFG.replace(backend="lightning", devices=2)
+    assert not is_rank_zero(multi) and is_rank_zero(CFG)  # a handmade run is always its own rank zero
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert global_rank() == 0
+    monkeypatch.delenv("WORLD_SIZE")
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    monkeypatch.setenv("SLURM_PROCID", "3")
+    assert global_rank() == 3
