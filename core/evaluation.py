@@ -16,12 +16,11 @@ the validation/test loss, so the numbers are defined once. Definitions:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, Sequence
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from core.events import Evaluation
+from core.events import Evaluation
 
 CLASSES = 10
 MAX_MISTAKES = 200
@@ -45,8 +44,6 @@ class EvaluationResult:
 
     def to_event(self, run_id: str, step: int, epoch: int, split: str, loss: float) -> Evaluation:
         """The Evaluation event for this result."""
-        from core.events import Evaluation  # lazy until core.events has it (H7)
-
         return Evaluation(run_id=run_id, step=step, epoch=epoch, split=split, loss=float(loss),
                           accuracy=self.accuracy, confusion=self.confusion, precision=self.precision,
                           recall=self.recall, mistakes=self.mistakes)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core.evaluation import MAX_MISTAKES, evaluate_predictions, format_confusion
+from core.events import from_json, to_json
 
 
 def one_hot_probs(predicted: list[int], confidence: list[float] | None = None) -> np.ndarray:
@@ -95,14 +96,13 @@ def test_bad_shapes_and_labels_are_value_errors(probs, labels):
         evaluate_predictions(probs, labels)
 
 
-@pytest.mark.skipif(not hasattr(__import__("core.events").events, "Evaluation"),
-                    reason="core.events.Evaluation not added yet (H7)")
 def test_to_event_carries_every_field():
     r = small_result()
     e = r.to_event("run-1", step=12, epoch=2, split="val", loss=0.5)
     assert (e.run_id, e.step, e.epoch, e.split, e.loss) == ("run-1", 12, 2, "val", 0.5)
     assert e.confusion == r.confusion and e.precision == r.precision and e.recall == r.recall
     assert e.mistakes == r.mistakes and e.accuracy == 0.5
+    assert from_json(to_json(e)) == e  # survives the record: nested tuples come back as tuples
 
 
 def test_format_confusion_lines():
