@@ -3,53 +3,30 @@
 Standard library only. Every weight and bias is a `Scalar` with a stable address: `L0.N12.w345` is layer 0,
 neuron 12, the weight from input 345; `L1.N3.b` a bias. After a forward call a model also keeps the last
 sample's graph nodes: `L0.N12.z` (pre-activation), `L0.N12.a` (activation) and `loss` (when registered
-in `model.last_loss`), all resolvable with `model.resolve(address)`.
+in `model.last_loss`), all resolvable with `model.resolve(address)`; addresses are core/address.py's.
 """
 
 from __future__ import annotations
 
 import math
 import random
-import re
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
+from core.address import Address, AddressError, parse
 from core.engine import Dot, ReLU, Scalar, Sigmoid, Sum, Tanh, picker
 
 HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid")
 ACTIVATIONS = (*HIDDEN_ACTIVATIONS, "linear")  # linear: the output layer
 INITS = ("scaled", "uniform")
 _ACT_OPS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "linear": None}
-_ADDRESS = re.compile(r"L(\d+)\.N(\d+)\.(?:w(\d+)|(b|z|a))")
+parse_address = parse  # shim for core/backends/lightning.py (H2): use core.address.parse
 
 
-class Address(NamedTuple):
-    """A parsed scalar address; `kind` is one of w, b, z, a, loss."""
+class UnknownScalar(AddressError, KeyError):
+    """`MLP.resolve` found no scalar at an address; both an AddressError and (for older callers) a KeyError."""
 
-    layer: int | None
-    neuron: int | None
-    kind: str
-    index: int | None = None
-
-    def __str__(self) -> str:
-        if self.kind == "loss":
-            return "loss"
-        tail = f"w{self.index}" if self.kind == "w" else self.kind
-        return f"L{self.layer}.N{self.neuron}.{tail}"
-
-
-def parse_address(address: str) -> Address:
-    """Parse 'L0.N12.w345', 'L1.N3.b', 'L0.N12.z', 'L0.N12.a' or 'loss'; ValueError if malformed."""
-    text = address.strip()
-    if text == "loss":
-        return Address(None, None, "loss")
-    m = _ADDRESS.fullmatch(text)
-    if m is None:
-        raise ValueError(f"bad address {address!r}: expected L<layer>.N<neuron>.(w<input>|b|z|a) or 'loss', "
-                         "e.g. 'L0.N12.w345'")
-    layer, neuron, index, kind = m.groups()
-    if index is not None:
-        return Address(int(layer), int(neuron), "w", int(index))
-    return Address(int(layer), int(neuron), kind)
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class Module:
@@ -154,31 +131,32 @@ class MLP(Module):
     def named_parameters(self) -> list[tuple[str, Scalar]]:
         return [(f"L{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()]
 
-    def resolve(self, address: str) -> Scalar:
-        """The Scalar at `address` (a parameter, or a node of the last forward pass); KeyError if none."""
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """(inputs, layer widths...): the shape core/address.py checks addresses against."""
+        return (self.nin, *self.nouts)
+
+    def resolve(self, address: str | Address) -> Scalar:
+        """The Scalar at `address` (a parameter, or a node of the last forward pass); UnknownScalar if none."""
         try:
-            addr = parse_address(address)
-        except ValueError as exc:
-            raise KeyError(str(exc)) from None
+            addr = address if isinstance(address, Address) else parse(address)
+        except AddressError as exc:
+            raise UnknownScalar(str(exc)) from None
         if addr.kind == "loss":
             if self.last_loss is None:
-                raise KeyError("'loss': no loss registered for the last sample (set model.last_loss)")
+                raise UnknownScalar("loss: no loss registered for the last sample (set model.last_loss)")
             return self.last_loss
-        if addr.layer >= len(self.layers):
-            raise KeyError(f"{address!r}: layer {addr.layer} does not exist (the model has {len(self.layers)})")
-        neurons = self.layers[addr.layer].neurons
-        if addr.neuron >= len(neurons):
-            raise KeyError(f"{address!r}: layer {addr.layer} has {len(neurons)} neurons (N0..N{len(neurons) - 1})")
-        neuron = neurons[addr.neuron]
+        reason = addr.problem(self.layer_sizes, graph_nodes=True)
+        if reason is not None:
+            raise UnknownScalar(f"{addr}: {reason}")
+        neuron = self.layers[addr.layer].neurons[addr.neuron]  # type: ignore[index]
         if addr.kind == "w":
-            if addr.index >= len(neuron.w):
-                raise KeyError(f"{address!r}: neuron has {len(neuron.w)} weights (w0..w{len(neuron.w) - 1})")
-            return neuron.w[addr.index]
+            return neuron.w[addr.index]  # type: ignore[index]
         if addr.kind == "b":
             return neuron.b
         node = neuron.z if addr.kind == "z" else neuron.a
         if node is None:
-            raise KeyError(f"{address!r}: no forward pass yet, so there is no graph node to show")
+            raise UnknownScalar(f"{addr}: no forward pass yet, so there is no graph node to show")
         return node
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from core.address import AddressError, parse
 from core.engine import Scalar
-from core.nn import MLP, Layer, Neuron, cross_entropy, mse_loss, parse_address, predict
+from core.nn import MLP, Layer, Neuron, UnknownScalar, cross_entropy, mse_loss, predict
 from core.optim import SGD
 
 
@@ -76,7 +77,51 @@ def test_cross_entropy_is_stable_for_huge_logits():
     loss = cross_entropy(out, 0)
     loss.backward()
     assert math.isclose(loss.data, math.log(1 + math.exp(-1.0)), rel_tol=1e-12)
-    assert math.isfinite(out[0].grad)
+    p2 = math.exp(-1.0) / (1 + math.exp(-1.0))  # softmax of the 999 logit
+    assert math.isclose(out[0].grad, -p2, rel_tol=1e-12)
+    assert math.isclose(out[2].grad, p2, rel_tol=1e-12)
+    assert out[1].grad == 0.0  # e^-2000 underflows to exactly 0
+
+
+def test_cross_entropy_with_a_huge_logit_on_a_wrong_class():
+    # The label's logit is 0, another class has 1000: the loss is 1000 (+ log(1 + e^-1000 + e^-1005) = 0 in
+    # floats), finite. Shifting by the label's logit or by the minimum instead of the maximum overflows exp.
+    out = [Scalar(0.0), Scalar(1000.0), Scalar(-5.0)]
+    loss = cross_entropy(out, 0)
+    loss.backward()
+    assert loss.data == 1000.0
+    assert (out[0].grad, out[1].grad, out[2].grad) == (-1.0, 1.0, 0.0)
+    mid = cross_entropy([Scalar(0.0), Scalar(30.0), Scalar(0.0)], 2)  # not saturated: every term counts
+    assert math.isclose(mid.data, 30.0 + math.log1p(2 * math.exp(-30.0)), rel_tol=1e-15)
+
+
+def set_weights(model: MLP, layers: list[tuple[list[list[float]], list[float]]]) -> None:
+    for layer, (rows, biases) in zip(model.layers, layers, strict=True):
+        for neuron, row, b in zip(layer.neurons, rows, biases, strict=True):
+            for w, v in zip(neuron.w, row, strict=True):
+                w.data = v
+            neuron.b.data = b
+
+
+def test_forward_and_backward_by_hand():
+    # Dyadic weights: every value below is exact in binary floating point, worked out on paper.
+    model = MLP(2, [2, 2], activation="relu", seed=0)
+    set_weights(model, [([[0.5, 0.25], [-1.0, 0.5]], [0.0, -0.5]), ([[2.0, 3.0], [-1.0, 1.0]], [0.5, 0.25])])
+    out = model([1.0, 2.0])
+    assert [o.data for o in out] == [2.5, -0.75]  # hidden a = (1.0, relu(-0.5) = 0)
+    assert [model.resolve(f"L0.N{j}.a").data for j in range(2)] == [1.0, 0.0]
+    loss = mse_loss(out, 0)
+    assert loss.data == 1.40625  # ((2.5 - 1)^2 + 0.75^2) / 2
+    model.zero_grad()
+    loss.backward()
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    assert grads == {
+        "L0.N0.w0": 3.75, "L0.N0.w1": 7.5, "L0.N0.b": 3.75,  # d a0 = 1.5 * 2 + (-0.75) * (-1)
+        "L0.N1.w0": 0.0, "L0.N1.w1": 0.0, "L0.N1.b": 0.0,  # ReLU closed: nothing flows back
+        "L1.N0.w0": 1.5, "L1.N0.w1": 0.0, "L1.N0.b": 1.5,  # d out0 = 2 * 1.5 / 2
+        "L1.N1.w0": -0.75, "L1.N1.w1": 0.0, "L1.N1.b": -0.75,
+    }
+    assert predict(out) == 0
 
 
 def test_named_parameters_addresses_and_count():
@@ -110,23 +155,30 @@ def test_resolve_graph_nodes_after_forward():
         model.resolve("loss")  # a new forward pass drops the stale loss
 
 
-@pytest.mark.parametrize("bad", ["L9.N0.b", "L0.N99.w0", "L0.N0.w6", "L0.N0.q", "nonsense", "", "L0.N0"])
-def test_resolve_bad_addresses_raise_key_error_with_message(bad):
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("L2.N0.b", "L2.N0.b: layer 2 does not exist: this network has layers L0..L1"),  # one past the last
+        ("L1.N3.w0", "L1.N3.w0: neuron 3 does not exist: layer 1 has neurons N0..N2"),
+        ("L0.N0.w6", "L0.N0.w6: input 6 does not exist: neurons of layer 0 have weights w0..w5"),
+        ("L0.N0.q", "'L0.N0.q': the last part must be w<input>, b, z or a"),
+        ("L0.N0.b ", "'L0.N0.b ' contains whitespace"),
+        ("", "empty address"),
+    ],
+)
+def test_resolve_bad_addresses_say_why(bad, message):
     model = MLP(6, [4, 3], seed=1)
-    with pytest.raises(KeyError) as info:
+    with pytest.raises(UnknownScalar) as info:
         model.resolve(bad)
-    assert str(info.value).strip("'\"")
+    assert str(info.value).startswith(message)
+    assert isinstance(info.value, AddressError) and isinstance(info.value, KeyError)  # old callers catch KeyError
 
 
-def test_parse_address():
-    assert parse_address("L0.N12.w345") == (0, 12, "w", 345)
-    assert parse_address("L1.N3.b") == (1, 3, "b", None)
-    assert parse_address("L0.N1.z").kind == "z" and parse_address("L2.N0.a").kind == "a"
-    assert parse_address("loss").kind == "loss"
-    for text in ("L0.N12.w345", "L1.N3.b", "L0.N1.z", "L2.N0.a", "loss"):
-        assert str(parse_address(text)) == text
-    with pytest.raises(ValueError):
-        parse_address("L0.N1.w")
+def test_resolve_takes_parsed_addresses_and_the_edges_exist():
+    model = MLP(6, [4, 3], seed=1)
+    assert model.layer_sizes == (6, 4, 3)
+    assert model.resolve(parse("L1.N2.b")) is model.layers[1].neurons[2].b  # the last layer's last neuron
+    assert model.resolve("L0.N3.w5") is model.layers[0].neurons[3].w[5]
 
 
 def test_init_scaled_by_fan_in_and_uniform_option_and_seeded():
