@@ -142,18 +142,40 @@ class HeadlessPrinter:
 
 
 def _write(stream: TextIO, text: str, *, flush: bool) -> TextIO | None:
-    """Write; when the reader went away (`| head`, a closed pipe) stop writing there but keep training."""
+    """Write; when the stream is lost (`| head`, a closed pipe, a full disk) stop writing there, keep training.
+
+    The run and its record matter more than a log stream: a lost stream is named once on stderr (unless it is
+    stderr itself, or a reader that went away on purpose) and never ends the run.
+    """
     try:
         stream.write(text)
         if flush:
             stream.flush()
         return stream
     except (BrokenPipeError, ValueError):
-        if stream in (sys.stdout, sys.stderr):  # so the interpreter's final flush does not complain either
+        _silence(stream)
+        return None
+    except OSError as exc:
+        name = {id(sys.stdout): "stdout", id(sys.stderr): "stderr"}.get(id(stream), getattr(stream, "name", "log"))
+        if stream is not sys.stderr:
+            try:
+                print(f"mnist-dash: cannot write to {name} ({exc.strerror or exc}); training goes on, "
+                      "the run folder keeps the whole record", file=sys.stderr, flush=True)
+            except (OSError, ValueError):
+                pass
+        _silence(stream)
+        return None
+
+
+def _silence(stream: TextIO) -> None:
+    """Point a lost standard stream at /dev/null, so the interpreter's final flush does not complain either."""
+    if stream in (sys.stdout, sys.stderr):
+        try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, stream.fileno())
             os.close(devnull)
-        return None
+        except (OSError, ValueError):
+            pass
 
 
 def _fmt_value(value: object) -> str:
@@ -242,10 +264,7 @@ def run_headless(
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        if stream is not None and stream is not sys.stdout:
-            stream.close()
-        elif stream is not None:
-            stream.flush()
+        _close(stream)
     if not result:
         printer.line("failed: the training thread ended without a summary")
         return EXIT_FAILED
@@ -269,12 +288,34 @@ def show_run(run_dir: str | Path, out: TextIO | None = None, *, jsonl: str | Non
     except NotARunError as exc:
         print(f"mnist-dash: {exc}", file=sys.stderr)
         return 2
-    stream = sys.stdout if jsonl == "-" else None
-    out = out or (sys.stderr if stream else sys.stdout)
+    stream: TextIO | None = sys.stdout if jsonl == "-" else None
+    if jsonl and jsonl != "-":
+        try:
+            stream = open(jsonl, "w", encoding="utf-8")
+        except OSError as exc:
+            print(f"mnist-dash: --jsonl {jsonl}: cannot write it ({exc.strerror or exc})", file=sys.stderr)
+            return 2
+    out = out or (sys.stderr if jsonl == "-" else sys.stdout)
     printer = HeadlessPrinter(out, jsonl=stream, progress_seconds=math.inf)
     printer.run_dir = str(record.path)
-    for event in record.events:
-        printer(event)
-    if record.summary is None:
-        printer.line(f"incomplete: no summary.json in {record.path} (still running, or killed)")
+    try:
+        if not record.events:
+            printer.line(f"no events recorded in {record.path / 'events.jsonl'} (missing or empty)")
+        for event in record.events:
+            printer(event)
+        if record.summary is None:
+            printer.line(f"incomplete: no summary.json in {record.path} (still running, or killed)")
+    finally:
+        _close(stream)
     return 0
+
+
+def _close(stream: TextIO | None) -> None:
+    """Close a --jsonl file (flush stdout); a stream already lost was named on stderr when it broke."""
+    try:
+        if stream is not None and stream is not sys.stdout:
+            stream.close()
+        elif stream is not None:
+            stream.flush()
+    except (OSError, ValueError):
+        pass
