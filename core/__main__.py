@@ -1,10 +1,19 @@
-"""`python -m core` runs the mnist-dash command line."""
+"""`python -m core` runs the mnist-dash command line; `entry` is the console script's target too."""
 
 from __future__ import annotations
 
 import sys
 
-from core.cli import main
+
+def entry() -> int:
+    """Import the command line and run it; Ctrl+C while modules import exits 130 without a traceback."""
+    try:
+        from core.cli import main
+    except KeyboardInterrupt:
+        print("mnist-dash: interrupted", file=sys.stderr)
+        return 130
+    return main()
+
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -7,61 +7,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
+import stat
 import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-from core.config import (
-    ACTIVATIONS,
-    BACKENDS,
-    DEVICES,
-    INITS,
-    INPUT_SIZES,
-    LOSSES,
-    OPTIMIZERS,
-    ConfigError,
-    TrainConfig,
-)
+from core.config import FIELDS, ConfigError, FieldInfo, Problem, TrainConfig, read_settings
 
 EXIT_USAGE = 2
-_DEFAULTS = TrainConfig()
+EXIT_INTERRUPTED = 130
+PATH_FLAGS = {"data_dir": "--data-dir", "runs_dir": "--runs-dir", "config": "--config", "save_config": "--save-config",
+              "jsonl": "--jsonl", "resume": "--resume", "open_run": "--open"}
 
 
-def _one_of(values: tuple) -> str:
-    return "one of " + ", ".join(map(str, values))
-
-
-# field -> (metavar, what it does). Defaults come from TrainConfig so the help can never drift.
-FIELD_HELP: dict[str, tuple[str, str]] = {
-    "backend": ("NAME", f"which engine trains: {_one_of(BACKENDS)} (scalar = the handmade engine)"),
-    "hidden": ("SIZES", "hidden layer sizes, comma-separated, e.g. 128,64 (none = a linear classifier)"),
-    "activation": ("NAME", f"hidden-layer activation, {_one_of(ACTIVATIONS)}"),
-    "loss": ("NAME", f"training loss, {_one_of(LOSSES)}"),
-    "optimizer": ("NAME", f"{_one_of(OPTIMIZERS)}; plain sgd moves a weight by exactly -lr*grad"),
-    "lr": ("RATE", "learning rate, > 0 and <= 10"),
-    "momentum": ("BETA", "momentum (read by the momentum optimizer only), 0 <= beta < 1"),
-    "batch_size": ("N", "samples per optimizer step"),
-    "epochs": ("N", "passes over the training subset"),
-    "train_subset": ("N", "training digits to use (0 = all)"),
-    "val_subset": ("N", "validation digits, evaluated at every epoch end (0 = all)"),
-    "test_subset": ("N", "test digits, evaluated once at the end (0 = all)"),
-    "input_size": ("SIDE", f"digits are average-pooled to SIDE x SIDE pixels, {_one_of(INPUT_SIZES)}"),
-    "init": ("NAME", f"weight initialisation, {_one_of(INITS)} (scaled = by fan-in)"),
-    "seed": ("N", "seed for init, shuffling and the validation split"),
-    "patience": ("N", "stop after N epochs without validation improvement (0 = off)"),
-    "device": ("NAME", f"Lightning's accelerator, {_one_of(DEVICES)}"),
-    "devices": ("N", "devices for Lightning (> 1 runs headless, e.g. DDP)"),
-    "strategy": ("NAME", "Lightning strategy: auto, ddp, fsdp, ... (spawn-based strategies are not supported)"),
-    "num_nodes": ("N", "machines in a multi-node Lightning run"),
-    "threads": ("N", "Lightning CPU threads (0 = auto: few for small models, one core left to the dashboard)"),
-    "cuda_graphs": ("", "Lightning on a GPU: capture the training step as a CUDA graph"),
-}
-_ADDRESS = re.compile(r"^(?:L(\d+)\.N(\d+)\.(?:w(\d+)|b|z|a)|loss)$")
-
-
-def _default_text(name: str) -> str:
-    value = getattr(_DEFAULTS, name)
+def _default_text(info: FieldInfo) -> str:
+    value = info.default
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(value, tuple):
         return ",".join(map(str, value)) or "none"
     return str(value)
@@ -83,14 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     train = parser.add_argument_group("training (defaults from TrainConfig)")
-    for name, (metavar, text) in FIELD_HELP.items():
-        if isinstance(getattr(_DEFAULTS, name), bool):
-            train.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None,
-                               action=argparse.BooleanOptionalAction,
-                               help=f"{text} (default: {'on' if getattr(_DEFAULTS, name) else 'off'})")
-            continue
-        train.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar=metavar, default=None,
-                           help=f"{text} (default: {_default_text(name)})")
+    for name, info in FIELDS.items():  # the one description of each setting
+        text = f"{info.help} (default: {_default_text(info)})"
+        if info.widget == "bool":
+            train.add_argument(info.flag, dest=name, default=None, action=argparse.BooleanOptionalAction, help=text)
+        else:
+            train.add_argument(info.flag, dest=name, metavar=info.metavar, default=None, help=text)
     files = parser.add_argument_group("data, records and modes")
     files.add_argument("--data-dir", metavar="DIR", default=None,
                        help="directory with the MNIST IDX files (default: $MNIST_DASH_DATA, the user cache, "
@@ -103,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write the resulting settings to FILE (.json or .toml) and exit (default: off)")
     files.add_argument("--watch", metavar="ADDRESS", action="append", default=[],
                        help="record a ScalarWatch event for this scalar at every step, e.g. L0.N12.w345, "
-                       "L1.N3.b, L0.N0.z, L0.N0.a, loss; repeatable (default: none)")
+                       "L1.N3.b; on the handmade engine also L0.N0.z, L0.N0.a, loss; repeatable (default: none)")
     files.add_argument("--jsonl", metavar="PATH", default=None,
                        help="also write the event stream as JSON lines to PATH; '-' = stdout, and the log "
                        "lines move to stderr; implies --headless (default: off)")
@@ -119,99 +79,119 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, list[str]]:
-    """Defaults < saved run (--resume) < --config file < flags; returns the config and every problem found."""
-    base = TrainConfig()
+def word(problem: Problem, source: str = "") -> str:
+    """A core Problem in the CLI's words: the flag, or the file and its key when `source` is a config file."""
+    if source:
+        return f"{source}: {problem}"
+    info = FIELDS.get(problem.field)
+    return f"{info.flag}: {problem.message}" if info else str(problem)
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, tuple[str, ...], list[str]]:
+    """Defaults < saved run (--resume) < --config file < flags: the config, the parsed --watch addresses, and
+    every problem found, worded for the command line."""
+    empty = [f"{flag}: empty; name a path, or leave the flag out" for name, flag in PATH_FLAGS.items()
+             if getattr(args, name) == ""]
+    if empty:
+        return TrainConfig(), (), empty
+    values = TrainConfig().to_dict()
     saved: TrainConfig | None = None
     if args.resume:
         from core.runs import NotARunError, open_run
 
         try:
-            base = saved = open_run(args.resume).config
+            saved = open_run(args.resume).config
         except NotARunError as exc:
-            return base, [f"--resume: {exc}"]
+            return TrainConfig(), (), [f"--resume: {exc}"]
+        values = saved.to_dict()
+    layers: list[tuple[str, dict]] = []
     if args.config:
         try:
-            TrainConfig.load(args.config)  # its messages name the file and every problem
-            base = TrainConfig.from_dict({**base.to_dict(), **_file_settings(Path(args.config))})
+            layers.append((f"config file {args.config}", read_settings(args.config)))
         except ConfigError as exc:
-            return base, exc.problems
-    flags = {name: getattr(args, name) for name in FIELD_HELP if getattr(args, name) is not None}
+            return TrainConfig(), (), [f"--config {args.config}: {p}" for p in exc.problems]
+    layers.append(("", {name: getattr(args, name) for name in FIELDS if getattr(args, name) is not None}))
     problems: list[str] = []
-    for name in list(flags):  # coerce one by one so every bad flag is reported, not just the first
-        try:
-            TrainConfig.from_dict({name: flags[name]})
-        except ConfigError as exc:
-            problems += [_flag_problem(p) for p in exc.problems]
-            del flags[name]
-    config = TrainConfig.from_dict({**base.to_dict(), **flags})
-    problems += [_flag_problem(p) for p in config.problems()]
+    origin: dict[str, str] = {}  # field -> the config file that set it ("" = a flag or a default)
+    for source, settings in layers:
+        for key, value in settings.items():  # one by one, so every bad value is reported, not just the first
+            try:
+                TrainConfig.from_dict({key: value})
+            except ConfigError as exc:
+                problems += [word(p, source) for p in exc.problems]
+                continue
+            values[key], origin[key] = value, source
+    config = TrainConfig.from_dict(values)
+    problems += [word(p, origin.get(p.field, "")) for p in config.problems()]
     if saved is not None:
         for name in ("backend", "hidden", "input_size"):  # the checkpoint fixes the network
             if getattr(config, name) != getattr(saved, name):
-                problems.append(f"--{name.replace('_', '-')}: a resumed run keeps its {name} "
+                problems.append(f"{FIELDS[name].flag}: a resumed run keeps its {name} "
                                 f"({_fmt(getattr(saved, name))}), got {_fmt(getattr(config, name))}")
-    if not problems:
-        problems += watch_problems(args.watch, config)
-    return config, problems
-
-
-def _file_settings(path: Path) -> dict:
-    """Only the settings the file names, so a resumed run keeps the rest of its saved config."""
-    import json
-    import tomllib
-
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() == ".toml":
-        data = tomllib.loads(text)
-        return data["train"] if set(data) == {"train"} and isinstance(data["train"], dict) else data
-    return json.loads(text)
+    if problems:
+        return config, (), problems
+    watch, problems = parse_watch(args.watch, config)
+    return config, watch, problems
 
 
 def _fmt(value: object) -> str:
     return ",".join(map(str, value)) or "none" if isinstance(value, tuple) else str(value)
 
 
-def _flag_problem(problem: str) -> str:
-    """'lr: ...' -> '--lr: ...' so the user sees the flag they typed."""
-    name, sep, rest = problem.partition(":")
-    if sep and name in FIELD_HELP:
-        return f"--{name.replace('_', '-')}:{rest}"
-    return problem
+def parse_watch(addresses: Sequence[str], config: TrainConfig) -> tuple[tuple[str, ...], list[str]]:
+    """--watch addresses parsed once against the network: (canonical addresses, problems)."""
+    from core.address import AddressError, parse
+
+    out: list[str] = []
+    problems: list[str] = []
+    for text in addresses:
+        try:
+            address = parse(text)
+        except AddressError as exc:
+            problems.append(f"--watch: {exc}")
+            continue
+        reason = address.problem(config.layer_sizes, graph_nodes=config.backend == "scalar")
+        if reason is not None:
+            problems.append(f"--watch {address}: {reason}")
+        elif str(address) not in out:
+            out.append(str(address))
+    return tuple(out), problems
 
 
-def watch_problems(addresses: Sequence[str], config: TrainConfig) -> list[str]:
-    """Check --watch addresses against the network's shape."""
-    out = []
-    sizes = config.layer_sizes
-    for address in addresses:
-        m = _ADDRESS.match(address.strip())
-        if not m:
-            out.append(f"--watch {address!r}: not an address (e.g. L0.N12.w345, L1.N3.b, L0.N0.z, L0.N0.a, loss)")
-            continue
-        if address == "loss":
-            continue
-        layer, neuron, weight = int(m[1]), int(m[2]), m[3]
-        if layer >= len(sizes) - 1:
-            out.append(f"--watch {address}: layer L{layer} does not exist (layers L0..L{len(sizes) - 2})")
-        elif neuron >= sizes[layer + 1]:
-            out.append(f"--watch {address}: L{layer} has {sizes[layer + 1]} neurons (N0..N{sizes[layer + 1] - 1})")
-        elif weight is not None and int(weight) >= sizes[layer]:
-            out.append(f"--watch {address}: L{layer} neurons have {sizes[layer]} inputs (w0..w{sizes[layer] - 1})")
-    return out
+def _refusal(path: Path) -> str | None:
+    """Why `path` (after symlinks) must not be replaced by a settings file, or None when it may be."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot use it ({exc.strerror or exc})"
+    if stat.S_ISREG(mode):
+        return None
+    kind = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISCHR: "a device",
+            stat.S_ISBLK: "a device", stat.S_ISSOCK: "a socket"}
+    what = next((text for test, text in kind.items() if test(mode)), "not a regular file")
+    return f"it is {what}, not a regular file; refusing to replace it"
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:
-    """JSON, or TOML when the name ends in .toml (settings under [train])."""
+    """JSON, or TOML when the name ends in .toml (settings under [train]); through a symlink to its target.
+
+    A FIFO, device, socket or directory is refused (ConfigError): atomically replacing one would destroy it.
+    """
     path = Path(path)
+    target = Path(os.path.realpath(path))  # a symlink's target is updated, the link itself stays
+    reason = _refusal(target)
+    if reason is not None:
+        raise ConfigError([Problem("", reason)])
     if path.suffix.lower() != ".toml":
-        config.save(path)
+        config.save(target)
         return
     import tomli_w
 
     from core.runs import atomic_write_text
 
-    atomic_write_text(path, tomli_w.dumps({"train": config.to_dict()}))
+    atomic_write_text(target, tomli_w.dumps({"train": config.to_dict()}))
 
 
 def _usage_error(problems: Sequence[str]) -> int:
@@ -240,17 +220,27 @@ def _want_headless(args: argparse.Namespace) -> tuple[bool, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `mnist-dash` console script; returns the exit status."""
+    """Entry point of the `mnist-dash` console script; returns the exit status (Ctrl+C: 130, no traceback)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # e.g. while torch or textual import, before a run installs its own handler
+        print("mnist-dash: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse exits 2 with one clear line for unknown flags
     if args.resume and args.open_run:
         return _usage_error(["--resume and --open cannot be combined"])
-    config, problems = config_from_args(args)
+    config, watch, problems = config_from_args(args)
     if problems:
         return _usage_error(problems)
     if args.save_config:
         try:
             save_config(config, args.save_config)
+        except ConfigError as exc:
+            return _usage_error([f"--save-config {args.save_config}: {p}" for p in exc.problems])
         except OSError as exc:
             return _usage_error([f"--save-config {args.save_config}: cannot write it ({exc.strerror or exc})"])
         print(f"mnist-dash: saved the configuration to {args.save_config}")
@@ -278,17 +268,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.open_run:
             return show_run(args.open_run, jsonl=args.jsonl)
         return run_headless(config, data_dir=args.data_dir, runs_dir=args.runs_dir, resume=args.resume,
-                            watch=tuple(a.strip() for a in args.watch), jsonl=args.jsonl)
-    return _run_dashboard(config, args)
+                            watch=watch, jsonl=args.jsonl)
+    return _run_dashboard(config, args, watch)
 
 
-def _run_dashboard(config: TrainConfig, args: argparse.Namespace) -> int:
+def _run_dashboard(config: TrainConfig, args: argparse.Namespace, watch: tuple[str, ...]) -> int:
     try:
         from tui.app import make_app
     except ImportError as exc:
         print(f"mnist-dash: the dashboard cannot start ({exc}); try --headless", file=sys.stderr)
         return 1
-    app = make_app(config, data_dir=args.data_dir, runs_dir=args.runs_dir, watch=tuple(args.watch),
+    app = make_app(config, data_dir=args.data_dir, runs_dir=args.runs_dir, watch=watch,
                    open_run=Path(args.open_run) if args.open_run else None)
     result = app.run()
     return result if isinstance(result, int) else 0

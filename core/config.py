@@ -1,11 +1,12 @@
-"""TrainConfig: every knob of a run in one frozen, validated, JSON/TOML round-trippable dataclass."""
+"""TrainConfig: every knob of a run, each described once (FIELDS), validated into structured Problems."""
 
 from __future__ import annotations
 
 import json
 import math
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,112 +17,141 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 INPUT_SIZES = (28, 14, 7)
 INITS = ("scaled", "uniform")
 DEVICES = ("auto", "cpu", "gpu")
+WIDGETS = ("choice", "int", "float", "sizes", "text", "bool")
 MAX_WIDTH = 4096  # wider layers are a typo, not a plan; the scalar engine would need gigabytes
+MAX_LAYERS = 8
+_SHOWN = 40  # characters of a bad value quoted back in a message
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a configuration: the field (a TrainConfig name, or "" for the whole) and why.
+
+    The message never names a CLI flag or a form label; each front end words it (`--lr: ...`, `learning rate:
+    ...`). str() gives `field: message`, the plain wording used in logs and exception text.
+    """
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
 
 
 class ConfigError(ValueError):
-    """One or more problems with a configuration, each naming the field, the value and what is allowed."""
+    """One or more Problems with a configuration; `source` names where it came from (e.g. a file), if anywhere."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[Problem], source: str = ""):
         self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
+        self.source = source
+        text = "; ".join(map(str, self.problems))
+        super().__init__(f"{source}: {text}" if source else text)
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """What front ends need to know about one TrainConfig field: the one description of it."""
+
+    name: str
+    label: str  # how the dashboard names it
+    help: str  # one line, without the default (front ends add it)
+    widget: str  # one of WIDGETS
+    choices: tuple = ()
+    flag: str = ""  # the CLI flag, e.g. --batch-size
+    metavar: str = ""  # the CLI placeholder, e.g. N
+    hint: str = ""  # a short placeholder for a form input
+    default: Any = None
+
+
+def _about(label: str, help: str, widget: str, choices: tuple = (), metavar: str = "N", hint: str = "") -> dict:
+    return {"info": dict(label=label, help=help, widget=widget, choices=choices, metavar=metavar, hint=hint)}
+
+
+def _choice(label: str, help: str, choices: tuple) -> dict:
+    return _about(label, f"{help}: {', '.join(map(str, choices))}", "choice", choices, "NAME")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Every knob of a training run. Defaults make the handmade engine learn visibly within seconds."""
 
-    backend: str = "scalar"  # the handmade engine is the point of the tool; Lightning is one switch away
-    hidden: tuple[int, ...] = (64, 32)  # the seed's 784-64-32-10 shape
-    activation: str = "relu"  # trains fastest of the three and shows dead units in the inspector
-    loss: str = "cross_entropy"  # learns faster than the seed's MSE on one-hot targets
-    optimizer: str = "sgd"  # plain SGD: a watched weight moves by exactly -lr*grad
-    lr: float = 0.05  # the seed's rate; stable with scaled init at every input size
-    momentum: float = 0.9  # only read by the momentum optimiser (and as Adam's beta1 it is not used)
-    batch_size: int = 8  # small: the handmade engine updates often, so curves move while you watch
-    epochs: int = 3  # enough to see the validation curve bend
-    train_subset: int = 2000  # 0 = all; 2,000 digits keep a handmade epoch under a minute
-    val_subset: int = 500  # 0 = all; evaluated at every epoch end, so keep it small
-    test_subset: int = 1000  # 0 = all; evaluated once at the end
-    input_size: int = 14  # 14x14 average-pooled digits: 4x fewer weights, nearly the same accuracy
-    init: str = "scaled"  # by fan-in; the seed's uniform U(-1,1) diverges within a few steps
-    seed: int = 0  # one seed drives init, shuffling and the validation split: runs repeat exactly
-    patience: int = 0  # epochs without validation improvement before stopping; 0 = off
-    device: str = "auto"  # the GPU when there is one (Lightning only; the handmade engine is pure Python)
-    devices: int = 1  # >1 means multi-device Lightning, which only the headless mode can run
-    strategy: str = "auto"  # Lightning's strategy name (auto, ddp, fsdp, ...)
-    num_nodes: int = 1  # machines in a multi-node Lightning run
-    threads: int = 0  # Lightning CPU threads; 0 = auto (few for small models, one core left to the dashboard)
-    cuda_graphs: bool = False  # Lightning on a GPU: capture the training step as a CUDA graph
+    # the handmade engine is the point of the tool; Lightning is one switch away
+    backend: str = field(default="scalar", metadata=_choice("backend", "which engine trains (scalar = handmade)",
+                                                            BACKENDS))
+    # the seed's 784-64-32-10 shape
+    hidden: tuple[int, ...] = field(default=(64, 32), metadata=_about(
+        "hidden layers", "hidden layer sizes, comma-separated, e.g. 128,64 (none = a linear classifier)", "sizes",
+        metavar="SIZES", hint="e.g. 64,32 or none"))
+    # trains fastest of the three and shows dead units in the inspector
+    activation: str = field(default="relu", metadata=_choice("activation", "hidden-layer activation", ACTIVATIONS))
+    # learns faster than the seed's MSE on one-hot targets
+    loss: str = field(default="cross_entropy", metadata=_choice("loss", "training loss", LOSSES))
+    # plain SGD: a watched weight moves by exactly -lr*grad
+    optimizer: str = field(default="sgd", metadata=_choice("optimiser", "optimiser (plain sgd moves a weight by "
+                                                           "exactly -lr*grad)", OPTIMIZERS))
+    # the seed's rate; stable with scaled init at every input size
+    lr: float = field(default=0.05, metadata=_about("learning rate", "learning rate, > 0 and <= 10", "float",
+                                                    metavar="RATE", hint="e.g. 0.05"))
+    # only read by the momentum optimiser
+    momentum: float = field(default=0.9, metadata=_about(
+        "momentum", "momentum (read by the momentum optimiser only), 0 <= beta < 1", "float", metavar="BETA",
+        hint="0..1"))
+    # small: the handmade engine updates often, so curves move while you watch
+    batch_size: int = field(default=8, metadata=_about("batch size", "samples per optimiser step", "int"))
+    # enough to see the validation curve bend
+    epochs: int = field(default=3, metadata=_about("epochs", "passes over the training subset", "int"))
+    # 2,000 digits keep a handmade epoch under a minute
+    train_subset: int = field(default=2000, metadata=_about("train subset", "training digits to use (0 = all)",
+                                                            "int", hint="0 = all"))
+    # evaluated at every epoch end, so keep it small
+    val_subset: int = field(default=500, metadata=_about(
+        "val subset", "validation digits, evaluated at every epoch end (0 = all)", "int", hint="0 = all"))
+    # evaluated once at the end
+    test_subset: int = field(default=1000, metadata=_about(
+        "test subset", "test digits, evaluated once at the end (0 = all)", "int", hint="0 = all"))
+    # 14x14 average-pooled digits: 4x fewer weights, nearly the same accuracy
+    input_size: int = field(default=14, metadata=_about(
+        "input size", "digits are average-pooled to SIDE x SIDE pixels: 28, 14, 7", "choice", INPUT_SIZES, "SIDE"))
+    # by fan-in; the seed's uniform U(-1,1) diverges within a few steps
+    init: str = field(default="scaled", metadata=_choice("init", "weight initialisation (scaled = by fan-in, "
+                                                         "uniform = the seed's U(-1,1))", INITS))
+    # one seed drives init, shuffling and the validation split: runs repeat exactly
+    seed: int = field(default=0, metadata=_about("seed", "seed for init, shuffling and the validation split", "int"))
+    # 0 = off
+    patience: int = field(default=0, metadata=_about(
+        "patience", "stop after N epochs without validation improvement (0 = off)", "int", hint="0 = off"))
+    # the GPU when there is one (Lightning only; the handmade engine is pure Python)
+    device: str = field(default="auto", metadata=_choice("device", "Lightning's accelerator", DEVICES))
+    # >1 means multi-device Lightning, which only the headless mode can run
+    devices: int = field(default=1, metadata=_about("devices", "devices for Lightning (> 1 runs headless, e.g. DDP)",
+                                                    "int", hint="1 in the TUI"))
+    strategy: str = field(default="auto", metadata=_about(
+        "strategy", "Lightning strategy: auto, ddp, fsdp, ... (not spawn-based ones)", "text", metavar="NAME",
+        hint="auto"))
+    num_nodes: int = field(default=1, metadata=_about("nodes", "machines in a multi-node Lightning run", "int",
+                                                      hint="1 in the TUI"))
+    # few threads for small models, one core left to the dashboard: torch's spinning workers starve the UI
+    threads: int = field(default=0, metadata=_about(
+        "CPU threads", "Lightning CPU threads (0 = auto: few for small models, one core left to the dashboard)",
+        "int", hint="0 = auto"))
+    # off: capture costs a warm-up and only pays on a GPU
+    cuda_graphs: bool = field(default=False, metadata=_about(
+        "CUDA graphs", "Lightning on a GPU: capture the training step as a CUDA graph", "bool", metavar=""))
 
     # ---- validation ------------------------------------------------------------------------------
 
-    def problems(self) -> list[str]:
-        """Every problem with this configuration, one readable line each; empty when valid."""
-        out: list[str] = []
+    def problems(self) -> list[Problem]:
+        """Every problem with this configuration; empty when valid. Checked once per config (it is frozen)."""
+        return list(self._problems)
 
-        def choice(name: str, allowed: tuple) -> None:
-            value = getattr(self, name)
-            if value not in allowed:
-                out.append(f"{name}: {value!r} is not one of {', '.join(map(str, allowed))}")
-
-        def integer(name: str, low: int, high: int | None = None, note: str = "") -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                out.append(f"{name}: {value!r} is not a whole number")
-            elif value < low or (high is not None and value > high):
-                span = f">= {low}" if high is None else f"between {low} and {high}"
-                out.append(f"{name}: {value} must be {span}{note}")
-
-        choice("backend", BACKENDS)
-        if not isinstance(self.hidden, tuple) or not all(
-            isinstance(h, int) and not isinstance(h, bool) for h in self.hidden
-        ):
-            out.append(f"hidden: {self.hidden!r} must be whole layer sizes, e.g. 64,32")
-        elif any(h < 1 or h > MAX_WIDTH for h in self.hidden):
-            out.append(f"hidden: {','.join(map(str, self.hidden))} each layer size must be 1..{MAX_WIDTH}")
-        elif len(self.hidden) > 8:
-            out.append(f"hidden: {len(self.hidden)} layers is too many (at most 8)")
-        choice("activation", ACTIVATIONS)
-        choice("loss", LOSSES)
-        choice("optimizer", OPTIMIZERS)
-        for name, high in (("lr", 10.0), ("momentum", 1.0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                out.append(f"{name}: {value!r} is not a finite number")
-            elif name == "lr" and not 0 < value <= high:
-                out.append(f"lr: {value} must be > 0 and <= {high}")
-            elif name == "momentum" and not 0 <= value < high:
-                out.append(f"momentum: {value} must be >= 0 and < 1")
-        integer("batch_size", 1, 65536)
-        integer("epochs", 1, 10000)
-        for name in ("train_subset", "val_subset", "test_subset"):
-            integer(name, 0, note=" (0 = all)")
-        choice("input_size", INPUT_SIZES)
-        choice("init", INITS)
-        integer("seed", 0, 2**32 - 1)
-        integer("patience", 0, note=" (0 = off)")
-        choice("device", DEVICES)
-        integer("devices", 1, 1024)
-        if not isinstance(self.strategy, str) or not self.strategy.strip():
-            out.append(f"strategy: {self.strategy!r} must be a Lightning strategy name such as auto or ddp")
-        elif "spawn" in self.strategy:
-            # Spawned processes receive the training function by pickling, and the event callback can't be.
-            out.append(f"strategy: {self.strategy!r} is not supported (spawned processes can't report events); use ddp")
-        integer("num_nodes", 1, 1024)
-        integer("threads", 0, 1024, note=" (0 = auto)")
-        if not isinstance(self.cuda_graphs, bool):
-            out.append(f"cuda_graphs: {self.cuda_graphs!r} must be true or false")
-        if self.backend == "scalar" and not out:
-            if self.devices != 1 or self.num_nodes != 1:
-                out.append("devices/num_nodes: the handmade engine runs on one CPU core; use --backend lightning")
-        return out
+    @cached_property
+    def _problems(self) -> tuple[Problem, ...]:
+        return tuple(_check(self))
 
     def validate(self) -> TrainConfig:
         """Return self when valid; otherwise raise ConfigError listing every problem at once."""
-        found = self.problems()
-        if found:
-            raise ConfigError(found)
+        if self._problems:
+            raise ConfigError(list(self._problems))
         return self
 
     # ---- derived ---------------------------------------------------------------------------------
@@ -154,37 +184,31 @@ class TrainConfig:
         return d
 
     def to_json(self) -> str:
+        """The config as indented JSON text."""
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build from a dict; unknown keys are rejected by name, values are coerced where unambiguous."""
         if not isinstance(data, dict):
-            raise ConfigError([f"config: expected an object of settings, got {type(data).__name__}"])
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ConfigError(
-                [f"{k}: unknown setting (known: {', '.join(known)})" for k in unknown]
-            )
+            raise ConfigError([Problem("", f"expected a table of settings, got {type(data).__name__}")])
+        unknown = sorted((str(k) for k in data if k not in FIELDS), key=str)
+        problems = [Problem(show(k, quote=False), f"unknown setting (known: {', '.join(FIELDS)})") for k in unknown]
         kwargs: dict[str, Any] = {}
-        problems: list[str] = []
         for key, value in data.items():
-            try:
-                kwargs[key] = _coerce(key, value, type(getattr(cls, key)))
-            except ValueError as exc:
-                problems.append(str(exc))
+            if key in FIELDS:
+                try:
+                    kwargs[key] = _coerce(key, value)
+                except ValueError as exc:
+                    problems.append(Problem(key, str(exc)))
         if problems:
             raise ConfigError(problems)
         return cls(**kwargs)
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError([f"config: not valid JSON ({exc.msg} at line {exc.lineno})"]) from None
-        return cls.from_dict(data)
+        """Parse JSON text (ConfigError for anything that is not a valid settings object)."""
+        return cls.from_dict(parse_settings(text, "json"))
 
     def save(self, path: str | Path) -> None:
         """Write as JSON, atomically (temporary file, then rename)."""
@@ -195,58 +219,179 @@ class TrainConfig:
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
         """Read a JSON or TOML file (by extension; TOML may put settings under [train])."""
-        path = Path(path)
+        settings = read_settings(path)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError([f"config file {path}: cannot read it ({exc.strerror or exc})"]) from None
-        if path.suffix.lower() == ".toml":
-            try:
-                data = tomllib.loads(text)
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError([f"config file {path}: not valid TOML ({exc})"]) from None
+            return cls.from_dict(settings)
+        except ConfigError as exc:
+            raise ConfigError(exc.problems, f"config file {path}") from None
+
+
+FIELDS: dict[str, FieldInfo] = {
+    f.name: FieldInfo(name=f.name, flag="--" + f.name.replace("_", "-"), default=f.default, **f.metadata["info"])
+    for f in fields(TrainConfig)
+}
+
+
+def show(value: Any, *, quote: bool = True) -> str:
+    """A value quoted back in a message: repr, cut short; never raises (huge ints, deep nesting)."""
+    try:
+        text = repr(value) if quote else str(value)
+    except (ValueError, RecursionError):  # str() refuses ints over 4,300 digits; repr() deep lists
+        if type(value) is int:
+            return f"an integer of {value.bit_length()} bits"
+        return f"a {type(value).__name__} too deep to show"
+    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
+
+
+def parse_settings(text: str, kind: str) -> dict[str, Any]:
+    """JSON or TOML text -> the settings dict (a TOML [train] table is unwrapped); ConfigError otherwise."""
+    try:
+        if kind == "toml":
+            data: Any = tomllib.loads(text)
             if set(data) == {"train"} and isinstance(data["train"], dict):
                 data = data["train"]
-            return cls.from_dict(data)
-        try:
-            return cls.from_json(text)
-        except ConfigError as exc:
-            raise ConfigError([f"config file {path}: {p}" for p in exc.problems]) from None
+        else:
+            data = json.loads(text)
+    except RecursionError:
+        raise ConfigError([Problem("", "nested too deeply to be a settings file")]) from None
+    except ValueError as exc:  # JSONDecodeError, TOMLDecodeError, and int() refusing a 5,000-digit number
+        what = "TOML" if kind == "toml" else "JSON"
+        detail = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise ConfigError([Problem("", f"not valid {what} ({show(detail, quote=False)})")]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([Problem("", f"expected a table of settings, got {type(data).__name__}")])
+    return data
+
+
+def read_settings(path: str | Path) -> dict[str, Any]:
+    """The settings a JSON or TOML file names (only those); ConfigError naming the file when unreadable."""
+    path = Path(path)
+    source = f"config file {path}"
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([Problem("", f"cannot read it ({exc.strerror or exc})")], source) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); is it a settings file?"
+        raise ConfigError([Problem("", message)], source) from None
+    try:
+        return parse_settings(text, "toml" if path.suffix.lower() == ".toml" else "json")
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, source) from None
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
-    """'64,32' -> (64, 32); '' or 'none' -> () (a linear classifier)."""
+    """'64,32' -> (64, 32); 'none' -> () (a linear classifier); ValueError for anything else, '' included."""
     text = text.strip()
-    if text.lower() in ("", "none", "-"):
+    if text.lower() == "none":
         return ()
-    try:
-        return tuple(int(part) for part in text.replace(" ", "").split(",") if part != "")
-    except ValueError:
-        raise ValueError(f"hidden: {text!r} must be comma-separated layer sizes, e.g. 64,32") from None
+    if not text:
+        raise ValueError("is empty; give layer sizes such as 64,32, or none for a linear classifier")
+    parts = [part.strip() for part in text.split(",")]
+    if all(part.isascii() and part.isdigit() and len(part) <= 9 for part in parts):
+        return tuple(int(part) for part in parts)
+    raise ValueError(f"{show(text)} must be comma-separated layer sizes such as 64,32, or none")
 
 
-def _coerce(key: str, value: Any, kind: type) -> Any:
-    """Turn JSON/TOML/CLI values into the field's type without hiding real mistakes."""
+def _check(c: TrainConfig) -> list[Problem]:
+    """Every problem with `c`, field by field, then the ones between fields."""
+    out: list[Problem] = []
+
+    def choice(name: str) -> None:
+        value = getattr(c, name)
+        if value not in FIELDS[name].choices or isinstance(value, bool):
+            out.append(Problem(name, f"{show(value)} is not one of {', '.join(map(str, FIELDS[name].choices))}"))
+
+    def integer(name: str, low: int, high: int, note: str = "") -> None:
+        value = getattr(c, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            out.append(Problem(name, f"{show(value)} is not a whole number"))
+        elif not low <= value <= high:
+            out.append(Problem(name, f"{show(value)} must be between {low} and {high}{note}"))
+
+    def number(name: str, ok: bool, rule: str) -> None:
+        value = getattr(c, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            out.append(Problem(name, f"{show(value)} is not a finite number"))
+        elif not ok:
+            out.append(Problem(name, f"{show(value)} must be {rule}"))
+
+    choice("backend")
+    sizes_ok = isinstance(c.hidden, tuple) and all(type(h) is int for h in c.hidden)
+    if not sizes_ok:
+        out.append(Problem("hidden", f"{show(c.hidden)} must be whole layer sizes, e.g. 64,32"))
+    elif any(not 1 <= h <= MAX_WIDTH for h in c.hidden):
+        out.append(Problem("hidden", f"{show(','.join(map(str, c.hidden)), quote=False)}: each layer size must be "
+                                     f"1..{MAX_WIDTH}"))
+    elif len(c.hidden) > MAX_LAYERS:
+        out.append(Problem("hidden", f"{len(c.hidden)} layers is too many (at most {MAX_LAYERS})"))
+    for name in ("activation", "loss", "optimizer"):
+        choice(name)
+    number("lr", isinstance(c.lr, (int, float)) and 0 < c.lr <= 10, "> 0 and <= 10.0")
+    number("momentum", isinstance(c.momentum, (int, float)) and 0 <= c.momentum < 1, ">= 0 and < 1")
+    integer("batch_size", 1, 65536)
+    integer("epochs", 1, 10000)
+    for name in ("train_subset", "val_subset", "test_subset"):
+        integer(name, 0, 10**9, " (0 = all)")
+    for name in ("input_size", "init"):
+        choice(name)
+    integer("seed", 0, 2**32 - 1)
+    integer("patience", 0, 10000, " (0 = off)")
+    choice("device")
+    integer("devices", 1, 1024)
+    if not isinstance(c.strategy, str) or not c.strategy.strip():
+        out.append(Problem("strategy", f"{show(c.strategy)} must be a Lightning strategy name such as auto or ddp"))
+    elif not c.strategy.isprintable():
+        out.append(Problem("strategy", f"{show(c.strategy)} contains a control character"))
+    elif "spawn" in c.strategy:
+        # Spawned processes receive the training function by pickling, and the event callback can't be.
+        out.append(Problem("strategy", f"{show(c.strategy)} is not supported (spawned processes can't report "
+                                       "events); use ddp"))
+    integer("num_nodes", 1, 1024)
+    integer("threads", 0, 1024, " (0 = auto)")
+    if not isinstance(c.cuda_graphs, bool):
+        out.append(Problem("cuda_graphs", f"{show(c.cuda_graphs)} must be true or false"))
+    if c.backend == "scalar" and not out:
+        for name in ("devices", "num_nodes"):
+            if getattr(c, name) != 1:
+                out.append(Problem(name, "the handmade engine runs on one CPU core; multi-device training needs "
+                                         "the lightning backend"))
+    return out
+
+
+def _coerce(key: str, value: Any) -> Any:
+    """Turn JSON/TOML/CLI values into the field's type without hiding real mistakes (ValueError says why)."""
+    kind = type(FIELDS[key].default)
     if key == "hidden":
         if isinstance(value, str):
             return parse_hidden(value)
         if isinstance(value, (list, tuple)):
             return tuple(value)
-        if isinstance(value, int) and not isinstance(value, bool):
+        if type(value) is int:
             return (value,)
-        raise ValueError(f"hidden: {value!r} must be a list of layer sizes, e.g. [64, 32]")
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind is float and isinstance(value, str):
+        raise ValueError(f"{show(value)} must be a list of layer sizes, e.g. [64, 32]")
+    if kind is float and type(value) is int:
         try:
             return float(value)
-        except ValueError:
-            raise ValueError(f"{key}: {value!r} is not a number") from None
-    if kind is int and isinstance(value, str):
+        except OverflowError:
+            raise ValueError(f"{show(value)} is too large a number") from None
+    if kind is float and isinstance(value, str):
         try:
-            return int(value)
+            number = float(value)
         except ValueError:
-            raise ValueError(f"{key}: {value!r} is not a whole number") from None
+            raise ValueError(f"{show(value)} is not a number") from None
+        if not math.isfinite(number):  # a 400-digit rate rounds to inf; say what was typed
+            raise ValueError(f"{show(value)} is not a finite number")
+        return number
+    if kind is int and isinstance(value, str):
+        text = value.strip()
+        if not (text.lstrip("+-").isascii() and text.lstrip("+-").isdigit()) or len(text) > 20:
+            raise ValueError(f"{show(value)} is not a whole number")
+        return int(text)
     if kind is int and isinstance(value, float) and value.is_integer():
         return int(value)
+    if kind is bool and isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
     return value

@@ -94,8 +94,9 @@ def test_jsonl_to_stdout_parses_line_by_line(tmp_path):
         (["--lr", "abc", "--epochs", "0", "--activation", "nope"],
          ["--lr: 'abc' is not a number", "--epochs: 0 must be", "--activation: 'nope' is not one of"]),
         (["--no-such-flag"], ["unrecognized arguments: --no-such-flag"]),
-        (["--watch", "L7.N0.w0"], ["--watch L7.N0.w0: layer L7 does not exist"]),
-        (["--backend", "scalar", "--devices", "2"], ["use --backend lightning"]),
+        (["--watch", "L7.N0.w0"], ["--watch L7.N0.w0: layer 7 does not exist: this network has layers L0..L2"]),
+        (["--backend", "scalar", "--devices", "2"], ["--devices: the handmade engine runs on one CPU core; "
+                                                     "multi-device training needs the lightning backend"]),
         (["--config", "missing.toml"], ["missing.toml: cannot read it"]),
         (["--resume", "."], ["--resume:", "not a run directory"]),
         (["--open", "nowhere"], ["--open:", "no such run directory"]),
