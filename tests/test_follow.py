@@ -1,0 +1,169 @@
+"""Following a growing record (a real writer thread, partial lines) and digesting long ones."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from core import events as ev
+from core.follow import Follower, RecordDigest, Thinned, read_digest, summary_reason
+from core.steer import RunLock
+
+
+def step(n: int, loss: float = 0.5) -> ev.StepEnded:
+    return ev.StepEnded(run_id="r", time=1000.0 + n, step=n, epoch=1, loss=loss, accuracy=0.5, samples_per_s=10.0,
+                        samples_seen=n * 8, progress=n / 100)
+
+
+def line(event: ev.Event) -> bytes:
+    return ev.to_json_bytes(event) + b"\n"
+
+
+def test_partial_lines_are_held_until_complete(tmp_path):
+    path = tmp_path / "events.jsonl"
+    follower = Follower(tmp_path)
+    assert follower.poll() == [] and follower.status() == "waiting"
+    first, second = line(step(1)), line(step(2))
+    path.write_bytes(first + second[:10])
+    assert follower.poll() == [step(1)]
+    assert follower.poll() == []
+    with open(path, "ab") as fh:
+        fh.write(second[10:-1])
+    assert follower.poll() == []  # still no newline
+    with open(path, "ab") as fh:
+        fh.write(b"\n")
+    assert follower.poll() == [step(2)]
+    assert follower.last_step == 2
+
+
+def test_a_writer_thread_flushing_mid_line_loses_and_duplicates_nothing(tmp_path):
+    path = tmp_path / "events.jsonl"
+    sent = [step(n, loss=n / 7) for n in range(1, 301)]
+    blob = b"".join(line(e) for e in sent)
+
+    def write() -> None:
+        with open(path, "ab", buffering=0) as fh:
+            for i in range(0, len(blob), 37):  # 37-byte pieces: nearly every flush ends mid-line
+                fh.write(blob[i:i + 37])
+                if i % 370 == 0:
+                    time.sleep(0.001)
+
+    path.touch()
+    follower = Follower(tmp_path)
+    writer = threading.Thread(target=write)
+    writer.start()
+    got: list[ev.Event] = []
+    while writer.is_alive():
+        got += follower.poll()
+    writer.join()
+    got += follower.poll()
+    assert got == sent
+    assert follower.skipped == 0
+
+
+def test_a_replaced_or_truncated_file_is_read_again_from_the_top(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(line(step(1)) + line(step(2)))
+    follower = Follower(tmp_path)
+    assert len(follower.poll()) == 2 and not follower.reset
+    tmp = tmp_path / "new.jsonl"
+    tmp.write_bytes(line(step(5)))
+    os.replace(tmp, path)  # a new inode
+    assert follower.poll() == [step(5)] and follower.reset
+    assert follower.poll() == [] and not follower.reset
+    with open(path, "r+b") as fh:  # the same inode, shorter
+        fh.truncate(0)
+    with open(path, "ab") as fh:
+        fh.write(line(step(1)))
+    assert follower.poll() == [step(1)] and follower.reset and follower.resets == 2
+
+
+def test_status_follows_the_run_from_live_to_its_end(tmp_path):
+    (tmp_path / "events.jsonl").write_bytes(line(step(1)))
+    follower = Follower(tmp_path)
+    with RunLock(tmp_path, "r"):
+        follower.poll()
+        assert follower.status() == "live"
+        with open(tmp_path / "events.jsonl", "ab") as fh:
+            fh.write(line(ev.ControlApplied(run_id="r", step=1, command="pause", source="folder")))
+        follower.poll()
+        assert follower.status() == "paused"
+    assert follower.status() == "killed"  # the lock is free and there is no summary
+    (tmp_path / "summary.json").write_text('{"reason": "stopped"}')
+    assert follower.status() == "stopped"
+    with open(tmp_path / "events.jsonl", "ab") as fh:
+        fh.write(line(ev.RunFinished(run_id="r", reason="early_stopped", steps=1, epochs_completed=1, seconds=1.0)))
+    follower.poll()
+    assert follower.status() == "early_stopped"
+    with open(tmp_path / "events.jsonl", "ab") as fh:  # resumed into the same folder: live again
+        fh.write(line(ev.RunStarted(run_id="r", backend="scalar", device="cpu", data_source="x", config={},
+                                    train_size=1, val_size=1, test_size=1, resumed_from_step=1)))
+    follower.poll()
+    with RunLock(tmp_path, "r"):
+        assert follower.status() == "live"
+    with open(tmp_path / "events.jsonl", "ab") as fh:
+        fh.write(line(ev.RunFailed(run_id="r", error="boom")))
+    follower.poll()
+    assert follower.status() == "failed"
+
+
+def test_without_a_lock_a_quiet_record_is_called_stale(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(line(step(1)))
+    os.utime(path, (1000.0, 1000.0))
+    follower = Follower(tmp_path, stale_after=30)
+    follower.poll()
+    assert follower.status(now=1020.0) == "live"
+    assert follower.status(now=1042.0) == "stale: no events for 42 s: the process may be gone"
+
+
+def test_summary_reason_reads_failures_and_ignores_junk(tmp_path):
+    assert summary_reason(tmp_path) is None
+    (tmp_path / "summary.json").write_text('{"reason": "diverged"}')
+    assert summary_reason(tmp_path) == "diverged"
+    (tmp_path / "summary.json").write_text('{"error": "boom"}')
+    assert summary_reason(tmp_path) == "failed"
+    (tmp_path / "summary.json").write_bytes(b"\xff[[")
+    assert summary_reason(tmp_path) is None
+
+
+def test_thinned_keeps_an_even_bounded_sample_and_the_last_row():
+    rows = Thinned(capacity=4)
+    for i in range(10):
+        rows.append((i,))
+    assert rows.kept == [(0,), (4,), (8,)]
+    assert rows.rows() == [(0,), (4,), (8,), (9,)]
+    assert rows.count == 10
+
+
+def test_a_digest_equals_folding_every_event_but_parses_few_steps(tmp_path):
+    path = tmp_path / "events.jsonl"
+    started = ev.RunStarted(run_id="r", backend="scalar", device="cpu", data_source="x", config={"lr": 0.1},
+                            train_size=1, val_size=1, test_size=1)
+    record = [started] + [step(n, loss=1 / n) for n in range(1, 1001)]
+    record += [ev.EpochEnded(run_id="r", epoch=1, step=1000, train_loss=0.1, train_accuracy=0.9, val_loss=0.2,
+                             val_accuracy=0.8, epoch_seconds=1.0),
+               ev.LearningRateChanged(run_id="r", step=1000, lr=0.01, previous=0.1, source="folder"),
+               ev.ScalarWatch(run_id="r", step=1000, address="loss", data=0.1, grad=1.0)]
+    path.write_bytes(b"".join(line(e) for e in record) + b"torn{\n")
+    digest = read_digest(path, capacity=16)
+    slow = RecordDigest(capacity=16)
+    for event in ev.read_jsonl(path):
+        slow.add(event)
+    assert digest.steps.rows() == slow.steps.rows()
+    assert len(digest.steps.kept) <= 16
+    assert digest.last_step == step(1000, loss=1 / 1000)
+    xs, ys = digest.series("loss")
+    assert xs[0] == 1 and xs[-1] == 1000 and ys[-1] == 1 / 1000
+    assert digest.counts["StepEnded"] == 1000 and digest.skipped == 1
+    assert digest.started == started and digest.epochs[0].val_accuracy == 0.8
+    assert digest.lr_changes[0].lr == 0.01 and digest.watches["loss"].rows() == [(1000, 0.1, 1.0)]
+
+
+def test_a_digest_ending_on_a_thinned_step_still_ends_there(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(line(step(n)) for n in range(1, 8)))
+    digest = read_digest(path, capacity=4)
+    assert digest.series("samples_seen")[0][-1] == 7 and digest.series("samples_seen")[1][-1] == 56
+    assert read_digest(tmp_path / "missing.jsonl").counts == {}
