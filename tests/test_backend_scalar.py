@@ -9,9 +9,10 @@ import threading
 import pytest
 
 from core.backends import RunControl, get_trainer
-from core.backends import scalar as scalar_backend
+from core.backends.scalar import loop as scalar_backend
 from core.backends.scalar import ScalarTrainer
-from core.backends.scalar_tools import CHECKPOINT_NAME, evaluate
+from core.backends.scalar.checkpoint import CHECKPOINT_NAME
+from core.backends.scalar.evaluation import evaluate
 from core.config import TrainConfig
 from core.data import load_data
 from core.events import (
