@@ -65,7 +65,7 @@ def test_messages_name_the_numbers():
     assert book.check_train_loss(2.5) is None
     book.record_step(8, 8.0, 3)
     assert book.check_train_loss(INF) == "diverged"
-    assert book.message == ("the training loss became inf at step 1; lower the learning rate "
+    assert book.message == ("the training loss became inf after 1 steps; lower the learning rate "
                             "or use scaled initialisation")
     assert book.stop() == "diverged"  # the first ending wins
 
@@ -80,9 +80,7 @@ def test_steps_epoch_sums_and_progress():
     assert book.train_loss == 0.7 and book.train_accuracy == 0.7
     assert book.progress == 0.5
     assert book.end_epoch(1, 0.3) is None
-    assert p.batch_in_epoch == 0
-    book.start_epoch()
-    assert (p.epoch_loss_sum, p.epoch_correct, p.epoch_count) == (0.0, 0, 0)
+    assert (p.batch_in_epoch, p.epoch_loss_sum, p.epoch_correct, p.epoch_count) == (0, 0.0, 0, 0)
     assert math.isnan(book.train_loss)
 
 

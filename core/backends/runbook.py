@@ -174,11 +174,13 @@ class RunBook:
         """'diverged' (and the message with its hint) when a training loss is not finite, else None."""
         if math.isfinite(loss):
             return None
-        return self._end("diverged", f"the training loss became {loss} at step {self.position.step}; "
+        return self._end("diverged", f"the training loss became {loss} after {self.position.step} steps; "
                          f"{self.hint('diverged')}")
 
     def end_epoch(self, epoch: int, val_loss: float | None) -> str | None:
         """Close epoch `epoch` (1-based) with its validation loss; the reason the run ends now, or None.
+
+        Sets position.epoch and zeroes batch_in_epoch and the epoch sums (read train_loss before calling).
 
         The rule: a non-finite validation loss is `diverged`; patience counts epochs without a new best and
         gives `early_stopped` only before the last epoch; the last epoch gives `completed`. `val_loss=None`
@@ -186,6 +188,7 @@ class RunBook:
         """
         p = self.position
         p.epoch, p.batch_in_epoch = epoch, 0
+        p.epoch_loss_sum, p.epoch_correct, p.epoch_count = 0.0, 0, 0  # read train_loss before this
         if val_loss is not None:
             if not math.isfinite(val_loss):
                 return self._end("diverged", f"the validation loss became {val_loss} after epoch {epoch}; "
