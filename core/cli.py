@@ -158,7 +158,7 @@ def parse_watch(addresses: Sequence[str], config: TrainConfig) -> tuple[tuple[st
     return tuple(out), problems
 
 
-def _refusal(path: Path) -> str | None:
+def refusal(path: Path) -> str | None:
     """Why `path` (after symlinks) must not be replaced by a settings file, or None when it may be."""
     try:
         mode = os.stat(path).st_mode
@@ -181,7 +181,7 @@ def save_config(config: TrainConfig, path: str | Path) -> None:
     """
     path = Path(path)
     target = Path(os.path.realpath(path))  # a symlink's target is updated, the link itself stays
-    reason = _refusal(target)
+    reason = refusal(target)
     if reason is not None:
         raise ConfigError([Problem("", reason)])
     if path.suffix.lower() != ".toml":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from core.cli import build_parser, main, refusal, save_config
+from core.config import FIELDS, TrainConfig, read_settings
 from core.events import from_json, read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +112,157 @@ def test_bad_flags_exit_2_with_clear_lines(tmp_path, args, needles):
         assert needle in done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert not (tmp_path / "runs").exists()
+
+
+def readme_flags() -> dict[str, str]:
+    """First cell of each row of the README's flag table: flag -> the cell's text."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("| Flag | Meaning | Default |", 1)[1].split("\n\n", 1)[0]
+    out = {}
+    for row in table.splitlines()[2:]:
+        cell = row.split("|")[1]
+        for flag in re.findall(r"`(--[a-z-]+)", cell):
+            out[flag] = cell.strip()
+    return out
+
+
+def test_flags_help_and_readme_come_from_fields():
+    table = readme_flags()
+    parser = build_parser()
+    help_text = parser.format_help()
+    known = set(parser._option_string_actions)
+    for name, info in FIELDS.items():
+        assert info.flag in table, f"README flag table lacks {info.flag} (TrainConfig.{name})"
+        assert info.flag in help_text and " ".join(info.help.split()[:3]) in " ".join(help_text.split())
+        if info.widget == "bool":
+            assert f"--no-{info.flag[2:]}" in table and f"--no-{info.flag[2:]}" in known
+        else:
+            assert table[info.flag].startswith(f"`{info.flag} {info.metavar}`")
+    assert set(table) <= known, f"README names flags the parser lacks: {set(table) - known}"
+
+
+def run_main(capsys, *args: str) -> tuple[int, str]:
+    """main() in this process (only for input it refuses before any run starts): status and stderr."""
+    try:
+        status = main(["--headless", *args])
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    out = capsys.readouterr()
+    assert out.out == "" and "Traceback" not in out.err
+    return status, out.err
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--watch", " loss"], "--watch: ' loss' contains whitespace; an address has none"),
+        (["--watch", "loss\n"], "--watch: 'loss\\n' contains whitespace; an address has none"),
+        (["--watch", "L0.N" + "9" * 5000 + ".b"], "the neuron after 'N' has 5000 digits; at most 9 are allowed"),
+        (["--backend", "lightning", "--watch", "loss"], "--watch loss: loss is a graph node (z, a, loss): only the "
+                                                        "handmade engine has them"),
+        (["--hidden", ""], "--hidden: is empty; give layer sizes such as 64,32, or none for a linear classifier"),
+        (["--data-dir", ""], "--data-dir: empty; name a path, or leave the flag out"),
+        (["--config", ""], "--config: empty; name a path"),
+        (["--lr", "9" * 400], "--lr: '999999999999999999999999999999999999999... (402 characters) is not a finite"),
+        (["--epochs", "9" * 5000], "--epochs: '999999999999999999999999999999999999999... (5002 characters) is not"),
+        (["--threads", "-1", "--cuda-graphs"], "--threads: -1 must be between 0 and 1024 (0 = auto)"),
+    ],
+)
+def test_bad_values_are_one_clear_line_exit_2(capsys, args, line):
+    status, err = run_main(capsys, *args)
+    assert status == 2 and line in err
+    assert len(err.splitlines()) == 2 and len(err) < 400  # the problem and the pointer to --help
+
+
+def test_config_file_problems_name_the_file_and_its_keys(tmp_path, capsys):
+    path = tmp_path / "c.json"
+    path.write_text('{"batch_size": 0, "lr": 1' + "0" * 400 + "}")
+    status, err = run_main(capsys, "--config", str(path), "--epochs", "0")
+    assert status == 2
+    assert err.splitlines() == [
+        f"mnist-dash: config file {path}: lr: 1000000000000000000000000000000000000000... (401 characters) is too "
+        "large a number",
+        f"mnist-dash: config file {path}: batch_size: 0 must be between 1 and 65536",
+        "mnist-dash: --epochs: 0 must be between 1 and 10000",
+        "mnist-dash: see mnist-dash --help",
+    ]
+    path.write_text('{"devices": 2}')
+    status, more = run_main(capsys, "--config", str(path))
+    assert status == 2 and more.splitlines()[0] == (
+        f"mnist-dash: config file {path}: devices: the handmade engine runs on one CPU core; multi-device training "
+        "needs the lightning backend")
+    err += more
+    assert "--batch-size" not in err and "--devices" not in err
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "needle"),
+    [
+        ("bin.json", b"\xff\xfe\x00{", "not UTF-8 text (byte 0xff at offset 0)"),
+        ("bin.toml", b"lr = 0.1\n\x80", "not UTF-8 text (byte 0x80 at offset 9)"),
+        ("deep.json", b"[" * 100_000, "nested too deeply to be a settings file"),
+        ("deep.toml", b"a = " + b"[" * 100_000, "nested too deeply to be a settings file"),
+        ("huge.json", b'{"lr": 1' + b"0" * 5000 + b"}", "not valid JSON (Exceeds the limit (4300 digits)"),
+    ],
+)
+def test_hostile_config_files_exit_2(tmp_path, capsys, name, data, needle):
+    (tmp_path / name).write_bytes(data)
+    status, err = run_main(capsys, "--config", str(tmp_path / name))
+    assert status == 2 and f"--config {tmp_path / name}: {needle}" in err
+
+
+def test_save_config_toml_round_trips_control_characters(tmp_path):
+    odd = TrainConfig(strategy='dd"p\n\x01\\', threads=2, cuda_graphs=True)
+    save_config(odd, tmp_path / "odd.toml")
+    assert TrainConfig.from_dict(read_settings(tmp_path / "odd.toml")) == odd
+
+
+def test_flags_override_a_config_file_both_ways(tmp_path, capsys):
+    (tmp_path / "on.toml").write_text("[train]\ncuda_graphs = true\nthreads = 3\n")
+    assert main(["--config", str(tmp_path / "on.toml"), "--no-cuda-graphs", "--save-config",
+                 str(tmp_path / "off.json")]) == 0
+    saved = json.loads((tmp_path / "off.json").read_text())
+    assert (saved["cuda_graphs"], saved["threads"]) == (False, 3)
+    capsys.readouterr()
+
+
+def test_save_config_writes_through_symlinks_and_refuses_special_files(tmp_path, capsys):
+    target = tmp_path / "real.json"
+    target.write_text("{}")
+    (tmp_path / "link.json").symlink_to(target)
+    assert main(["--lr", "0.2", "--save-config", str(tmp_path / "link.json")]) == 0
+    assert (tmp_path / "link.json").is_symlink() and json.loads(target.read_text())["lr"] == 0.2
+    capsys.readouterr()
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    status, err = run_main(capsys, "--save-config", str(fifo))
+    assert status == 2 and f"--save-config {fifo}: it is a FIFO, not a regular file; refusing to replace it" in err
+    assert fifo.is_fifo() and sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "pipe.json", "real.json"]
+    (tmp_path / "dir.toml").mkdir()
+    assert "it is a directory" in run_main(capsys, "--save-config", str(tmp_path / "dir.toml"))[1]
+    assert refusal(Path("/dev/null")) == "it is a device, not a regular file; refusing to replace it"  # only looked at
+
+
+INTERRUPT_AT = """
+import builtins, runpy, sys
+real, interrupt = builtins.__import__, sys.argv[1]
+def hooked(name, *args, **kwargs):
+    if name == interrupt:
+        raise KeyboardInterrupt
+    return real(name, *args, **kwargs)
+builtins.__import__ = hooked
+target = sys.argv[2]
+sys.argv = ["mnist-dash", *sys.argv[3:]]
+runpy.run_module(target, run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize(("module", "entry"), [("core.cli", "core"), ("core.headless", "core"),
+                                                ("core.session", "core.cli")])
+def test_ctrl_c_while_modules_import_exits_130_quietly(tmp_path, module, entry):
+    done = subprocess.run([sys.executable, "-c", INTERRUPT_AT, module, entry, "--headless", *TINY], cwd=tmp_path,
+                          env=cli_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr, done.stdout) == (130, "mnist-dash: interrupted\n", "")
 
 
 def test_failed_run_exits_1_with_a_clear_message(tmp_path):
