@@ -24,7 +24,8 @@ from core.nn import HIDDEN_ACTIVATIONS, MLP, UnknownScalar, cross_entropy, mse_l
 
 TOLERANCE = 1e-5  # relative; float64 central differences with h=1e-5 agree to ~1e-8 away from kinks
 ABS_FLOOR = 1e-9  # absolute differences below this pass anyway: roundoff of a difference is ~eps*loss/h
-LOSSES: dict[str, Callable[[Sequence[Scalar], int], Scalar]] = {"mse": mse_loss, "cross_entropy": cross_entropy}
+LossFn = Callable[[Sequence[Scalar], int], Scalar]
+LOSSES: dict[str, LossFn] = {"mse": mse_loss, "cross_entropy": cross_entropy}
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,21 @@ def agrees(a: float, b: float, tol: float = TOLERANCE) -> bool:
     return math.isfinite(a) and math.isfinite(b) and (abs(a - b) <= ABS_FLOOR or rel_error(a, b) <= tol)
 
 
-def loss_function(name: str) -> Callable[[Sequence[Scalar], int], Scalar]:
-    """The engine's loss for a TrainConfig.loss name; ValueError for another name."""
+def loss_function(loss: str | LossFn) -> LossFn:
+    """The engine's loss for a TrainConfig.loss name (or the function itself); ValueError for another name."""
+    if callable(loss):
+        return loss
     try:
-        return LOSSES[name]
+        return LOSSES[loss]
     except KeyError:
-        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {name!r}") from None
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {loss!r}") from None
+
+
+def loss_name(loss: str | LossFn) -> str | None:
+    """The TrainConfig.loss name of a loss (None for a function torch has no twin for)."""
+    if isinstance(loss, str):
+        return loss if loss in LOSSES else None
+    return next((name for name, fn in LOSSES.items() if fn is loss), None)
 
 
 def copy_model(model: MLP) -> MLP:
@@ -98,22 +108,27 @@ def mlp_from_weights(weights: Sequence[Any], biases: Sequence[Any], activation: 
     return model
 
 
-def grad_check(model: MLP, x: Sequence[float], label: int, address: str | Address, loss: str = "cross_entropy",
-               *, h: float = 1e-5, tol: float = TOLERANCE, use_torch: bool = True) -> GradCheck:
-    """Check d loss / d <address> on one sample (x, label), on a copy: `model` is not touched."""
-    return _check(copy_model(model), x, label, address, loss, h=h, tol=tol, use_torch=use_torch)
+def grad_check(model: MLP, x: Sequence[float], label: int, address: str | Address,
+               loss: str | LossFn = "cross_entropy", *, scale: float = 1.0, h: float = 1e-5, tol: float = TOLERANCE,
+               use_torch: bool = True) -> GradCheck:
+    """Check d (scale * loss) / d <address> on one sample (x, label), on a copy: `model` is not touched.
+
+    `scale` is the sample's weight in its batch's loss (1/batch size), so `engine` is the gradient training saw.
+    """
+    return _check(copy_model(model), x, label, address, loss, scale=scale, h=h, tol=tol, use_torch=use_torch)
 
 
 def grad_check_weights(weights: Sequence[Any], biases: Sequence[Any], activation: str, x: Sequence[float],
-                       label: int, address: str | Address, loss: str = "cross_entropy", *, h: float = 1e-5,
-                       tol: float = TOLERANCE, use_torch: bool = True) -> GradCheck:
+                       label: int, address: str | Address, loss: str | LossFn = "cross_entropy", *,
+                       scale: float = 1.0, h: float = 1e-5, tol: float = TOLERANCE,
+                       use_torch: bool = True) -> GradCheck:
     """The same check for weights held elsewhere (e.g. a torch module): built into a handmade MLP first."""
     net = mlp_from_weights(weights, biases, activation)
-    return _check(net, x, label, address, loss, h=h, tol=tol, use_torch=use_torch)
+    return _check(net, x, label, address, loss, scale=scale, h=h, tol=tol, use_torch=use_torch)
 
 
-def _check(net: MLP, x: Sequence[float], label: int, address: str | Address, loss: str, *, h: float,
-           tol: float, use_torch: bool) -> GradCheck:
+def _check(net: MLP, x: Sequence[float], label: int, address: str | Address, loss: str | LossFn, *,
+           scale: float, h: float, tol: float, use_torch: bool) -> GradCheck:
     addr = address if isinstance(address, Address) else parse(address)
     reason = addr.problem(net.layer_sizes, graph_nodes=True)
     if reason is not None:
@@ -124,18 +139,21 @@ def _check(net: MLP, x: Sequence[float], label: int, address: str | Address, los
     net.last_loss = lossv
     node = net.resolve(addr)
     net.zero_grad()
-    lossv.backward()
+    (lossv * scale if scale != 1.0 else lossv).backward()
     engine = float(node.grad)
-    numeric = finite_difference(net, xs, label, addr, loss_fn, h)
+    numeric = scale * finite_difference(net, xs, label, addr, loss_fn, h)
     notes = []
     if net.activation == "relu" and addr.kind != "loss" and _near_kink(net, xs, 100 * h):
         notes.append("a ReLU input is within 100h of 0: the finite difference may straddle the kink")
     ref = None
-    if use_torch:
+    name = loss_name(loss)
+    if use_torch and name is not None:
         try:
-            ref = torch_gradient(net, xs, label, addr, loss)
+            ref = scale * torch_gradient(net, xs, label, addr, name)
         except ImportError:
             notes.append("torch not installed")
+    elif use_torch:
+        notes.append("no torch twin for this loss")
     refs = [numeric] + ([ref] if ref is not None else [])
     err = max(rel_error(engine, r) for r in refs)
     passed = all(agrees(engine, r, tol) for r in refs)
@@ -143,7 +161,7 @@ def _check(net: MLP, x: Sequence[float], label: int, address: str | Address, los
 
 
 def finite_difference(net: MLP, x: list[float], label: int, addr: Address,
-                      loss_fn: Callable[[Sequence[Scalar], int], Scalar], h: float) -> float:
+                      loss_fn: LossFn, h: float) -> float:
     """Central difference of the loss with respect to the addressed scalar (moved through biases for z, a)."""
     if addr.kind == "loss":
         return 1.0

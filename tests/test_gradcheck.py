@@ -15,6 +15,7 @@ from core.gradcheck import (
     grad_check,
     grad_check_weights,
     loss_function,
+    loss_name,
     mlp_from_weights,
     rel_error,
     torch_gradient,
@@ -156,3 +157,27 @@ def test_line_reads_as_one_row():
     check = GradCheck("L0.N1.b", 0.5, 0.5000001, None, 2e-7, True, "torch not installed")
     assert check.line() == ("PASS L0.N1.b: engine 0.5  finite-diff 0.5000001  torch n/a  rel.err 2.00e-07  "
                             "(torch not installed)")
+
+
+def test_scale_gives_the_gradient_training_saw(small):
+    pytest.importorskip("torch")
+    x = sample(49, seed=3)
+    for address in ("L0.N4.w11", "L1.N2.a", "loss"):
+        whole = grad_check(small, x, 5, address)
+        part = grad_check(small, x, 5, address, cross_entropy, scale=0.25)  # a sample of a batch of 4
+        assert part.passed, part.line()
+        assert part.engine == 0.25 * whole.engine  # a power of two: exact
+        assert part.torch == 0.25 * whole.torch and part.numeric == 0.25 * whole.numeric
+
+
+def test_loss_as_a_function():
+    assert loss_name(mse_loss) == "mse" and loss_name("cross_entropy") == "cross_entropy"
+    assert loss_name(lambda out, label: out[label]) is None and loss_name("hinge") is None
+    model = MLP(4, [3, 2], seed=0)
+
+    def halved(out, label):
+        return mse_loss(out, label) * 0.5
+
+    result = grad_check(model, [0.5, 0.0, 1.0, -1.0], 1, "L0.N1.b", halved)
+    assert result.passed and result.torch is None and result.note == "no torch twin for this loss"
+    assert result.engine == 0.5 * grad_check(model, [0.5, 0.0, 1.0, -1.0], 1, "L0.N1.b", "mse").engine

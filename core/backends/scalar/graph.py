@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, Sequence
 
 from core.address import Address, AddressError, parse
 from core.engine import Scalar
-from core.gradcheck import copy_model, loss_function
+from core.gradcheck import LossFn, copy_model, loss_function
 from core.nn import MLP
 
 ACTIVATION_OPS = ("relu", "tanh", "sigmoid")
@@ -69,12 +69,14 @@ class Neighbourhood(NamedTuple):
 class GraphView:
     """One sample's graph: find nodes by address, and each node's labelled neighbourhood."""
 
-    def __init__(self, model: MLP, x: Sequence[float], label: int, loss: str = "cross_entropy") -> None:
+    def __init__(self, model: MLP, x: Sequence[float], label: int, loss: str | LossFn = "cross_entropy", *,
+                 scale: float = 1.0) -> None:
+        """Build the graph of (x, label) on a copy of `model`; `scale` (1/batch size) makes grads training's."""
         net = copy_model(model)
         root = loss_function(loss)(net([float(v) for v in x]), label)
         net.last_loss = root
         net.zero_grad()
-        root.backward()
+        (root * scale if scale != 1.0 else root).backward()
         self._build(root, {id(p): name for name, p in net.named_parameters()})
         self.layer_sizes = net.layer_sizes
         self.sample = ([float(v) for v in x], label)
