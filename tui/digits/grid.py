@@ -1,0 +1,228 @@
+"""The prediction grid: a page of digits, each with its true label, the model's answer and top-3 bars."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widget import Widget
+
+from tui.digits.render import RIGHT, UNKNOWN, WRONG, image_lines, pool, top3, upscale
+from tui.digits.selection import SORTS, Filter, LivePredictions, select
+
+
+class PredictionGrid(Widget, can_focus=True):
+    """Digits of one split as half-block tiles; arrows pick a tile, keys filter, sort and page."""
+
+    BINDINGS = [
+        Binding("left", "move(-1, 0)", "tile", show=False),
+        Binding("right", "move(1, 0)", "tile", show=False),
+        Binding("up", "move(0, -1)", "tile", show=False),
+        Binding("down", "move(0, 1)", "tile", show=False),
+        Binding("pageup,comma", "page(-1)", "page", show=False),
+        Binding("pagedown,full_stop", "page(1)", "page", show=False),
+        Binding("a", "show_all", "all"),
+        Binding("x", "show_mistakes", "mistakes"),
+        Binding("s", "cycle_sort", "sort"),
+        Binding("z", "zoom", "zoom"),
+        Binding("e", "edit", "draw on it"),
+    ]
+    DEFAULT_CSS = "PredictionGrid { height: 1fr; width: 1fr; }"
+
+    class Picked(Message):
+        """The user wants this digit on the canvas."""
+
+        def __init__(self, image: np.ndarray, side: int, label: int) -> None:
+            super().__init__()
+            self.image, self.side, self.label = image, side, label
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, side: int, *, split: str = "val",
+                 live: LivePredictions | None = None, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.images, self.labels, self.side, self.split = images, labels, side, split
+        self.live = live or LivePredictions(len(labels))
+        self.filter = Filter()
+        self.mistakes: tuple[int, ...] = ()  # the latest recorded evaluation's mistakes on this split
+        self.sort = SORTS[0]
+        self.zoomed = False
+        self.page = 0
+        self.selected = 0  # position on the page
+        self.step = -1  # the model step of the newest answer shown
+        self.note = ""  # e.g. "no model yet"
+        self._order: list[int] = list(range(len(labels)))
+
+    # ---- geometry ------------------------------------------------------------------------------------
+    @property
+    def tile_pixels(self) -> int:
+        """Displayed image side in pixels: 14 by default (28-pixel runs pooled), doubled when zoomed."""
+        base = 14
+        return base * 2 if self.zoomed else base
+
+    def layout_grid(self) -> tuple[int, int]:
+        """(columns, rows) of tiles that fit."""
+        px = self.tile_pixels
+        tile_w, tile_h = max(px, 14) + 2, (px + 1) // 2 + 3
+        return max(1, self.size.width // tile_w), max(1, (self.size.height - 1) // tile_h)
+
+    @property
+    def page_size(self) -> int:
+        cols, rows = self.layout_grid()
+        return cols * rows
+
+    def order(self) -> list[int]:
+        """All indices the filter keeps, in order (cached until refilter)."""
+        return self._order
+
+    def visible(self) -> list[int]:
+        """Split indices on the current page."""
+        size = self.page_size
+        return self._order[self.page * size:(self.page + 1) * size]
+
+    def selected_index(self) -> int | None:
+        page = self.visible()
+        return page[self.selected] if 0 <= self.selected < len(page) else None
+
+    # ---- state changes ------------------------------------------------------------------------------
+    def refilter(self, keep_page: bool = False) -> None:
+        """Recompute which digits are shown (after a filter, sort or prediction change)."""
+        flt = self.filter
+        if flt.kind == "mistakes":
+            flt = Filter("mistakes", recorded=self.mistakes)
+        self._order = select(self.labels, self.live, flt, self.sort)
+        if not keep_page:
+            self.page, self.selected = 0, 0
+        pages = max(1, -(-len(self._order) // max(1, self.page_size)))
+        self.page = min(self.page, pages - 1)
+        self.refresh()
+
+    def set_filter(self, flt: Filter) -> None:
+        self.filter = flt
+        self.refilter()
+
+    def predictions_arrived(self, step: int) -> None:
+        """New answers are in `live`: redraw (re-sorting only when the order depends on them)."""
+        self.step = max(self.step, step)
+        if self.sort != "natural" or self.filter.kind == "mistakes":
+            self.refilter(keep_page=True)
+        else:
+            self.refresh()
+
+    def on_resize(self) -> None:
+        self.refilter(keep_page=True)
+
+    # ---- actions --------------------------------------------------------------------------------------
+    def action_move(self, dx: int, dy: int) -> None:
+        cols, _ = self.layout_grid()
+        n = len(self.visible())
+        target = self.selected + dx + dy * cols
+        if 0 <= target < n:
+            self.selected = target
+        elif target >= n and self._has_page(1):
+            self.action_page(1)
+        elif target < 0 and self.page > 0:
+            self.action_page(-1)
+            self.selected = len(self.visible()) - 1
+        self.refresh()
+
+    def _has_page(self, delta: int) -> bool:
+        return 0 <= (self.page + delta) * self.page_size < len(self._order)
+
+    def action_page(self, delta: int) -> None:
+        if self._has_page(delta):
+            self.page += delta
+            self.selected = 0
+            self.refresh()
+
+    def action_show_all(self) -> None:
+        self.set_filter(Filter("all"))
+
+    def action_show_mistakes(self) -> None:
+        self.set_filter(Filter("mistakes"))
+
+    def on_key(self, event: events.Key) -> None:
+        # Digit keys filter by true digit (one handler: a binding cannot tell which digit was pressed).
+        if event.character and event.character.isdigit() and len(event.character) == 1:
+            event.stop()
+            self.set_filter(Filter("digit", digit=int(event.character)))
+
+    def action_cycle_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.refilter()
+
+    def action_zoom(self) -> None:
+        self.zoomed = not self.zoomed
+        self.refilter()
+
+    def action_edit(self) -> None:
+        index = self.selected_index()
+        if index is not None:
+            self.post_message(self.Picked(self.images[index], self.side, int(self.labels[index])))
+
+    # ---- drawing --------------------------------------------------------------------------------------
+    def _tile_image(self, index: int) -> list[Text]:
+        pixels = self.images[index].reshape(self.side, self.side)
+        px = self.tile_pixels
+        if self.side > px:
+            pixels = pool(pixels, self.side // px)
+        elif self.side < px:
+            pixels = upscale(pixels, px // self.side)
+        return image_lines(pixels.reshape(-1), pixels.shape[0])
+
+    def _tile_label(self, index: int, width: int) -> Text:
+        true = int(self.labels[index])
+        if not self.live.known()[index]:
+            return Text(f" {true}→?".ljust(width), UNKNOWN)
+        probs = self.live.probs[index]
+        pred = int(probs.argmax())
+        ok = pred == true
+        text = f"{'✓' if ok else '✗'}{true}→{pred} {probs[pred]:4.0%}".ljust(width)
+        return Text(text, f"bold {RIGHT if ok else WRONG}")
+
+    def render(self) -> Text:
+        cols, rows = self.layout_grid()
+        size = cols * rows
+        total = len(self._order)
+        pages = max(1, -(-total // size))
+        head = Text()
+        head.append(f" {self.filter.describe()}", "bold")
+        head.append(f" · {total:,} · page {self.page + 1}/{pages}")
+        if self.size.width >= 60:
+            head.append(f" · order: {self.sort}")
+            head.append(f" · model step {self.step}" if self.step >= 0 else "")
+        if self.note:
+            head.append(f" · {self.note}", UNKNOWN)
+        lines = [head]
+        page = self.visible()
+        px = self.tile_pixels
+        width = max(px, 14)
+        for r in range(rows):
+            tiles = page[r * cols:(r + 1) * cols]
+            if not tiles:
+                break
+            blocks = []
+            for k, index in enumerate(tiles):
+                image = self._tile_image(index)
+                label = self._tile_label(index, width)
+                if r * cols + k == self.selected and self.has_focus:
+                    label.stylize("reverse")
+                bars = top3(self.live.probs[index] if self.live.known()[index] else None, width)
+                blocks.append([*image, label, bars])
+            for line_no in range(len(blocks[0])):
+                line = Text()
+                for block in blocks:
+                    line.append(" ")
+                    line.append_text(block[line_no])
+                    line.append(" ")
+                lines.append(line)
+            lines.append(Text())
+        if not page:
+            lines.append(Text("  nothing to show for this filter", UNKNOWN))
+        return Text("\n").join(lines)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
