@@ -191,3 +191,21 @@ def test_layer_grad_stats_values():
     assert z.update_ratio == 0.0 and z.histogram[0] == 3
     nan = layer_grad_stats("r", 1, 0, np.array([np.nan, 1.0]), np.ones(2), 0.1)
     assert math.isnan(nan.mean) and sum(nan.histogram) == 1
+
+
+def test_conftest_keeps_tests_offline_and_out_of_the_cache():
+    import os
+    import socket
+    import urllib.request
+
+    from conftest import NetworkBlocked
+
+    with pytest.raises(OSError, match="tests run offline"):  # urllib wraps it in URLError
+        urllib.request.urlopen("http://example.com", timeout=1)
+    with pytest.raises(NetworkBlocked):
+        socket.create_connection(("93.184.216.34", 80), timeout=1)
+    assert "MNIST_DASH_DATA" not in os.environ
+    assert os.environ["XDG_CACHE_HOME"].startswith(os.environ["HOME"]) and os.path.expanduser("~") == os.environ["HOME"]
+    from core.data import cache_dir
+
+    assert str(cache_dir()).startswith(os.environ["HOME"])

@@ -12,7 +12,8 @@ from core.engine import ReLU, Scalar, Sigmoid
 from core.evaluation import EvaluationResult, evaluate_predictions
 
 
-def _activation(name: str) -> Callable[[float], float]:
+def activation_function(name: str) -> Callable[[float], float]:
+    """The engine's forward function of a hidden activation, for plain floats."""
     # The engine's own forward functions, so the float path gives bit-identical numbers.
     return {"relu": ReLU.forward, "tanh": math.tanh, "sigmoid": Sigmoid.forward}[name]
 
@@ -32,7 +33,7 @@ def model_layers(model: Any) -> list[tuple[list[list[float]], list[float], Calla
     """(weight rows, biases, activation or None) per layer, as floats copied from `model`."""
     out = []
     for i, layer in enumerate(model.layers):
-        act = _activation(model.activation) if i < len(model.layers) - 1 else None
+        act = activation_function(model.activation) if i < len(model.layers) - 1 else None
         out.append(([[w.data for w in nrn.w] for nrn in layer.neurons], [nrn.b.data for nrn in layer.neurons], act))
     return out
 

@@ -76,6 +76,7 @@ class ScalarRun:
         self.book: RunBook | None = None
         self.box = owner.box
         self.resume_notes: list[tuple[str, str]] = []
+        self.last_sample: tuple[list[float], int, float] | None = None
 
     def execute(self) -> RunSummary:
         try:
@@ -166,7 +167,7 @@ class ScalarRun:
         test_loss = test_acc = None
         if reason in ("completed", "early_stopped"):
             test_loss, test_acc = self._evaluate(data.test, "test", pos.epoch)
-        self._publish(None)
+        self._publish(self.last_sample)  # the final weights (after the last update) and the last step's grads
         event, summary = book.finished(reason, test_loss=test_loss, test_accuracy=test_acc)
         self.emit(event)
         return summary
@@ -222,6 +223,7 @@ class ScalarRun:
                 if observe is not None:
                     observe()
             book.record_step(len(batch), batch_loss, batch_correct)
+            self.last_sample = (x, label, scale)
             win_loss += batch_loss
             win_n += len(batch)
             if control.watched:
@@ -252,6 +254,7 @@ class ScalarRun:
 
     def _stopped(self, epoch: int) -> None:
         book = self.book
+        self._publish(self.last_sample)
         book.stop()
         if self.checkpoint_dir is not None and book.reason == "stopped":
             path = self._save()

@@ -12,13 +12,15 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from core.address import Address, validate
-from core.backends.scalar.evaluation import forward_floats, softmax
+from core.backends.scalar.evaluation import activation_function, forward_floats, softmax
+from core.backends.scalar.graph import GraphView
 from core.engine import Scalar
+from core.gradcheck import GradCheck, grad_check
 from core.nn import MLP, cross_entropy, mse_loss
 
 if TYPE_CHECKING:
@@ -165,15 +167,13 @@ class ScalarProbe:
         return rows, [snap.params[offset + j * (fan_in + 1) + fan_in] for j in range(width)]
 
     def _float_layers(self, snap: Snapshot) -> list:
-        from core.backends.scalar.evaluation import _activation
-
         layers = []
         for i in range(len(snap.layer_sizes) - 1):
             offset, fan_in, width = self._layer(snap, i)
             block = snap.params[offset:offset + width * (fan_in + 1)]
             rows = [list(block[j * (fan_in + 1):j * (fan_in + 1) + fan_in]) for j in range(width)]
             biases = [block[j * (fan_in + 1) + fan_in] for j in range(width)]
-            act = _activation(snap.activation) if i < len(snap.layer_sizes) - 2 else None
+            act = activation_function(snap.activation) if i < len(snap.layer_sizes) - 2 else None
             layers.append((rows, biases, act))
         return layers
 
@@ -211,31 +211,26 @@ class ScalarProbe:
                 p.grad = 0.0
             return probs, grads
 
-    def grad_check(self, address: str) -> Any:
-        """Numerical vs analytic gradient at the snapshot (core/gradcheck.py)."""
-        try:
-            from core import gradcheck
-        except ImportError:
-            raise NotImplementedError("the gradient check needs core/gradcheck.py") from None
+    def _sample(self, snap: Snapshot) -> tuple[tuple[float, ...], int, float]:
+        if snap.sample is None:
+            raise ValueError("no sample has passed through the network yet")
+        return snap.sample
+
+    def grad_check(self, address: str, *, use_torch: bool = True) -> GradCheck:
+        """The engine's d loss / d <address> on the snapshot's last sample beside independent estimates."""
         with self._lock:
             snap = self._snap()
-            if snap.sample is None:
-                raise ValueError("no sample has passed through the network yet")
-            x, label, scale = snap.sample
-            return gradcheck.check(self._model(snap), list(x), label, self._loss_fn(snap), address, scale=scale)
+            x, label, _ = self._sample(snap)
+            return grad_check(self._model(snap), list(x), label, address, snap.loss, use_torch=use_torch)
 
-    def graph(self) -> Any:
-        """The graph-node view of the snapshot's last sample (core/backends/scalar/graph.py), or None."""
-        try:
-            from core.backends.scalar import graph as graph_module
-        except ImportError:
-            return None
+    def graph(self) -> GraphView | None:
+        """The graph of the snapshot's last sample (core/backends/scalar/graph.py); None before any sample."""
         with self._lock:
             snap = self._snap()
             if snap.sample is None:
                 return None
-            x, label, scale = snap.sample
-            return graph_module.graph_view(self._model(snap), list(x), label, self._loss_fn(snap), scale=scale)
+            x, label, _ = snap.sample
+            return GraphView(self._model(snap), list(x), label, snap.loss)
 
 
 def probe_from_checkpoint(path: str | Path, config: TrainConfig) -> ScalarProbe:
