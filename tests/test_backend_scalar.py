@@ -9,8 +9,9 @@ import threading
 import pytest
 
 from core.backends import RunControl, get_trainer
-from core.backends.scalar import loop as scalar_backend
+from core.backends.gradstats import HISTOGRAM_EDGES
 from core.backends.scalar import ScalarTrainer
+from core.backends.scalar import loop as scalar_backend
 from core.backends.scalar.checkpoint import CHECKPOINT_NAME
 from core.backends.scalar.evaluation import evaluate
 from core.config import TrainConfig
@@ -98,10 +99,10 @@ def test_layer_grad_stats_at_each_epoch_end(data):
         at = [e for e in of(events, LayerGradStats) if e.step == epoch.step]
         assert sorted(e.layer for e in at)[-2:] == [0, 1]
         for e in at:
-            assert len(e.histogram) == 12 and len(e.histogram_edges) == 13
+            assert len(e.histogram) == 24 and e.histogram_edges == HISTOGRAM_EDGES
             assert e.max_abs >= abs(e.mean) and e.std >= 0 and e.update_ratio > 0
             assert 0.0 <= e.dead_fraction <= 1.0
-            assert sum(e.histogram) > 0
+            assert sum(e.histogram) == (8 * 49 if e.layer == 0 else 10 * 8)  # every finite grad
     events, _ = run(BASE.replace(activation="tanh"), data)
     assert all(e.dead_fraction == 0.0 for e in of(events, LayerGradStats))
 
@@ -166,7 +167,7 @@ def test_divergence_is_caught_with_a_hint(data):
     events, summary = run(config, data)
     done = events[-1]
     assert isinstance(done, RunFinished) and done.reason == "diverged"
-    assert "--lr" in done.message and "--init scaled" in done.message
+    assert "lower the learning rate" in done.message and "scaled initialisation" in done.message
     assert done.test_loss is None and summary.reason == "diverged"
     assert any(isinstance(e, LogLine) and e.level == "error" for e in events)
 
@@ -244,8 +245,8 @@ def test_checkpoint_resume_continues_exactly(data, tmp_path, optimizer):
     straight, _ = run(config, data)
     first, _ = run(config.replace(epochs=2), data, checkpoint_dir=tmp_path)
     doc = json.loads((tmp_path / CHECKPOINT_NAME).read_text())
-    assert doc["format"] == "mnist-dash-scalar-checkpoint" and doc["version"] == 1
-    assert doc["epoch"] == 2 and doc["step"] == 24 and doc["layer_sizes"] == [49, 8, 10]
+    assert doc["format"] == "mnist-dash-scalar-checkpoint" and doc["version"] == 2
+    assert doc["progress"]["epoch"] == 2 and doc["progress"]["step"] == 24 and doc["layer_sizes"] == [49, 8, 10]
     assert len(doc["parameters"]) == config.parameter_count() and doc["optimizer"]["name"] == optimizer
     resumed, summary = run(config, data, resume_from=tmp_path / CHECKPOINT_NAME)
     assert resumed[0].resumed_from_step == 24
@@ -265,7 +266,9 @@ def test_stop_mid_epoch_then_resume_matches_an_uninterrupted_run(data, tmp_path)
 
     run(config, data, control, on_event=stop_at_17, checkpoint_dir=tmp_path)
     doc = json.loads((tmp_path / CHECKPOINT_NAME).read_text())
-    assert (doc["epoch"], doc["step"], doc["batches_into_epoch"]) == (1, 17, 5)
+    progress = doc["progress"]
+    assert (progress["epoch"], progress["step"], progress["batch_in_epoch"], progress["samples_seen"]) == (1, 17, 5, 68)
+    assert progress["epoch_count"] == 20
     resumed, summary = run(config, data, resume_from=tmp_path / CHECKPOINT_NAME, checkpoint_dir=tmp_path)
     assert summary.reason == "completed" and summary.steps == 24
     end_a, end_b = of(straight, EpochEnded)[-1], of(resumed, EpochEnded)[-1]
@@ -281,14 +284,13 @@ def test_resume_with_another_shape_fails_clearly(data, tmp_path):
 
 def test_early_stopping_on_validation_loss(data, monkeypatch):
     val_losses = iter([1.0, 2.0, 3.0, 4.0])
-    real = scalar_backend.evaluate
+    real = scalar_backend.evaluate_split
 
     def fake(model, images, labels, loss_fn):
-        if images is data.val.images:
-            return next(val_losses), 0.5
-        return real(model, images, labels, loss_fn)
+        loss, result = real(model, images, labels, loss_fn)
+        return (next(val_losses), result) if images is data.val.images else (loss, result)
 
-    monkeypatch.setattr(scalar_backend, "evaluate", fake)
+    monkeypatch.setattr(scalar_backend, "evaluate_split", fake)
     events, summary = run(BASE.replace(epochs=4, patience=1), data)
     assert summary.reason == "early_stopped" and summary.epochs_completed == 2
     assert summary.best_val_loss == 1.0 and summary.test_loss is not None
@@ -313,3 +315,172 @@ def test_errors_become_run_failed(data, tmp_path, case):
     failed = events[-1]
     assert isinstance(failed, RunFailed) and summary.reason == "failed"
     assert "\n" not in failed.error and failed.error_type and "Traceback" in failed.traceback
+
+
+# ---- wave 2: the run book's numbers, evaluation, probe and checkpoint checks ----------------------------------
+
+
+def test_a_short_last_batch_weighs_by_its_samples(data):
+    config = BASE.replace(train_subset=46, epochs=1, batch_size=4)  # 11 batches of 4 and one of 2
+    events, summary = run(config, data.__class__(**{**data.__dict__, "train": _head(data.train, 46)}))
+    steps = of(events, StepEnded)
+    assert summary.steps == 12 and steps[-1].samples_seen == 46
+    epoch = of(events, EpochEnded)[0]
+    # the epoch loss is the mean over the 46 samples, not over 12 batch means
+    assert epoch.train_loss == pytest.approx(sum(s.loss * _window(steps, i) for i, s in enumerate(steps)) / 46)
+    assert _window(steps, len(steps) - 1) % 4 == 2  # the last window holds the batch of 2
+
+
+def _head(split, n):
+    return split.__class__(images=split.images[:n], labels=split.labels[:n])
+
+
+def _window(steps, i):
+    """Samples in the window a StepEnded averages over."""
+    before = steps[i - 1].samples_seen if i else 0
+    return steps[i].samples_seen - before
+
+
+def test_each_epoch_shuffles_differently(data):
+    config = BASE.replace(batch_size=1, epochs=2, train_subset=48)
+    control = RunControl(watched=["loss"])
+    events, _ = run(config, data, control)
+    by_epoch = [[w.data for w in of(events, ScalarWatch) if (w.step - 1) // 48 == e] for e in (0, 1)]
+    assert len(by_epoch[0]) == len(by_epoch[1]) == 48
+    # The same 48 samples in a different order: the first losses of each epoch differ in sequence.
+    assert by_epoch[0][:5] != by_epoch[1][:5]
+
+
+def test_evaluation_events_agree_with_the_run(data):
+    events, summary = run(BASE, data)
+    evaluations = [e for e in events if type(e).__name__ == "Evaluation"]
+    assert [(e.split, e.epoch) for e in evaluations] == [("val", 1), ("val", 2), ("test", 2)]
+    test = evaluations[-1]
+    total = sum(map(sum, test.confusion))
+    assert total == 16
+    assert summary.test_accuracy == sum(test.confusion[k][k] for k in range(10)) / total == test.accuracy
+    assert test.loss == summary.test_loss
+    vals = of(events, EpochEnded)
+    assert [e.val_accuracy for e in vals] == [e.accuracy for e in evaluations[:2]]
+
+
+def test_evaluation_where_nine_is_right(data):
+    model = MLP(49, [10], seed=0)
+    for nrn in model.layers[0].neurons:
+        for w in nrn.w:
+            w.data = 0.0
+    model.layers[0].neurons[9].b.data = 5.0  # always answers 9
+    images, labels = data.val.images[:4], data.val.labels[:4].copy()
+    labels[:] = [9, 9, 9, 3]
+    loss, accuracy = evaluate(model, images, labels, cross_entropy)
+    assert accuracy == 0.75
+    assert loss == pytest.approx((3 * cross_entropy([*map(_s, [0] * 9), _s(5.0)], 9).data
+                                  + cross_entropy([*map(_s, [0] * 9), _s(5.0)], 3).data) / 4)
+
+
+def _s(v):
+    from core.engine import Scalar
+
+    return Scalar(float(v))
+
+
+def test_early_stop_reached_on_the_final_epoch_completes(data, monkeypatch):
+    losses = iter([1.0, 2.0, 3.0])
+    real = scalar_backend.evaluate_split
+
+    def fake(model, images, labels, loss_fn):
+        loss, result = real(model, images, labels, loss_fn)
+        return (next(losses), result) if images is data.val.images else (loss, result)
+
+    monkeypatch.setattr(scalar_backend, "evaluate_split", fake)
+    _, summary = run(BASE.replace(epochs=3, patience=2), data)
+    assert (summary.reason, summary.epochs_completed, summary.test_loss is not None) == ("completed", 3, True)
+
+
+@pytest.mark.parametrize(("where", "value", "match"), [
+    ("parameters", float("nan"), "not a finite number"),
+    ("parameters", float("inf"), "not a finite number"),
+    ("progress.step", -3, "negative"),
+    ("progress.epoch", 99, "epoch 99 of 2"),
+])
+def test_checkpoints_with_impossible_values_are_refused(data, tmp_path, where, value, match):
+    run(BASE.replace(epochs=1), data, checkpoint_dir=tmp_path)
+    path = tmp_path / CHECKPOINT_NAME
+    doc = json.loads(path.read_text())
+    if where == "parameters":
+        doc["parameters"]["L0.N0.w3"] = value
+    else:
+        doc["progress"][where.split(".")[1]] = value
+    path.write_text(json.dumps(doc))
+    events, summary = run(BASE, data, resume_from=path)
+    assert summary.reason == "failed" and isinstance(events[-1], RunFailed)
+    assert match in events[-1].error
+
+
+def test_probe_answers_from_a_snapshot_between_backward_and_update(data):
+    trainer = ScalarTrainer()
+    assert trainer.probe() is None
+    control = RunControl(watched=["L0.N2.w24", "L1.N3.b"])
+    seen = {}
+
+    def on_event(event):
+        if isinstance(event, StepEnded) and event.step == 5 and "probe" not in seen:
+            control.pause()
+            seen["probe"] = trainer.probe()
+            threading.Timer(0.3, control.resume).start()
+
+    worker_events = []
+    done = threading.Event()
+
+    def train():
+        trainer.fit(BASE.replace(epochs=1), data, lambda e: (worker_events.append(e), on_event(e)), control)
+        done.set()
+
+    t = threading.Thread(target=train)
+    t.start()
+    assert done.wait(60)
+    t.join()
+    probe = seen["probe"]
+    assert probe is not None and probe.backend == "scalar" and probe.input_side == 7
+    final = trainer.probe()
+    assert final.step() == 12
+    watches = {(w.step, w.address): (w.data, w.grad) for w in of(worker_events, ScalarWatch)}
+    # the final snapshot: weights after the last update, grads of the last step
+    data12, grad12 = watches[(12, "L0.N2.w24")]
+    assert final.value("L0.N2.w24") == (data12 - 0.1 * grad12, grad12)
+    rows, biases = final.layer_weights(1)
+    assert biases[3] == final.value("L1.N3.b")[0] and len(rows) == 10 and len(rows[0]) == 8
+    weights, grads = final.incoming(0, 2)
+    assert (weights[24], grads[24]) == final.value("L0.N2.w24")
+    probs = final.predict(data.val.images[:3].tolist())
+    assert len(probs) == 3 and all(abs(sum(p) - 1) < 1e-12 for p in probs)
+
+
+def test_input_gradient_is_the_graphs_own_backward(data):
+    trainer = ScalarTrainer()
+    trainer.fit(BASE.replace(epochs=1), data, lambda e: None, RunControl())
+    probe = trainer.probe()
+    image = data.val.images[0].tolist()
+    probs, grads = probe.input_gradient(image, target=3)
+    assert probs == probe.predict([image])[0]
+    h, k = 1e-6, int(max(range(49), key=lambda i: abs(grads[i])))
+    model = MLP(49, [8, 10], seed=0)
+    for p, v in zip(model.parameters(), [probe.value(a)[0] for a, _ in model.named_parameters()], strict=True):
+        p.data = v
+    up, down = list(image), list(image)
+    up[k] += h
+    down[k] -= h
+    numeric = (model(up)[3].data - model(down)[3].data) / (2 * h)
+    assert grads[k] == pytest.approx(numeric, rel=1e-5) and grads[k] != 0
+    _, loss_grads = probe.input_gradient(image, label=int(data.val.labels[0]))
+    assert loss_grads != grads
+
+
+def test_probe_from_a_checkpoint(data, tmp_path):
+    from core.backends.scalar import probe_from_checkpoint
+
+    trainer = ScalarTrainer()
+    trainer.fit(BASE.replace(epochs=1), data, lambda e: None, RunControl(), checkpoint_dir=tmp_path)
+    live, saved = trainer.probe(), probe_from_checkpoint(tmp_path / CHECKPOINT_NAME, BASE.replace(epochs=1))
+    images = data.val.images[:4].tolist()
+    assert saved.predict(images) == live.predict(images) and saved.step() == 12

@@ -12,7 +12,7 @@ import threading
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 if TYPE_CHECKING:
     from core.config import TrainConfig
@@ -106,6 +106,27 @@ class RunControl:
             self._watched = tuple(a for a in self._watched if a != address)
 
 
+class Probe(Protocol):
+    """A read-only look inside a model, safe from any thread: every answer comes from one consistent snapshot
+    the training thread published between optimiser steps (after backward, before the update)."""
+
+    backend: str
+    layer_sizes: tuple[int, ...]  # (inputs, hidden..., 10)
+    input_side: int  # 28, 14 or 7
+    graph_nodes: bool  # True on the handmade engine (z, a, loss addresses)
+
+    def step(self) -> int: ...  # the optimiser step the snapshot belongs to
+    def value(self, address: str) -> tuple[float, float]: ...  # (data, grad)
+    def values(self, addresses: Sequence[str]) -> dict[str, tuple[float, float]]: ...
+    def incoming(self, layer: int, neuron: int) -> tuple[list[float], list[float]]: ...  # weights, grads
+    def layer_weights(self, layer: int) -> tuple[list[list[float]], list[float]]: ...  # W rows, b
+    def predict(self, images: Sequence[Sequence[float]]) -> list[list[float]]: ...  # softmax rows
+    def input_gradient(self, image: Sequence[float], *, target: int | None = None,
+                       label: int | None = None) -> tuple[list[float], list[float]]: ...  # (probs, d/d pixel)
+    def grad_check(self, address: str) -> Any: ...  # core.gradcheck.GradCheck
+    def graph(self) -> Any: ...  # core.backends.scalar.graph.GraphView on the handmade engine, else None
+
+
 class Trainer(Protocol):
     """A backend. `fit` runs one training run to its end and reports through `emit`.
 
@@ -127,6 +148,10 @@ class Trainer(Protocol):
         resume_from: Path | None = None,
     ) -> RunSummary: ...
 
+    def probe(self) -> Probe | None:
+        """A Probe of the current (or last) run's model; None before a model exists."""
+        ...
+
 
 def new_run_id(backend: str = "run") -> str:
     """Sortable and unique: 20261128-215300-scalar-1a2b3c."""
@@ -143,3 +168,15 @@ def get_trainer(name: str) -> Trainer:
         raise ValueError(f"unknown backend {name!r} (choose from {', '.join(BACKENDS)})") from None
     module_name, class_name = target.split(":")
     return getattr(importlib.import_module(module_name), class_name)()
+
+
+def load_probe(run_dir: str | Path) -> Probe:
+    """A Probe over a recorded run's latest checkpoint, from the backend that wrote it; ValueError if none."""
+    from core.runs import open_run
+
+    record = open_run(run_dir)
+    checkpoint = record.latest_checkpoint()
+    if checkpoint is None:
+        raise ValueError(f"{run_dir}: the run has no checkpoint to look inside")
+    module_name = BACKENDS[record.config.backend].split(":")[0]
+    return importlib.import_module(module_name).probe_from_checkpoint(checkpoint, record.config)

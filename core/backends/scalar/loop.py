@@ -138,8 +138,10 @@ class ScalarRun:
             self.resume_notes.append(("info", f"resuming with changed settings: {', '.join(changed)}"))
         return position
 
-    def _publish(self, sample: tuple[list[float], int, float] | None) -> None:
-        self.box.publish(take_snapshot(self.book.position.step, self.config, self.params, sample))
+    def _publish(self, sample: tuple[list[float], int, float] | None, step: int | None = None) -> None:
+        """Hand a probe the current weights and grads (`step`: the step whose grads they are)."""
+        step = self.book.position.step if step is None else step
+        self.box.publish(take_snapshot(step, self.config, self.params, sample))
 
     # ---- the run --------------------------------------------------------------------------------------
     def _run(self) -> RunSummary:
@@ -222,21 +224,24 @@ class ScalarRun:
                 batch_correct += values.index(max(values)) == label
                 if observe is not None:
                     observe()
+            # After backward, before the update: the moment a probe snapshot and a pause belong to.
+            now = perf()
+            if box.active and now - last_pub >= PUBLISH_EVERY_S:
+                self._publish((x, label, scale), pos.step + 1)
+                last_pub = now
+            if control.paused:
+                self._publish((x, label, scale), pos.step + 1)
+                control.wait_while_paused()
+                t = perf() - now
+                paused_s, win_paused, now = paused_s + t, win_paused + t, perf()
+            if control.stop_requested:
+                self._stopped(epoch)  # a stop during the pause drops this step's update
             book.record_step(len(batch), batch_loss, batch_correct)
             self.last_sample = (x, label, scale)
             win_loss += batch_loss
             win_n += len(batch)
             if control.watched:
                 self.watcher(control.watched, pos.step)
-            now = perf()
-            if box.active and now - last_pub >= PUBLISH_EVERY_S:
-                self._publish((x, label, scale))
-                last_pub = now
-            if control.paused:
-                self._publish((x, label, scale))  # a probe answers from the step the pause holds
-                control.wait_while_paused()
-                t = perf() - now
-                paused_s, win_paused, now = paused_s + t, win_paused + t, perf()
             opt.step()
             if now - last_stats >= STATS_EVERY_S:
                 stats.emit(emit, self.run_id, pos.step, cfg.lr)
