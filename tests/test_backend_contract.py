@@ -1,0 +1,145 @@
+"""Both backends answer the same questions the same way: the same tiny configs through get_trainer(name)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from core.backends import RunControl, get_trainer
+from core.backends.gradstats import HISTOGRAM_EDGES
+from core.backends.runbook import Position, RunBook
+from core.events import EpochEnded, Evaluation, LayerGradStats, RunFinished, RunStarted, ScalarWatch, StepEnded
+
+BACKENDS = ["scalar", "lightning"]
+PROGRESS_NAMES = list(Position().to_dict())
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    name = request.param
+    if name == "lightning":
+        pytest.importorskip("lightning", reason="lightning is not installed")
+    return name
+
+
+def run(name, config, data, control=None, *, on_event=None, **kwargs):
+    events = []
+
+    def emit(event):
+        events.append(event)
+        if on_event is not None:
+            on_event(event)
+
+    trainer = get_trainer(name)
+    summary = trainer.fit(config.replace(backend=name), data, emit, control or RunControl(), **kwargs)
+    return events, summary, trainer
+
+
+def of(events, kind):
+    return [e for e in events if isinstance(e, kind)]
+
+
+def read_progress(name, directory):
+    if name == "scalar":
+        return json.loads((directory / "scalar.json").read_text())["progress"]
+    import torch
+
+    return torch.load(directory / "lightning.pt", weights_only=True)["progress"]
+
+
+def test_event_order(backend, tiny_config, tiny_data):
+    events, summary, _ = run(backend, tiny_config, tiny_data)
+    assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
+    assert summary.reason == "completed" and summary.steps == 24 and summary.epochs_completed == 2
+    kinds = [type(e).__name__ for e in events if isinstance(e, (EpochEnded, Evaluation, RunFinished))]
+    assert kinds == ["EpochEnded", "Evaluation", "EpochEnded", "Evaluation", "Evaluation", "RunFinished"]
+    assert [(e.split, e.epoch) for e in of(events, Evaluation)] == [("val", 1), ("val", 2), ("test", 2)]
+    steps = [e.step for e in of(events, StepEnded)]
+    assert steps == sorted(steps) and steps[-1] == 24 and of(events, StepEnded)[-1].samples_seen == 96
+    test = of(events, Evaluation)[-1]
+    assert summary.test_accuracy == sum(test.confusion[k][k] for k in range(10)) / 16
+
+
+def test_the_run_obeys_the_run_books_patience_rule(backend, tiny_config, tiny_data):
+    config = tiny_config.replace(epochs=3, patience=1, lr=0.5)
+    events, summary, _ = run(backend, config, tiny_data)
+    book = RunBook(config, "r", total_steps=36)
+    reason = None
+    for e in of(events, EpochEnded):
+        reason = book.end_epoch(e.epoch, e.val_loss)
+    assert (summary.reason, summary.epochs_completed) == (reason, book.position.epoch)
+    assert summary.best_val_loss == book.position.best_val_loss
+
+
+def test_divergence(backend, tiny_config, tiny_data):
+    config = tiny_config.replace(hidden=(32, 32), init="uniform", lr=10.0, loss="mse", batch_size=1, epochs=1)
+    events, summary, _ = run(backend, config, tiny_data)
+    assert summary.reason == "diverged" and events[-1].reason == "diverged"
+    assert "lower the learning rate" in summary.message and summary.test_loss is None
+
+
+def test_grad_stats_bins_are_shared(backend, tiny_config, tiny_data):
+    events, _, _ = run(backend, tiny_config, tiny_data)
+    stats = of(events, LayerGradStats)
+    assert stats and all(s.histogram_edges == HISTOGRAM_EDGES and len(s.histogram) == 24 for s in stats)
+    fan = {0: 49 * 8, 1: 8 * 10}
+    assert all(sum(s.histogram) == fan[s.layer] for s in stats)
+
+
+def test_watched_weights_move_by_minus_lr_grad(backend, tiny_config, tiny_data):
+    addresses = ["L0.N0.w24", "L0.N5.b", "L1.N2.w0"]
+    events, _, _ = run(backend, tiny_config.replace(epochs=1, optimizer="sgd"), tiny_data,
+                       RunControl(watched=addresses))
+    moved = 0
+    for address in addresses:
+        series = [w for w in of(events, ScalarWatch) if w.address == address]
+        assert [w.step for w in series] == list(range(1, 13))
+        for before, after in zip(series, series[1:], strict=False):
+            expected = before.data - 0.1 * before.grad
+            if backend == "scalar":
+                assert after.data == expected
+            else:  # float32 arithmetic on the device
+                assert after.data == pytest.approx(expected, rel=1e-6, abs=1e-7)
+            moved += before.grad != 0
+    assert moved > 12
+
+
+def test_stop_then_resume_position(backend, tiny_config, tiny_data, tmp_path):
+    control = RunControl()
+
+    def stop_at_5(event):
+        if isinstance(event, StepEnded) and event.step >= 5:
+            control.stop()
+
+    _, summary, _ = run(backend, tiny_config.replace(), tiny_data, control, on_event=stop_at_5,
+                        checkpoint_dir=tmp_path)
+    assert summary.reason == "stopped"
+    progress = read_progress(backend, tmp_path)
+    assert list(progress) == PROGRESS_NAMES
+    assert progress["step"] == summary.steps and progress["epoch"] == 0
+    assert progress["batch_in_epoch"] == summary.steps and progress["samples_seen"] == 4 * summary.steps
+    checkpoint = tmp_path / ("scalar.json" if backend == "scalar" else "lightning.pt")
+    events, resumed, _ = run(backend, tiny_config, tiny_data, resume_from=checkpoint)
+    assert events[0].resumed_from_step == summary.steps
+    assert (resumed.reason, resumed.steps, resumed.epochs_completed) == ("completed", 24, 2)
+
+
+def test_checkpoint_progress_names_after_an_epoch(backend, tiny_config, tiny_data, tmp_path):
+    _, summary, _ = run(backend, tiny_config.replace(epochs=1), tiny_data, checkpoint_dir=tmp_path)
+    progress = read_progress(backend, tmp_path)
+    assert list(progress) == PROGRESS_NAMES
+    assert (progress["epoch"], progress["step"], progress["batch_in_epoch"], progress["samples_seen"]) == (1, 12, 0, 48)
+    assert math.isfinite(progress["best_val_loss"]) and progress["bad_epochs"] == 0
+
+
+def test_probe_after_the_run(backend, tiny_config, tiny_data):
+    _, _, trainer = run(backend, tiny_config.replace(epochs=1), tiny_data)
+    probe = trainer.probe()
+    assert probe is not None and probe.layer_sizes == (49, 8, 10) and probe.input_side == 7
+    assert probe.step() == 12 and probe.graph_nodes == (backend == "scalar")
+    probs = probe.predict(tiny_data.val.images[:2].tolist())
+    assert len(probs) == 2 and all(abs(sum(p) - 1) < 1e-5 for p in probs)
+    weights, grads = probe.incoming(0, 3)
+    assert len(weights) == len(grads) == 49 and weights[7] == pytest.approx(probe.value("L0.N3.w7")[0])
