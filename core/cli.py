@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
-from core.config import FIELDS, ConfigError, FieldInfo, Problem, TrainConfig, read_settings
+from core.config import FIELDS, ConfigError, FieldInfo, Problem, TrainConfig, plain, read_settings
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -107,9 +107,9 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, tuple[str, 
     layers: list[tuple[str, dict]] = []
     if args.config:
         try:
-            layers.append((f"config file {args.config}", read_settings(args.config)))
+            layers.append((f"config file {plain(args.config)}", read_settings(args.config)))
         except ConfigError as exc:
-            return TrainConfig(), (), [f"--config {args.config}: {p}" for p in exc.problems]
+            return TrainConfig(), (), [f"--config {plain(args.config)}: {p}" for p in exc.problems]
     layers.append(("", {name: getattr(args, name) for name in FIELDS if getattr(args, name) is not None}))
     problems: list[str] = []
     origin: dict[str, str] = {}  # field -> the config file that set it ("" = a flag or a default)
@@ -240,9 +240,10 @@ def _main(argv: Sequence[str] | None) -> int:
         try:
             save_config(config, args.save_config)
         except ConfigError as exc:
-            return _usage_error([f"--save-config {args.save_config}: {p}" for p in exc.problems])
+            return _usage_error([f"--save-config {plain(args.save_config)}: {p}" for p in exc.problems])
         except OSError as exc:
-            return _usage_error([f"--save-config {args.save_config}: cannot write it ({exc.strerror or exc})"])
+            return _usage_error([f"--save-config {plain(args.save_config)}: cannot write it "
+                                 f"({exc.strerror or plain(exc)})"])
         print(f"mnist-dash: saved the configuration to {args.save_config}")
         return 0
     if args.open_run:

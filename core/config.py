@@ -192,8 +192,8 @@ class TrainConfig:
         """Build from a dict; unknown keys are rejected by name, values are coerced where unambiguous."""
         if not isinstance(data, dict):
             raise ConfigError([Problem("", f"expected a table of settings, got {type(data).__name__}")])
-        unknown = sorted((str(k) for k in data if k not in FIELDS), key=str)
-        problems = [Problem(show(k, quote=False), f"unknown setting (known: {', '.join(FIELDS)})") for k in unknown]
+        unknown = sorted((k for k in data if k not in FIELDS), key=str)
+        problems = [Problem(plain(k), f"unknown setting (known: {', '.join(FIELDS)})") for k in unknown]
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key in FIELDS:
@@ -223,7 +223,7 @@ class TrainConfig:
         try:
             return cls.from_dict(settings)
         except ConfigError as exc:
-            raise ConfigError(exc.problems, f"config file {path}") from None
+            raise ConfigError(exc.problems, f"config file {plain(path)}") from None
 
 
 FIELDS: dict[str, FieldInfo] = {
@@ -241,6 +241,12 @@ def show(value: Any, *, quote: bool = True) -> str:
             return f"an integer of {value.bit_length()} bits"
         return f"a {type(value).__name__} too deep to show"
     return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
+
+
+def plain(text: Any) -> str:
+    """A name (a key, a path) as typed when it is one plain line, else quoted; cut short either way."""
+    text = str(text)
+    return show(text, quote=not text or not text.isprintable() or text.strip() != text)
 
 
 def parse_settings(text: str, kind: str) -> dict[str, Any]:
@@ -266,7 +272,7 @@ def parse_settings(text: str, kind: str) -> dict[str, Any]:
 def read_settings(path: str | Path) -> dict[str, Any]:
     """The settings a JSON or TOML file names (only those); ConfigError naming the file when unreadable."""
     path = Path(path)
-    source = f"config file {path}"
+    source = f"config file {plain(path)}"
     try:
         raw = path.read_bytes()
     except OSError as exc:
