@@ -19,7 +19,6 @@ HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid")
 ACTIVATIONS = (*HIDDEN_ACTIVATIONS, "linear")  # linear: the output layer
 INITS = ("scaled", "uniform")
 _ACT_OPS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "linear": None}
-parse_address = parse  # shim for core/backends/lightning.py (H2): use core.address.parse
 
 
 class UnknownScalar(AddressError, KeyError):
