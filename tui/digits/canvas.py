@@ -100,7 +100,7 @@ class DrawCanvas(Widget, can_focus=True):
         self._changed()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
-        if self._last is None or not event.button:
+        if self._last is None:  # not pressed (the mouse is captured from down to up)
             return
         point = self._point(event)
         self.surface.stroke(*self._last, *point, erase=self._erasing)
