@@ -192,3 +192,24 @@ def snapshot_app(keys: tuple[str, ...]):
 def test_snapshot(view, keys, snap_compare, fixed_clock):
     app, run_before = snapshot_app(keys)
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_the_real_scalar_probe_answers_the_canvas():
+    probe_module = pytest.importorskip("core.backends.scalar.probe")
+    from core.config import TrainConfig
+
+    config = TrainConfig()  # the default network, 196-64-32-10
+    sizes = config.layer_sizes
+    from core.nn import MLP
+
+    model = MLP(sizes[0], list(sizes[1:]), activation=config.activation, seed=1)
+    box = probe_module.SnapshotBox()
+    box.publish(probe_module.take_snapshot(7, config, model.parameters(), None))
+    app = Host(probe_module.ScalarProbe(box))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("w", "space", "shift+down", "shift+down")
+        pane = app.screen.query_one(DrawPane)
+        await settle(app, pilot, lambda: pane.answer is not None and not pane.dirty and not pane.busy)
+        probs, grads = app.probe.input_gradient(pane.image(14).tolist())
+        assert pane.answer == (probs, grads) and len(grads) == 196 and any(grads)
+        assert "Scalar graph's own backward pass" in str(app.screen.query_one("#saliency-caption").render())
