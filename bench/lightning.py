@@ -23,13 +23,13 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from core.backends import RunControl  # noqa: E402
-from core.backends._lightning_impl import build_network  # noqa: E402
 from core.backends.lightning import (  # noqa: E402
     LightningTrainer,
     describe_device,
     resolve_accelerator,
     route_lightning_logs,
 )
+from core.backends.lightning.network import build_network  # noqa: E402
 from core.config import TrainConfig  # noqa: E402
 from core.data import MnistData, Split, find_and_load  # noqa: E402
 from core.events import EpochEnded, RunFailed  # noqa: E402

@@ -1,4 +1,4 @@
-"""The Lightning backend on CPU: event contract, control, exact watches, checkpoints, devices, DDP (gloo)."""
+"""The Lightning backend on CPU: events, control, exact watches, run book, probe, checkpoints, threads, DDP (gloo)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,24 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("lightning")
 
+from core.address import AddressError  # noqa: E402
 from core.backends import RunControl  # noqa: E402
+from core.backends.gradstats import HISTOGRAM_EDGES  # noqa: E402
 from core.backends.lightning import (  # noqa: E402
     CHECKPOINT_NAME,
     GPU_MISSING,
     LightningTrainer,
+    choose_threads,
     ensure_single_device,
+    probe_from_checkpoint,
 )
+from core.backends.lightning import fit as fit_module  # noqa: E402
+from core.backends.lightning import module as module_module  # noqa: E402
 from core.config import TrainConfig  # noqa: E402
 from core.data import find_and_load, prepare  # noqa: E402
 from core.events import (  # noqa: E402
     EpochEnded,
+    Evaluation,
     LayerGradStats,
     LogLine,
     RunFailed,
@@ -49,6 +56,8 @@ TINY = dict(
 
 @pytest.fixture(scope="module")
 def data():
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"real MNIST not found at {DATA_DIR}")
     raw = find_and_load(DATA_DIR, allow_download=False)
     return prepare(raw, input_size=7, seed=0, train_subset=256, val_subset=64, test_subset=128)
 
@@ -90,6 +99,7 @@ def test_event_contract(data, capfd):
     for s in stats:
         assert len(s.histogram_edges) == len(s.histogram) + 1
         assert sum(s.histogram) == (49 * 8 if s.layer == 0 else 8 * 10)
+        assert s.histogram_edges == HISTOGRAM_EDGES  # the run book's one definition
         assert 0 <= s.dead_fraction <= 1 and s.update_ratio > 0 and s.max_abs >= abs(s.mean)
     watches = of(events, ScalarWatch)
     assert sorted({w.address for w in watches}) == ["L0.N3.w20", "L1.N2.b"]
@@ -97,13 +107,23 @@ def test_event_contract(data, capfd):
     warnings = [e.message for e in of(events, LogLine) if e.level == "warning" and "watch" in e.message]
     assert len(warnings) == 2 and any("handmade engine" in w for w in warnings)
     assert finish.reason == "completed" and finish.steps == 16 and finish.epochs_completed == 2
-    assert 0 <= finish.test_accuracy <= 1 and summary.test_accuracy == finish.test_accuracy
+    assert summary.test_accuracy == finish.test_accuracy
     assert summary.reason == "completed" and summary.best_val_loss == min(e.val_loss for e in epochs)
     for event in events:  # every event survives its JSONL line
         assert from_json(to_json(event)) == event
     err = capfd.readouterr().err
     assert "GPU available" not in err and "LOCAL_RANK" not in err  # Lightning's chatter became LogLines
-    assert any("GPU available" in e.message for e in of(events, LogLine))
+    lines = of(events, LogLine)
+    assert [e.level for e in lines if "GPU available" in e.message] == ["debug"]  # library chatter: debug
+    assert [e.message for e in lines if e.level == "info"] == ["training on cpu, 1 CPU thread"]  # the header
+    assert start.threads == choose_threads(config) == 1  # 8-unit model: one thread whatever the machine
+    test = [e for e in of(events, Evaluation) if e.split == "test"]
+    assert [e.epoch for e in of(events, Evaluation) if e.split == "val"] == [1, 2] and len(test) == 1
+    confusion = test[0].confusion
+    assert sum(map(sum, confusion)) == 128
+    assert finish.test_accuracy == sum(confusion[k][k] for k in range(10)) / 128 == test[0].accuracy
+    assert finish.test_loss == test[0].loss
+    assert [e.val_accuracy for e in epochs] == [e.accuracy for e in of(events, Evaluation) if e.split == "val"]
 
 
 def test_watched_values_are_the_tensors_and_sgd_moves_by_exactly_lr_grad(data):
@@ -130,9 +150,7 @@ def minus_lr_grad(data: float, grad: float, lr: float) -> float:
 
 def stop_during_step(monkeypatch, control: RunControl, step: int) -> None:
     """Ask for a stop while the loss of global step `step` (1-based) is computed, as a UI thread might."""
-    from core.backends import _lightning_impl
-
-    loss_function = _lightning_impl.loss_function
+    loss_function = module_module.loss_function
     count = iter(range(1, 10**6))
 
     def patched(name):
@@ -145,7 +163,7 @@ def stop_during_step(monkeypatch, control: RunControl, step: int) -> None:
 
         return counting
 
-    monkeypatch.setattr(_lightning_impl, "loss_function", patched)
+    monkeypatch.setattr(module_module, "loss_function", patched)
 
 
 def test_stop_takes_effect_within_one_batch_and_checkpoints(data, tmp_path, monkeypatch):
@@ -155,8 +173,9 @@ def test_stop_takes_effect_within_one_batch_and_checkpoints(data, tmp_path, monk
     assert summary.reason == "stopped" and summary.steps == 3  # the step in flight finishes, no other starts
     assert isinstance(events[-1], RunFinished) and events[-1].reason == "stopped"
     assert of(events, StepEnded)[-1].step == 3 and not of(events, EpochEnded)
-    state = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
-    assert (state["step"], state["epoch"], state["batch_in_epoch"]) == (3, 0, 3)
+    progress = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)["progress"]
+    assert (progress["step"], progress["epoch"], progress["batch_in_epoch"], progress["samples_seen"]) == (3, 0, 3, 96)
+    assert progress["epoch_count"] == 96 and 0 <= progress["epoch_correct"] <= 96 and progress["epoch_loss_sum"] > 0
 
 
 def test_pause_holds_and_still_answers_stop(data):
@@ -170,12 +189,10 @@ def test_pause_holds_and_still_answers_stop(data):
 
 
 def test_early_stopping_on_validation_loss(data, monkeypatch):
-    from core.backends import _lightning_impl
-
-    evaluate = _lightning_impl.MnistModule.evaluate
-    calls = iter([(1.0, 0.5), (1.0, 0.5), (1.0, 0.5)])
-    monkeypatch.setattr(_lightning_impl.MnistModule, "evaluate",
-                        lambda self, x, y: next(calls) if len(y) == 64 else evaluate(self, x, y))
+    evaluate = module_module.MnistModule.evaluate
+    flat = torch.full((64, 10), 0.1)
+    monkeypatch.setattr(module_module.MnistModule, "evaluate",
+                        lambda self, x, y: (1.0, flat) if len(y) == 64 else evaluate(self, x, y))
     _, summary, events = run(TrainConfig(**{**TINY, "epochs": 5, "patience": 1}), data)
     assert summary.reason == "early_stopped" and summary.epochs_completed == 2
     assert len(of(events, EpochEnded)) == 2
@@ -185,7 +202,7 @@ def test_divergence_is_reported(data):
     config = TrainConfig(**{**TINY, "epochs": 3, "lr": 10.0, "init": "uniform", "hidden": (64,), "activation": "tanh",
                            "loss": "mse"})
     _, summary, events = run(config, data)
-    assert summary.reason == "diverged" and "--lr" in summary.message
+    assert summary.reason == "diverged" and "learning rate" in summary.message
     assert events[-1].reason == "diverged" and events[-1].test_loss is None
 
 
@@ -211,17 +228,15 @@ def test_checkpoint_resume_matches_an_uninterrupted_run(data, tmp_path, monkeypa
 @pytest.mark.parametrize("chunk", [1, 3])
 def test_any_chunking_trains_the_same_steps(data, tmp_path, monkeypatch, chunk):
     """Lightning batches of 1 or 3 optimiser steps (3 does not divide 8): same stop, watches and weights."""
-    from core.backends import _lightning_run
-
     config = TrainConfig(**{**TINY, "optimizer": "momentum"})
     whole, _, _ = run(config, data)  # the default chunking
-    monkeypatch.setattr(_lightning_run, "STEPS_PER_CHUNK", chunk)
+    monkeypatch.setattr(fit_module, "STEPS_PER_CHUNK", chunk)
     control = RunControl(["L1.N0.b"])
     stop_during_step(monkeypatch, control, 5)
     _, s1, events = run(config, data, control, checkpoint_dir=tmp_path)
     assert s1.reason == "stopped" and s1.steps == 5
     assert [w.step for w in of(events, ScalarWatch)] == [1, 2, 3, 4, 5]
-    monkeypatch.setattr(_lightning_run, "STEPS_PER_CHUNK", chunk)
+    monkeypatch.setattr(fit_module, "STEPS_PER_CHUNK", chunk)
     resumed, s2, events = run(config, data, resume_from=tmp_path / CHECKPOINT_NAME)
     assert s2.steps == 16 and [e.step for e in of(events, EpochEnded)] == [8, 16]
     for a, b in zip(whole.module.net.parameters(), resumed.module.net.parameters(), strict=True):
@@ -260,8 +275,9 @@ DDP_SCRIPT = """
 import os
 import sys
 from pathlib import Path
-from core.backends import RunControl, _lightning_impl
+from core.backends import RunControl
 from core.backends.lightning import LightningTrainer
+from core.backends.lightning.module import MnistModule
 from core.config import TrainConfig
 from core.data import find_and_load, prepare
 from core.events import to_json
@@ -272,7 +288,7 @@ config = TrainConfig(backend="lightning", hidden=(8,), input_size=7, batch_size=
 data = prepare(find_and_load(data_dir, allow_download=False), input_size=7, train_subset=256, val_subset=64,
                test_subset=128)
 control = RunControl(["L0.N0.w0"])
-step = _lightning_impl.MnistModule.training_step
+step = MnistModule.training_step
 count = iter(range(1, 100))
 
 def training_step(self, batch, batch_idx):  # only rank zero is asked to stop, as by a signal to one process
@@ -280,7 +296,7 @@ def training_step(self, batch, batch_idx):  # only rank zero is asked to stop, a
     if next(count) == stop_at and os.environ.get("LOCAL_RANK", "0") == "0":
         control.stop()
 
-_lightning_impl.MnistModule.training_step = training_step
+MnistModule.training_step = training_step
 lines = []
 summary = LightningTrainer().fit(config, data, lambda e: lines.append(to_json(e)), control)
 if lines:
@@ -322,3 +338,234 @@ def test_library_deprecations_are_debug_lines_and_other_warnings_stay_warnings()
         ("warning", "UserWarning: check your data"),
     ]
     assert warnings.showwarning is not None and "show_warning" not in warnings.showwarning.__name__
+
+
+# ---- the run book's epoch means -------------------------------------------------------------------------
+def record_training_losses(monkeypatch) -> list[tuple[float, int, int]]:
+    """(mean loss, samples, correct) of every training step, as the loss function saw them."""
+    seen: list[tuple[float, int, int]] = []
+    loss_function = module_module.loss_function
+
+    def patched(name):
+        loss = loss_function(name)
+
+        def recording(out, labels):
+            value = loss(out, labels)
+            if torch.is_grad_enabled():
+                correct = int((out.argmax(1) == labels).sum())
+                seen.append((value.item(), labels.shape[0], correct))
+            return value
+
+        return recording
+
+    monkeypatch.setattr(module_module, "loss_function", patched)
+    return seen
+
+
+def test_epoch_train_loss_and_accuracy_are_sample_weighted_over_the_whole_epoch(data, monkeypatch):
+    # 250 digits in batches of 32: seven of 32 and a last one of 26, which must weigh 26/250, not 1/8
+    small = data.__class__(train=data.train.__class__(images=data.train.images[:250], labels=data.train.labels[:250]),
+                           val=data.val, test=data.test, side=data.side, source=data.source, is_sample=data.is_sample)
+    seen = record_training_losses(monkeypatch)
+    _, summary, events = run(TrainConfig(**{**TINY, "epochs": 1, "train_subset": 250}), small)
+    assert [n for _, n, _ in seen] == [32] * 7 + [26]
+    (epoch,) = of(events, EpochEnded)
+    assert epoch.train_loss == pytest.approx(sum(v * n for v, n, _ in seen) / 250, rel=1e-6)
+    assert epoch.train_accuracy == sum(c for _, _, c in seen) / 250
+    assert of(events, StepEnded)[-1].samples_seen == 250
+
+
+def test_a_resumed_epoch_reports_the_means_over_the_whole_epoch(data, tmp_path, monkeypatch):
+    config = TrainConfig(**{**TINY, "epochs": 1})
+    _, _, whole = run(config, data)
+    control = RunControl()
+    stop_during_step(monkeypatch, control, 3)
+    run(config, data, control, checkpoint_dir=tmp_path)
+    monkeypatch.undo()
+    _, _, resumed = run(config, data, resume_from=tmp_path / CHECKPOINT_NAME)
+    (a,), (b,) = of(whole, EpochEnded), of(resumed, EpochEnded)
+    assert b.train_accuracy == a.train_accuracy and b.train_loss == pytest.approx(a.train_loss, rel=1e-6)
+
+
+# ---- the probe ------------------------------------------------------------------------------------------
+def test_probe_answers_from_a_snapshot_of_values_and_grads_before_the_update(data):
+    config = TrainConfig(**{**TINY, "epochs": 1})
+    trainer = LightningTrainer()
+    assert trainer.probe() is None  # no model yet
+    probes = []
+    control = RunControl(["L0.N3.w20", "L1.N2.b"])
+
+    def emit(event):
+        events.append(event)
+        if isinstance(event, StepEnded) and not probes:
+            probes.append(trainer.probe())
+
+    events: list = []
+    trainer.fit(config, data, emit, control)
+    probe = trainer.probe()
+    assert probe is probes[0] and probe.layer_sizes == (49, 8, 10) and probe.input_side == 7
+    assert probe.backend == "lightning" and probe.graph_nodes is False and probe.graph() is None
+    # the last snapshot: final weights, the last step's gradients
+    net = trainer.module.net
+    assert probe.step() == 8
+    assert probe.value("L0.N3.w20") == (net[0].weight[3, 20].item(), net[0].weight.grad[3, 20].item())
+    assert probe.values(["L1.N2.b"]) == {"L1.N2.b": (net[2].bias[2].item(), net[2].bias.grad[2].item())}
+    weights, grads = probe.incoming(1, 4)
+    assert weights == net[2].weight[4].tolist() and grads == net[2].weight.grad[4].tolist()
+    rows, biases = probe.layer_weights(0)
+    assert rows == net[0].weight.tolist() and biases == net[0].bias.tolist()
+    for bad in ("L2.N0.b", "L0.N8.w0", "L0.N0.w49", "L0.N0.z", " L0.N0.b"):
+        with pytest.raises(AddressError):
+            probe.value(bad)
+    with pytest.raises(AddressError, match="L0..L1"):
+        probe.incoming(2, 0)
+
+
+def test_probe_predictions_and_input_gradients_are_the_networks(data):
+    trainer, _, _ = run(TrainConfig(**{**TINY, "epochs": 1}), data)
+    probe, net = trainer.probe(), trainer.module.net
+    images = data.test.images[:3]
+    expected = torch.softmax(net(torch.from_numpy(images)), dim=1)
+    torch.testing.assert_close(torch.tensor(probe.predict(images.tolist())), expected, rtol=0, atol=1e-6)
+    assert probe.predict([]) == []
+    x = torch.from_numpy(images[:1]).clone().requires_grad_(True)
+    logits = net(x)
+    predicted = int(logits.argmax())
+    (score_grad,) = torch.autograd.grad(logits[0, predicted], x)
+    probs, grad = probe.input_gradient(images[0].tolist())
+    assert probs == pytest.approx(expected[0].tolist(), abs=1e-6)
+    assert grad == pytest.approx(score_grad[0].tolist(), abs=1e-6)
+    x = torch.from_numpy(images[:1]).clone().requires_grad_(True)
+    (loss_grad,) = torch.autograd.grad(torch.nn.functional.cross_entropy(net(x), torch.tensor([7])), x)
+    assert probe.input_gradient(images[0].tolist(), label=7)[1] == pytest.approx(loss_grad[0].tolist(), abs=1e-6)
+    with pytest.raises(ValueError, match="0..9"):
+        probe.input_gradient(images[0].tolist(), target=10)
+    with pytest.raises(ValueError, match="49 pixels"):
+        probe.predict([[0.0] * 48])
+    check = probe.grad_check("L0.N3.w20")
+    assert check.passed and check.address == "L0.N3.w20"
+
+
+def test_probe_from_checkpoint_reads_the_saved_weights(data, tmp_path):
+    config = TrainConfig(**{**TINY, "epochs": 1})
+    trainer, _, _ = run(config, data, checkpoint_dir=tmp_path)
+    probe = probe_from_checkpoint(tmp_path / CHECKPOINT_NAME, config)
+    net = trainer.module.net
+    assert probe.step() == 8 and probe.value("L1.N9.w0") == (net[2].weight[9, 0].item(), 0.0)
+    assert probe.predict(data.test.images[:2].tolist()) == trainer.probe().predict(data.test.images[:2].tolist())
+
+
+def test_probe_while_paused_answers_the_step_the_pause_arrived_at(data):
+    control = RunControl()
+    trainer = LightningTrainer()
+    answers = []
+
+    def pause_then_read():
+        while trainer.probe() is None or trainer.book.position.step < 2:
+            threading.Event().wait(0.001)
+        control.pause()
+        threading.Event().wait(0.3)
+        probe = trainer.probe()
+        answers.append((probe.step(), trainer.book.position.step, probe.value("L1.N0.b")))
+        control.stop()
+
+    reader = threading.Thread(target=pause_then_read)
+    reader.start()
+    trainer.fit(TrainConfig(**{**TINY, "epochs": 50, "train_subset": 256}), data, lambda e: None, control)
+    reader.join()
+    (snap_step, steps_taken, _), = answers
+    assert snap_step == steps_taken  # a consistent snapshot of the very step the run paused after
+
+
+# ---- checkpoints ----------------------------------------------------------------------------------------
+def test_resume_refuses_non_finite_parameters_and_impossible_progress(data, tmp_path):
+    config = TrainConfig(**{**TINY, "epochs": 1})
+    run(config, data, checkpoint_dir=tmp_path)
+    path = tmp_path / CHECKPOINT_NAME
+    state = torch.load(path, weights_only=True)
+    state["model"]["0.weight"][0, 0] = float("nan")
+    torch.save(state, tmp_path / "nan.pt")
+    _, summary, events = run(config, data, resume_from=tmp_path / "nan.pt")
+    assert summary.reason == "failed" and "NaN or infinite" in events[-1].error
+    state = torch.load(path, weights_only=True)
+    state["progress"]["epoch"] = 99
+    torch.save(state, tmp_path / "epoch.pt")
+    _, summary, events = run(config, data, resume_from=tmp_path / "epoch.pt")
+    assert summary.reason == "failed" and "epoch 99 of 1" in events[-1].error
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    _, summary, events = run(config, data, resume_from=tmp_path / "junk.pt")
+    assert summary.reason == "failed" and "not a readable Lightning-backend checkpoint" in events[-1].error
+
+
+# ---- threads, CUDA graphs, peers ------------------------------------------------------------------------
+def test_thread_policy():
+    small = TrainConfig(**TINY)  # 49-8-10 at batch 32: ~40k multiply-adds a step
+    big = TrainConfig(**{**TINY, "input_size": 28, "hidden": (128,), "batch_size": 64})  # ~19.5M a step
+    assert [choose_threads(small, cores=c) for c in (1, 2, 16)] == [1, 1, 1]
+    assert [choose_threads(big, cores=c) for c in (1, 2, 3, 16)] == [1, 1, 2, 3]
+    huge = TrainConfig(**{**TINY, "input_size": 28, "hidden": (4096, 4096), "batch_size": 512})
+    assert choose_threads(huge, cores=64) == 8 and choose_threads(huge, cores=4) == 3
+    assert choose_threads(small.replace(threads=5), cores=2) == 5  # an explicit setting wins
+
+
+def test_threads_setting_is_used_and_restored(data):
+    before = torch.get_num_threads()
+    seen = []
+    loss_function = module_module.loss_function
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(module_module, "loss_function",
+                   lambda name: lambda o, y: (seen.append(torch.get_num_threads()), loss_function(name)(o, y))[1])
+        _, summary, events = run(TrainConfig(**{**TINY, "epochs": 1, "threads": 2}), data)
+    assert summary.reason == "completed" and events[0].threads == 2 and set(seen) == {2}
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.skipif(CUDA, reason="this machine has a CUDA GPU")
+def test_cuda_graphs_are_refused_on_the_cpu(data):
+    _, summary, events = run(TrainConfig(**{**TINY, "cuda_graphs": True}), data)
+    assert summary.reason == "failed" and "cuda_graphs needs a CUDA GPU" in events[-1].error
+
+
+@pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum"])
+def test_cuda_graphs_train_exactly_like_eager_steps(data, optimizer):
+    config = TrainConfig(**{**TINY, "device": "gpu", "optimizer": optimizer, "train_subset": 250})
+    eager, s1, e1 = run(config, data, RunControl(["L0.N3.w20"]))
+    graphed, s2, e2 = run(config.replace(cuda_graphs=True), data, RunControl(["L0.N3.w20"]))
+    assert s1.steps == s2.steps == 16 and graphed.module.captured is not None
+    for a, b in zip(eager.module.net.parameters(), graphed.module.net.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    w1 = [(w.step, w.data) for w in of(e1, ScalarWatch)]
+    w2 = [(w.step, w.data) for w in of(e2, ScalarWatch)]
+    assert [s for s, _ in w1] == [s for s, _ in w2] == list(range(1, 17))
+    assert [d for _, d in w2] == pytest.approx([d for _, d in w1], rel=1e-5, abs=1e-6)
+    assert [e.train_accuracy for e in of(e1, EpochEnded)] == [e.train_accuracy for e in of(e2, EpochEnded)]
+
+
+def test_a_multi_node_run_without_peers_fails_clearly_in_time(data, monkeypatch):
+    monkeypatch.setenv("MNIST_DASH_PEER_TIMEOUT", "1")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
+    _, summary, events = run(TrainConfig(**{**TINY, "num_nodes": 2}), data)
+    assert summary.reason == "failed" and summary.seconds < 30
+    assert "waited 1 s for the other 1 node(s) of a 2-node run" in events[-1].error
+
+
+def test_a_stop_while_waiting_for_peers_ends_the_run_at_once(data, monkeypatch):
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
+    control = RunControl()
+    timer = threading.Timer(0.5, control.stop)  # what the headless SIGTERM handler does
+    timer.start()
+    _, summary, events = run(TrainConfig(**{**TINY, "num_nodes": 2}), data, control)
+    timer.join()
+    assert summary.reason == "stopped" and summary.steps == 0 and summary.seconds < 30
+    assert isinstance(events[-1], RunFinished) and events[-1].reason == "stopped"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
