@@ -217,14 +217,11 @@ def test_predict():
 
 # ------------------------------------------------------------------ real digits
 
-MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-
-
-def load_digits(split: str, n: int) -> tuple[list[list[float]], list[int]]:
+def load_digits(mnist: Path, split: str, n: int) -> tuple[list[list[float]], list[int]]:
     """The first `n` digits of `split` ('train' or 't10k') as lists of floats in [0, 1], and labels."""
-    images, labels = MNIST / f"{split}-images-idx3-ubyte.gz", MNIST / f"{split}-labels-idx1-ubyte.gz"
+    images, labels = mnist / f"{split}-images-idx3-ubyte.gz", mnist / f"{split}-labels-idx1-ubyte.gz"
     if not (images.exists() and labels.exists()):
-        pytest.skip(f"MNIST files not found in {MNIST}")
+        pytest.skip(f"MNIST files not found in {mnist}")
     with gzip.open(images) as f:
         f.read(16)
         raw = f.read(784 * n)
@@ -234,9 +231,9 @@ def load_digits(split: str, n: int) -> tuple[list[list[float]], list[int]]:
     return [[b / 255.0 for b in raw[i * 784:(i + 1) * 784]] for i in range(n)], ys
 
 
-def train_seed_experiment(seed: int, init: str = "scaled", epochs: int = 5) -> tuple[list[float], float]:
+def train_seed_experiment(mnist: Path, seed: int, init: str = "scaled", epochs: int = 5) -> tuple[list[float], float]:
     """The seed notebook's run: 784-64-32-10, MSE, per-sample SGD at lr 0.05 over 512 digits."""
-    xs, ys = load_digits("train", 512)
+    xs, ys = load_digits(mnist, "train", 512)
     model = MLP(784, [64, 32, 10], init=init, seed=seed)
     opt = SGD(model.parameters(), lr=0.05)
     losses = []
@@ -249,22 +246,22 @@ def train_seed_experiment(seed: int, init: str = "scaled", epochs: int = 5) -> t
             losses.append(loss.data)
             if not math.isfinite(loss.data):
                 return losses, 0.0
-    tx, ty = load_digits("t10k", 256)
+    tx, ty = load_digits(mnist, "t10k", 256)
     accuracy = sum(predict(model(x)) == y for x, y in zip(tx, ty, strict=True)) / len(ty)
     return losses, accuracy
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_seed_experiment_reaches_70_percent_without_diverging(seed):
-    losses, accuracy = train_seed_experiment(seed)
+@pytest.mark.parametrize("seed", [0])  # ~1 min of pure Python per seed: one seed in `make test`
+def test_seed_experiment_reaches_70_percent_without_diverging(seed, mnist_dir):
+    losses, accuracy = train_seed_experiment(mnist_dir, seed)
     assert all(math.isfinite(v) for v in losses)
     assert accuracy >= 0.70  # measured: about 0.81 for seeds 0-3
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_seed_uniform_init_diverges_as_documented(seed):
+def test_seed_uniform_init_diverges_as_documented(seed, mnist_dir):
     # Measured: with U(-1, 1) weights the loss grows ~1e3, 1e9, 1e30, 1e100, then inf and nan by step 6.
-    xs, ys = load_digits("train", 10)
+    xs, ys = load_digits(mnist_dir, "train", 10)
     model = MLP(784, [64, 32, 10], init="uniform", seed=seed)
     opt = SGD(model.parameters(), lr=0.05)
     losses = []
@@ -278,8 +275,8 @@ def test_seed_uniform_init_diverges_as_documented(seed):
     assert not all(math.isfinite(v) for v in losses)
 
 
-def test_graph_nodes_on_a_real_digit_are_inspectable():
-    xs, ys = load_digits("train", 1)
+def test_graph_nodes_on_a_real_digit_are_inspectable(mnist_dir):
+    xs, ys = load_digits(mnist_dir, "train", 1)
     model = MLP(784, [64, 32, 10], seed=0)
     out = model(xs[0])
     loss = mse_loss(out, ys[0])
