@@ -1,4 +1,4 @@
-"""Gradient check for the handmade engine: backward vs a central finite difference vs PyTorch float64.
+"""Transitional copy of core/gradcheck.py for tests/tui (H4); deleted once tests/tui imports core.gradcheck.
 
 For one sample and one address (a weight, a bias, a node z or a, or the loss) the engine's d loss / d scalar
 is compared with (1) a central difference of the loss, made by perturbing the scalar by +-h and recomputing
@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from core.inspect import parse_address
+from core.address import parse as parse_address
 
 TOLERANCE = 1e-5  # relative; float64 central differences with h=1e-5 agree to ~1e-8 away from kinks
 ABS_FLOOR = 1e-9  # absolute differences below this pass anyway: roundoff of a difference is ~eps*loss/h
@@ -167,7 +167,7 @@ def torch_gradient(model: Any, x: Sequence[float], label: int, address: str, los
     if addr.kind == "loss":
         return 1.0
     if addr.kind == "w":
-        return float(weights[addr.layer].grad[addr.neuron, addr.input])
+        return float(weights[addr.layer].grad[addr.neuron, addr.index])
     if addr.kind == "b":
         return float(biases[addr.layer].grad[addr.neuron])
     return float(nodes[(addr.layer, addr.kind)].grad[addr.neuron])

@@ -1,4 +1,6 @@
-"""Text views of a network's insides: half-block heatmaps of a neuron's incoming weights, graph neighbourhoods.
+"""Transitional: tests/tui/engine_probe.py still imports GraphIndex (now core/backends/scalar/graph.py).
+
+Text views of a network's insides: half-block heatmaps of a neuron's incoming weights, graph neighbourhoods.
 
 Pure functions over plain numbers and the engine's Scalars; rich is imported only to colour a heatmap.
 """
@@ -240,16 +242,6 @@ def incoming(model: Any, layer: int, neuron: int, fan_in: int) -> tuple[list[flo
     except AttributeError:
         ws = [model.resolve(f"L{layer}.N{neuron}.w{i}") for i in range(fan_in)]
     return [float(w.data) for w in ws], [float(w.grad) for w in ws]
-
-
-def incoming_torch(module: Any, layer: int, neuron: int) -> tuple[list[float], list[float]]:
-    """(weights, grads) of one neuron's incoming weights, read from a torch module's nn.Linear."""
-    from core.inspect import torch_linears
-
-    lin = torch_linears(module)[layer]
-    w = lin.weight.detach()[neuron].double().cpu().tolist()
-    g = lin.weight.grad
-    return w, (g[neuron].double().cpu().tolist() if g is not None else [0.0] * len(w))
 
 
 def sparkline_data(values: Iterable[float]) -> list[float]:
