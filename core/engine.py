@@ -8,7 +8,10 @@ Speed tricks, each named where it lives:
 - fused n-ary ops: `Sum` of many terms and `Dot`, a neuron's whole weighted sum, as one node each
   instead of hundreds of chained adds;
 - constant inputs stay plain floats inside `Dot`, and constant zeros are skipped (most MNIST pixels are 0);
-- `backward()` orders only interior nodes (leaves just receive gradient), iteratively, without recursion;
+- `backward()` orders only interior nodes (leaves just receive gradient), iteratively, without recursion,
+  and asks each op where its interior parents are (`Function.interior_parents`): a `Dot` node's weights
+  and bias are parameters, so the sort never looks at them;
+- a `Dot` whose upstream gradient is exactly zero (a ReLU that did not fire) skips its backward loop;
 - `__slots__` and no per-node closures: a node's backward is its op's static method.
 """
 
@@ -137,14 +140,13 @@ class Scalar:
             elif node not in seen:
                 seen.add(node)
                 push((node, True))
-                for parent in filter(_interior, node._prev):
+                for parent in node._op.interior_parents(node):
                     if parent not in seen:
                         push((parent, False))
         return order
 
 
 _interior = operator.attrgetter("_op")  # truthy exactly for nodes made by an op
-_data = operator.attrgetter("data")
 
 
 def _lift(x: Scalar | Number) -> Scalar:
@@ -188,6 +190,11 @@ class Function:
     @staticmethod
     def backward(out: Scalar) -> None:
         raise NotImplementedError
+
+    @staticmethod
+    def interior_parents(out: Scalar) -> Iterable[Scalar]:
+        """The parents made by an op (the ones the topological sort must order); leaves are skipped."""
+        return filter(_interior, out._prev)
 
     @classmethod
     def apply(cls, *parents: Scalar) -> Scalar:
@@ -349,7 +356,8 @@ class Sum(Function):
 class Dot(Function):
     """Fused weighted sum of one neuron: bias + sum_i w_i * x_i, as a single node.
 
-    Parents are the weights used, then the Scalar inputs (if any), then the bias. Constant inputs
+    Parents are the weights used, then the Scalar inputs (if any), then the bias. The weights and the bias
+    are parameters (leaves); `apply` builds plain `Mul` and `Sum` nodes for anything else. Constant inputs
     (plain floats) are not nodes: they live in `_ctx`, and constant zeros are dropped with their weights,
     because they contribute nothing to the value nor to any gradient.
     """
@@ -361,6 +369,9 @@ class Dot(Function):
     @staticmethod
     def backward(out: Scalar) -> None:
         g, prev, consts = out.grad, out._prev, out._ctx
+        prev[-1].grad += g
+        if g == 0.0:  # skip: a ReLU that did not fire sends back 0, and 0 * x adds nothing to anyone
+            return
         if consts is not None:  # constant inputs: only weights and bias are parents
             for w, x in zip(prev, consts, strict=False):  # the bias is the extra last parent
                 w.grad += g * x
@@ -369,7 +380,14 @@ class Dot(Function):
             for w, x in zip(prev[:n], prev[n:-1], strict=True):
                 w.grad += g * x.data
                 x.grad += g * w.data
-        prev[-1].grad += g
+
+    @staticmethod
+    def interior_parents(out: Scalar) -> Iterable[Scalar]:
+        """Only Scalar inputs can be interior: weights and bias are parameters, so hundreds of them are skipped."""
+        if out._ctx is not None:
+            return ()
+        prev = out._prev
+        return filter(_interior, prev[(len(prev) - 1) // 2:-1])
 
     @classmethod
     def apply(cls, weights: Sequence[Scalar], inputs: Sequence[Scalar] | Sequence[Number],  # type: ignore[override]
@@ -377,6 +395,9 @@ class Dot(Function):
         """Weighted sum of `inputs` (all Scalars, or all plain numbers taken as constants) plus `bias`."""
         if len(weights) != len(inputs):
             raise ValueError(f"Dot: {len(weights)} weights but {len(inputs)} inputs")
+        if bias._op is not None or any(map(_interior, weights)):
+            # Computed weights are not parameters: plain nodes keep every gradient path in the sort.
+            return total([*map(operator.mul, weights, inputs), bias])
         if len(inputs) and isinstance(inputs[0], Scalar):
             value = cls.forward([w.data for w in weights], [x.data for x in inputs], bias.data)
             return Scalar(value, (*weights, *inputs, bias), cls)
@@ -385,8 +406,12 @@ class Dot(Function):
 
     @classmethod
     def sparse(cls, weights: tuple[Scalar, ...], consts: tuple[float, ...], bias: Scalar) -> Scalar:
-        """The fast path: `weights` already paired with the non-zero constant inputs `consts`."""
-        value = cls.forward(map(_data, weights), consts, bias.data)
+        """The fast path: parameter `weights` already paired with the non-zero constant inputs `consts`.
+
+        The caller vouches that `weights` and `bias` are leaves (a layer's own parameters); checking all of
+        them here would cost as much as the sort this saves.
+        """
+        value = cls.forward([w.data for w in weights], consts, bias.data)
         return Scalar(value, (*weights, bias), cls, consts)
 
 

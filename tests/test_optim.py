@@ -33,7 +33,10 @@ def test_zero_grad_clears_gradients():
     params = [Scalar(0.5), Scalar(-1.0), Scalar(2.0)]
     opt = SGD(params, lr=0.1)
     quadratic(params).backward()
-    assert any(p.grad for p in params)
+    a, b, c = 0.5, -1.0, 2.0
+    t = math.tanh(c)
+    expected = [2 * (a * b - 1) * b + 2 * (t + a), 2 * (a * b - 1) * a + c, 2 * (t + a) * (1 - t * t) + b]
+    assert all(math.isclose(p.grad, e, rel_tol=1e-12) for p, e in zip(params, expected, strict=True))
     opt.zero_grad()
     assert all(p.grad == 0.0 for p in params)
 
@@ -79,19 +82,22 @@ def test_sgd_leaves_weights_of_zero_inputs_untouched_and_momentum_keeps_moving_t
     before = {name: p.data for name, p in model.named_parameters()}
     plain.zero_grad()
     mse_loss(model(x1), 0).backward()
+    g0 = model.resolve("L0.N0.w0").grad
     plain.step()
     after = {name: p.data for name, p in model.named_parameters()}
     assert after["L0.N0.w1"] == before["L0.N0.w1"] and after["L0.N0.w3"] == before["L0.N0.w3"]
-    assert after["L0.N0.w0"] != before["L0.N0.w0"]
+    assert g0 != 0.0 and after["L0.N0.w0"] == before["L0.N0.w0"] - 0.1 * g0
 
     heavy = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    grads = []
     for x in (x1, x2):  # the second input is all zeros: w0 gets no gradient but still has velocity
         heavy.zero_grad()
         mse_loss(model(x), 0).backward()
+        grads.append(model.resolve("L0.N0.w0").grad)
         w0 = model.resolve("L0.N0.w0").data
         heavy.step()
-    assert model.resolve("L0.N0.w0").grad == 0.0
-    assert model.resolve("L0.N0.w0").data != w0
+    assert grads[0] != 0.0 and grads[1] == 0.0
+    assert model.resolve("L0.N0.w0").data == w0 - 0.1 * (0.9 * grads[0])  # v = 0.9 * v + 0
 
 
 def test_gradients_accumulate_over_a_minibatch_until_zero_grad():
