@@ -232,7 +232,7 @@ FIELDS: dict[str, FieldInfo] = {
 }
 
 
-def show(value: Any, *, quote: bool = True) -> str:
+def show(value: Any, *, quote: bool = True, limit: int = _SHOWN) -> str:
     """A value quoted back in a message: repr, cut short; never raises (huge ints, deep nesting)."""
     try:
         text = repr(value) if quote else str(value)
@@ -240,13 +240,13 @@ def show(value: Any, *, quote: bool = True) -> str:
         if type(value) is int:
             return f"an integer of {value.bit_length()} bits"
         return f"a {type(value).__name__} too deep to show"
-    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}... ({len(text)} characters)"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def plain(text: Any) -> str:
     """A name (a key, a path) as typed when it is one plain line, else quoted; cut short either way."""
     text = str(text)
-    return show(text, quote=not text or not text.isprintable() or text.strip() != text)
+    return show(text, quote=not text or not text.isprintable() or text.strip() != text, limit=200)
 
 
 def parse_settings(text: str, kind: str) -> dict[str, Any]:
@@ -263,7 +263,9 @@ def parse_settings(text: str, kind: str) -> dict[str, Any]:
     except ValueError as exc:  # JSONDecodeError, TOMLDecodeError, and int() refusing a 5,000-digit number
         what = "TOML" if kind == "toml" else "JSON"
         detail = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
-        raise ConfigError([Problem("", f"not valid {what} ({show(detail, quote=False)})")]) from None
+        if "integer string conversion" in detail:  # Python's int() digit limit, worded for a user
+            detail = "a number has more than 4300 digits"
+        raise ConfigError([Problem("", f"not valid {what} ({show(detail, quote=False, limit=100)})")]) from None
     if not isinstance(data, dict):
         raise ConfigError([Problem("", f"expected a table of settings, got {type(data).__name__}")])
     return data

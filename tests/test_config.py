@@ -148,8 +148,7 @@ def test_huge_numbers_are_clear_problems(tmp_path):
     path = tmp_path / "huge.json"
     path.write_text('{"lr": 1' + "0" * 5000 + "}")  # the JSON reader itself refuses (int digit limit)
     problem = _problem(path)
-    assert problem.field == "" and problem.message.startswith("not valid JSON (Exceeds the limit (4300 digits)")
-    assert len(problem.message) < 120
+    assert problem.field == "" and problem.message == "not valid JSON (a number has more than 4300 digits)"
     assert TrainConfig(epochs=10**5000).problems() == [
         Problem("epochs", "an integer of 16610 bits must be between 1 and 10000")]
 
