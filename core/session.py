@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from core.backends import RunControl, RunSummary, get_trainer, new_run_id
+from core.backends.runbook import final_event, run_failed
 from core.config import TrainConfig
 from core.events import Event, LogLine, RunFailed, RunFinished, RunStarted
 from core.runs import CHECKPOINTS_DIR, NotARunError, RunRecorder, latest_checkpoint, open_run
@@ -169,14 +169,13 @@ def run_training(
         summary = trainer.fit(config, data, fan_out, control, run_id=run_id,
                               checkpoint_dir=checkpoint_dir, resume_from=resume_from)
         if not final:  # the backend broke the protocol; close the stream for it
-            fan_out(_finished_event(summary))
+            fan_out(final_event(summary))
     except _RunError as exc:
-        summary = _failed(run_id, str(exc), started)
-        fan_out(RunFailed(run_id=run_id, error=str(exc), error_type=exc.kind))
+        event, summary = run_failed(run_id, str(exc), kind=exc.kind, seconds=_since(started))
+        fan_out(event)
     except Exception as exc:  # a backend bug: report it as a failed run, never raise
-        summary = _failed(run_id, f"{type(exc).__name__}: {exc}", started)
-        fan_out(RunFailed(run_id=run_id, error=str(exc) or type(exc).__name__, error_type=type(exc).__name__,
-                          traceback=traceback.format_exc()))
+        event, summary = run_failed(run_id, exc, seconds=_since(started))
+        fan_out(event)
     finally:
         if rank_zero:
             os.environ.pop(RUN_ID_ENV, None)
@@ -196,25 +195,16 @@ class _RunError(Exception):
         self.kind = kind
 
 
-def _failed(run_id: str, message: str, started: float) -> RunSummary:
-    return RunSummary(run_id=run_id, reason="failed", steps=0, epochs_completed=0,
-                      seconds=round(time.time() - started, 3), message=message)
+def _since(started: float) -> float:
+    return round(time.time() - started, 3)
 
 
 def _fail_unrecorded(config: TrainConfig | None, emit: Emit, message: str, kind: str, started: float,
                      run_id: str | None = None) -> RunSummary:
     run_id = run_id or new_run_id(config.backend if config else "run")
-    emit(RunFailed(run_id=run_id, error=message, error_type=kind))
-    return _failed(run_id, message, started)
-
-
-def _finished_event(summary: RunSummary) -> Event:
-    if summary.reason == "failed":
-        return RunFailed(run_id=summary.run_id, error=summary.message or "the run failed")
-    return RunFinished(run_id=summary.run_id, reason=summary.reason, steps=summary.steps,
-                       epochs_completed=summary.epochs_completed, seconds=summary.seconds,
-                       test_loss=summary.test_loss, test_accuracy=summary.test_accuracy,
-                       best_val_loss=summary.best_val_loss, message=summary.message)
+    event, summary = run_failed(run_id, message, kind=kind, seconds=_since(started))
+    emit(event)
+    return summary
 
 
 def _shared_checkpoint_dir(runs_dir: str | Path, run_id: str, resume: str | Path | None) -> Path:
