@@ -124,6 +124,8 @@ def test_event_contract(data, capfd):
     assert finish.test_accuracy == sum(confusion[k][k] for k in range(10)) / 128 == test[0].accuracy
     assert finish.test_loss == test[0].loss
     assert [e.val_accuracy for e in epochs] == [e.accuracy for e in of(events, Evaluation) if e.split == "val"]
+    order = [type(e).__name__ for e in events if isinstance(e, (EpochEnded, Evaluation, RunFinished))]
+    assert order == ["EpochEnded", "Evaluation", "EpochEnded", "Evaluation", "Evaluation", "RunFinished"]
 
 
 def test_watched_values_are_the_tensors_and_sgd_moves_by_exactly_lr_grad(data):
@@ -173,6 +175,7 @@ def test_stop_takes_effect_within_one_batch_and_checkpoints(data, tmp_path, monk
     assert summary.reason == "stopped" and summary.steps == 3  # the step in flight finishes, no other starts
     assert isinstance(events[-1], RunFinished) and events[-1].reason == "stopped"
     assert of(events, StepEnded)[-1].step == 3 and not of(events, EpochEnded)
+    assert events[-1].test_loss is None and not of(events, Evaluation)  # a stopped run is not tested
     progress = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)["progress"]
     assert (progress["step"], progress["epoch"], progress["batch_in_epoch"], progress["samples_seen"]) == (3, 0, 3, 96)
     assert progress["epoch_count"] == 96 and 0 <= progress["epoch_correct"] <= 96 and progress["epoch_loss_sum"] > 0
@@ -253,8 +256,8 @@ def test_resume_refuses_a_different_network(data, tmp_path):
 @pytest.mark.skipif(CUDA, reason="this machine has a CUDA GPU")
 def test_device_gpu_without_cuda_fails_clearly(data):
     _, summary, events = run(TrainConfig(**{**TINY, "device": "gpu"}), data)
-    assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFailed)
-    assert events[-1].error == GPU_MISSING and summary.reason == "failed"
+    assert len(events) == 1 and isinstance(events[0], RunFailed)  # no RunStarted: a resumed record stays as it was
+    assert events[0].error == GPU_MISSING and summary.reason == "failed"
 
 
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")

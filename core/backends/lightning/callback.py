@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from core.backends.runbook import RunBook
     from core.config import TrainConfig
     from core.data import MnistData
-    from core.events import Event
+    from core.events import Evaluation, Event
 
 REPORTS_PER_EPOCH = 20  # StepEnded every 1/20 of an epoch...
 MIN_REPORT_SECONDS = 0.1  # ...but at most 10 per second (each report is a device sync)...
@@ -133,13 +133,15 @@ class EventsCallback(Callback):
         if p.batch_in_epoch < self.train.steps_per_epoch or self.book.reason == "diverged":
             return  # a stopped epoch is not a finished one: no EpochEnded, the stop checkpoint covers it
         seconds = time.perf_counter() - self.t_epoch - self.paused
-        val_loss, val_accuracy = self.evaluate_split("val", self.val, p.step, self.epoch)
+        val_loss, val_accuracy, evaluation = self.evaluate_split("val", self.val, p.step, self.epoch)
         if self.rank_zero:
             self.emit(EpochEnded(
                 run_id=self.run_id, epoch=self.epoch, step=p.step, train_loss=self.book.train_loss,
                 train_accuracy=self.book.train_accuracy, val_loss=val_loss, val_accuracy=val_accuracy,
                 epoch_seconds=seconds, samples_per_s=self.epoch_samples * self.world / seconds if seconds > 0 else 0.0,
             ))
+            if evaluation is not None:
+                self.emit(evaluation)
         reason = self.book.end_epoch(self.epoch, val_loss if len(self.data.val) else None)
         if reason is not None:
             self._stop(now=True)
@@ -153,21 +155,27 @@ class EventsCallback(Callback):
         if self.book.reason in (None, "stopped"):
             self._checkpoint(trainer)
         self.box.publish(self.book.position.step, self.params, [p.grad for p in self.params], self.module.current)
-        if self.rank_zero and self.book.reason != "diverged":
-            test = split_on_device(self.data.test, pl_module.device)
-            self.test = self.evaluate_split("test", test, self.book.position.step, self.book.position.epoch)
+        if self.rank_zero and self.book.reason in ("completed", "early_stopped"):  # stopped, diverged: no test
+            self.test = self.test_split()
+
+    def test_split(self) -> tuple[float, float]:
+        """(loss, accuracy) on the test split; emits its Evaluation (rank zero)."""
+        test = split_on_device(self.data.test, self.module.device)
+        p = self.book.position
+        loss, accuracy, evaluation = self.evaluate_split("test", test, p.step, p.epoch)
+        if evaluation is not None and self.rank_zero:
+            self.emit(evaluation)
+        return loss, accuracy
 
     # ---- helpers ----------------------------------------------------------------------------------
     def evaluate_split(self, split: str, tensors: tuple[torch.Tensor, torch.Tensor], step: int,
-                  epoch: int) -> tuple[float, float]:
-        """(loss, accuracy) of a split from one forward pass; rank zero emits its Evaluation event."""
+                       epoch: int) -> tuple[float, float, Evaluation | None]:
+        """(loss, accuracy, its Evaluation event) of a split from one forward pass (no event for an empty split)."""
         loss, probs = self.module.evaluate(*tensors)
         if not len(tensors[1]):
-            return loss, float("nan")
+            return loss, float("nan"), None
         result = evaluate_predictions(probs.numpy(), tensors[1].cpu().numpy())
-        if self.rank_zero:
-            self.emit(result.to_event(self.run_id, step, epoch, split, loss))
-        return loss, result.accuracy
+        return loss, result.accuracy, result.to_event(self.run_id, step, epoch, split, loss)
 
     def _stop(self, *, now: bool = False) -> None:
         """End the run: single-device runs stop at once, multi-device ones at the next gate (all ranks together)."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable
 
 import lightning as L
 
-from core.backends.lightning.batches import STEPS_PER_CHUNK, DeviceBatches, split_on_device
+from core.backends.lightning.batches import STEPS_PER_CHUNK, DeviceBatches
 from core.backends.lightning.callback import EventsCallback
 from core.backends.lightning.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from core.backends.lightning.device import describe_device, resolve_accelerator
@@ -112,12 +112,14 @@ def _run(owner, config, data, emit, control, *, run_id, checkpoint_dir, resume_f
             return book.finished(seconds=book.seconds())[1]
         test = callback.test
     else:  # nothing left to train: a stop before the start, or a resume of a finished run
+        module.to("cuda" if accelerator == "gpu" else "cpu")
+        params = list(module.net.parameters())
+        box.publish(position.step, params, [None] * len(params))
         if control.stop_requested:
             book.stop()
-        module.to("cuda" if accelerator == "gpu" else "cpu")
-        callback.module = module
-        box.publish(position.step, list(module.net.parameters()), [None] * len(list(module.net.parameters())))
-        test = callback.evaluate_split("test", split_on_device(data.test, module.device), position.step, position.epoch)
+        else:
+            callback.module = module
+            test = callback.test_split()
     event, summary = book.finished(test_loss=None if test is None else test[0],
                                    test_accuracy=None if test is None else test[1])
     emit(event)

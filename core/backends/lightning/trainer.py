@@ -9,7 +9,6 @@ from core.backends import RunControl, RunSummary, new_run_id
 from core.backends.lightning.device import env_rank_zero
 from core.backends.lightning.logs import route_lightning_logs
 from core.backends.runbook import run_failed
-from core.events import RunStarted
 
 if TYPE_CHECKING:
     from core.backends.lightning.probe import LightningProbe
@@ -40,14 +39,10 @@ class LightningTrainer:
         run_id = run_id or new_run_id(self.name)
         self.module = self.book = self.box = self.callback = self._probe = None
         rank_zero = env_rank_zero()
-        started = False
 
         def tracked(event: Event) -> None:
-            nonlocal started
-            if not rank_zero:
-                return
-            started = started or isinstance(event, RunStarted)
-            emit(event)
+            if rank_zero:
+                emit(event)
 
         try:
             config.validate()
@@ -63,27 +58,9 @@ class LightningTrainer:
                 run_id, exc, steps=getattr(position, "step", 0), epochs_completed=getattr(position, "epoch", 0),
                 seconds=self.book.seconds() if self.book is not None else 0.0,
             )
-            try:
-                if not started:
-                    tracked(fallback_started(run_id, config, data))
+            try:  # no RunStarted first: a run that fails before starting leaves a resumed record untouched
                 tracked(event)
             except Exception:
                 pass
             return summary
 
-
-def fallback_started(run_id: str, config: TrainConfig, data: MnistData) -> RunStarted:
-    """The RunStarted a run that failed before starting still owes its listeners."""
-    return RunStarted(
-        run_id=run_id, backend="lightning", device=str(getattr(config, "device", "?")),
-        data_source=str(getattr(data, "source", "")), config=config.to_dict(), train_size=_size(data, "train"),
-        val_size=_size(data, "val"), test_size=_size(data, "test"),
-        parameter_count=config.parameter_count() if not config.problems() else 0,
-    )
-
-
-def _size(data: object, split: str) -> int:
-    try:
-        return len(getattr(data, split))
-    except Exception:
-        return 0
