@@ -484,3 +484,27 @@ def test_probe_from_a_checkpoint(data, tmp_path):
     live, saved = trainer.probe(), probe_from_checkpoint(tmp_path / CHECKPOINT_NAME, BASE.replace(epochs=1))
     images = data.val.images[:4].tolist()
     assert saved.predict(images) == live.predict(images) and saved.step() == 12
+
+
+def test_learning_rate_changed_mid_run_moves_weights_by_the_new_rate(tiny_config, tiny_data):
+    """A set_lr between steps: the next update uses it exactly, and the record says from which step."""
+    from core.backends import RunControl, get_trainer
+    from core.events import LearningRateChanged, ScalarWatch, StepEnded
+
+    config = tiny_config.replace(optimizer="sgd", lr=0.05, batch_size=4, epochs=1)
+    control = RunControl(watched=["L0.N0.b"])
+    events = []
+
+    def emit(event):
+        events.append(event)
+        if isinstance(event, ScalarWatch) and event.step == 2:
+            control.set_lr(0.5, source="folder")
+
+    get_trainer("scalar").fit(config, tiny_data, emit, control, run_id="r")
+    (change,) = [e for e in events if isinstance(e, LearningRateChanged)]
+    assert (change.step, change.lr, change.previous, change.source) == (2, 0.5, 0.05, "folder")
+    watches = {e.step: e for e in events if isinstance(e, ScalarWatch)}
+    # ScalarWatch at step n holds data before and grad of step n's update; step 3 is the first at the new rate.
+    assert watches[3].data == watches[2].data - 0.05 * watches[2].grad
+    assert watches[4].data == watches[3].data - 0.5 * watches[3].grad
+    assert any(isinstance(e, StepEnded) for e in events)

@@ -58,6 +58,7 @@ class RunControl:
         self._running.set()
         self._lock = threading.Lock()
         self._watched: tuple[str, ...] = tuple(dict.fromkeys(watched))
+        self._lr_change: tuple[float, str] | None = None
 
     # stop -------------------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -85,6 +86,24 @@ class RunControl:
         while not self._running.wait(poll):
             if self._stop.is_set():
                 return
+
+    # learning rate ----------------------------------------------------------------------------------
+    def set_lr(self, lr: float, source: str = "dashboard") -> None:
+        """Ask for a new learning rate from the next optimiser step on (the last request wins)."""
+        with self._lock:
+            self._lr_change = (float(lr), source)
+
+    @property
+    def lr_pending(self) -> bool:
+        """Cheap to poll between steps: one attribute read."""
+        return self._lr_change is not None
+
+    def take_lr(self) -> tuple[float, str] | None:
+        """The pending (lr, source), cleared; None when nothing is pending. The backend applies it and emits
+        LearningRateChanged."""
+        with self._lock:
+            change, self._lr_change = self._lr_change, None
+        return change
 
     # watched addresses ------------------------------------------------------------------------------
     @property

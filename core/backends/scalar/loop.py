@@ -23,7 +23,7 @@ from core.backends.scalar.checkpoint import read_checkpoint, read_position, rest
 from core.backends.scalar.evaluation import evaluate_split
 from core.backends.scalar.observe import LayerStats, Watcher
 from core.backends.scalar.probe import PUBLISH_EVERY_S, ScalarProbe, SnapshotBox, take_snapshot
-from core.events import EpochEnded, LogLine, RunStarted, StepEnded
+from core.events import EpochEnded, LearningRateChanged, LogLine, RunStarted, StepEnded
 from core.nn import MLP, cross_entropy, mse_loss
 from core.optim import SGD, Adam
 
@@ -236,6 +236,8 @@ class ScalarRun:
                 paused_s, win_paused, now = paused_s + t, win_paused + t, perf()
             if control.stop_requested:
                 self._stopped(epoch)  # a stop during the pause drops this step's update
+            if control.lr_pending:  # before this step is counted: event.step = steps taken with the old rate
+                self._change_lr(pos.step)
             book.record_step(len(batch), batch_loss, batch_correct)
             self.last_sample = (x, label, scale)
             win_loss += batch_loss
@@ -244,7 +246,7 @@ class ScalarRun:
                 self.watcher(control.watched, pos.step)
             opt.step()
             if now - last_stats >= STATS_EVERY_S:
-                stats.emit(emit, self.run_id, pos.step, cfg.lr)
+                stats.emit(emit, self.run_id, pos.step, opt.lr)
                 last_stats = now
             if now - last_emit >= STEP_EVERY_S or pos.step - last_step >= self.emit_every or b == last_b:
                 emit(StepEnded(run_id=self.run_id, step=pos.step, epoch=epoch, loss=win_loss / win_n,
@@ -256,6 +258,16 @@ class ScalarRun:
             if control.stop_requested:
                 self._stopped(epoch)
         self._end_epoch(epoch, perf() - train_start - paused_s)
+
+    def _change_lr(self, step: int) -> None:
+        """A new learning rate from the front end or the run folder, used from this step's update on."""
+        change = self.control.take_lr()
+        if change is None:
+            return
+        lr, source = change
+        previous, self.opt.lr = self.opt.lr, lr
+        self.emit(LearningRateChanged(run_id=self.run_id, step=step, lr=lr, previous=previous, source=source))
+        self.log("info", f"learning rate {previous:g} -> {lr:g} from step {step} ({source})")
 
     def _stopped(self, epoch: int) -> None:
         book = self.book
@@ -270,7 +282,7 @@ class ScalarRun:
         book = self.book
         train_loss, train_acc, count = book.train_loss, book.train_accuracy, book.position.epoch_count
         val_loss, val_acc = evaluate_split(self.model, self.data.val.images, self.data.val.labels, self.loss_fn)
-        self.stats.emit(self.emit, self.run_id, book.position.step, self.config.lr)
+        self.stats.emit(self.emit, self.run_id, book.position.step, self.opt.lr)
         self.emit(EpochEnded(run_id=self.run_id, epoch=epoch, step=book.position.step, train_loss=train_loss,
                              train_accuracy=train_acc, val_loss=val_loss, val_accuracy=val_acc.accuracy,
                              epoch_seconds=epoch_seconds, samples_per_s=count / max(epoch_seconds, 1e-9)))
