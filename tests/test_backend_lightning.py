@@ -572,3 +572,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_a_learning_rate_change_applies_from_the_next_step_and_is_checkpointed(data, tmp_path, monkeypatch):
+    control = RunControl(["L1.N2.b"])
+    loss_function = module_module.loss_function
+    count = iter(range(1, 10**6))
+
+    def patched(name):
+        loss = loss_function(name)
+
+        def counting(out, labels):
+            if torch.is_grad_enabled() and next(count) == 3:  # during step 3: effective from step 4
+                control.set_lr(0.025, "folder")
+            return loss(out, labels)
+
+        return counting
+
+    monkeypatch.setattr(module_module, "loss_function", patched)
+    config = TrainConfig(**{**TINY, "epochs": 1})
+    _, summary, events = run(config, data, control, checkpoint_dir=tmp_path)
+    (change,) = [e for e in events if type(e).__name__ == "LearningRateChanged"]
+    assert (change.step, change.lr, change.previous, change.source) == (3, 0.025, 0.1, "folder")
+    series = sorted((w.step, w.data, w.grad) for w in of(events, ScalarWatch))
+    for (step, d0, g0), (_, d1, _) in zip(series, series[1:], strict=False):
+        assert d1 == minus_lr_grad(d0, g0, 0.1 if step <= 3 else 0.025)
+    saved = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)["optimizer"]["param_groups"][0]["lr"]
+    assert saved == 0.025

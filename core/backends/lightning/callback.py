@@ -21,7 +21,7 @@ from core.backends.lightning.checkpoint import save_checkpoint
 from core.backends.lightning.network import linears
 from core.backends.lightning.watch import WatchBuffer
 from core.evaluation import evaluate_predictions
-from core.events import EpochEnded, StepEnded
+from core.events import EpochEnded, LearningRateChanged, LogLine, StepEnded
 
 if TYPE_CHECKING:
     from core.backends import RunControl
@@ -63,6 +63,7 @@ class EventsCallback(Callback):
         self.params = [p for lin in self.linears for p in (lin.weight, lin.bias)]
         self.watches = WatchBuffer(self.params, self.config.layer_sizes, self.emit, self.run_id)
         self.report_every = max(1, self.train.steps_per_epoch // REPORTS_PER_EPOCH)
+        self.lr = trainer.optimizers[0].param_groups[0]["lr"]  # a resumed run goes on with its saved rate
         self.box.publish(self.book.position.step, self.params, [p.grad for p in self.params])
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
@@ -87,6 +88,8 @@ class EventsCallback(Callback):
                 self._stop(now=True)
         if self.trainer.should_stop:
             return True
+        if self.control.lr_pending:
+            self._change_lr()
         following = self.book.position.batch_in_epoch + 1
         since = time.perf_counter() - self.t_report
         self.report_now = (
@@ -177,6 +180,24 @@ class EventsCallback(Callback):
         result = evaluate_predictions(probs.numpy(), tensors[1].cpu().numpy())
         return loss, result.accuracy, result.to_event(self.run_id, step, epoch, split, loss)
 
+    def _change_lr(self) -> None:
+        """Apply a requested learning rate from this step on (single-device runs; ranks could disagree)."""
+        change = self.control.take_lr()
+        if change is None:
+            return
+        lr, source = change
+        if self.world > 1:
+            self.emit(LogLine(run_id=self.run_id, level="warning", source="lightning",
+                              message="learning-rate changes apply to single-device runs only; ignored"))
+            return
+        previous = self.lr
+        for group in self.trainer.optimizers[0].param_groups:
+            group["lr"] = lr
+        self.lr = lr
+        self.module.drop_graph()  # a captured step holds the old rate; it is captured again at the next step
+        self.emit(LearningRateChanged(run_id=self.run_id, step=self.book.position.step, lr=lr, previous=previous,
+                                      source=source))
+
     def _stop(self, *, now: bool = False) -> None:
         """End the run: single-device runs stop at once, multi-device ones at the next gate (all ranks together)."""
         if self.book.reason is None:
@@ -219,7 +240,7 @@ class EventsCallback(Callback):
         weights = [lin.weight.detach().cpu().numpy() for lin in self.linears]
         for i, (g, w) in enumerate(zip(grads, weights, strict=True)):
             dead = dead_fraction(alive[i].cpu().numpy()) if i < len(alive) else 0.0
-            self.emit(layer_grad_stats(self.run_id, self.book.position.step, i, g, w, self.config.lr, dead))
+            self.emit(layer_grad_stats(self.run_id, self.book.position.step, i, g, w, self.lr, dead))
 
     def _checkpoint(self, trainer) -> None:
         if self.checkpoint_path is None or not self.rank_zero:

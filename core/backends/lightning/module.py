@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 EVAL_CHUNK = 8192  # rows per evaluation forward pass: bounded memory, few launches
 _PLAIN_ATTRIBUTES = frozenset({"_current_fx_name", "record", "alive", "gate", "after_step", "captured",
-                               "before_update", "want_graph", "current"})
+                               "before_update", "want_graph", "current", "carried"})
 
 
 class MnistModule(L.LightningModule):
@@ -45,6 +45,7 @@ class MnistModule(L.LightningModule):
         self.want_graph = False  # capture the step as a CUDA graph at the first full mini-batch
         self.captured: CapturedStep | None = None
         self.current: tuple[torch.Tensor, torch.Tensor] | None = None  # the mini-batch in flight (for the probe)
+        self.carried: list[torch.Tensor] = []  # [loss sum, correct] of graphs dropped since the last report
 
     def __setattr__(self, name: str, value) -> None:
         # Lightning sets _current_fx_name around each of its hooks; nn.Module.__setattr__ scans its
@@ -102,6 +103,12 @@ class MnistModule(L.LightningModule):
             optimizer.load_state_dict(self.optimizer_state)
         return optimizer
 
+    def drop_graph(self) -> None:
+        """Forget the captured step (its sums are kept); the next full mini-batch captures a new one."""
+        if self.captured is not None:
+            self.carried.append(self.captured.take_sums())
+            self.captured = None
+
     @torch.no_grad()
     def take_sums(self) -> tuple[float, int]:
         """Loss sum (per-sample losses added up) and correct count since the last call, in one device sync."""
@@ -114,6 +121,8 @@ class MnistModule(L.LightningModule):
             sums.append(torch.stack([(torch.stack(losses) * sizes).sum(), correct.to(sizes.dtype)]))
         if self.captured is not None:
             sums.append(self.captured.take_sums())
+        sums += self.carried
+        self.carried = []
         if not sums:
             return 0.0, 0
         loss_sum, correct = torch.stack(sums).sum(0).tolist()
