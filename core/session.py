@@ -11,8 +11,18 @@ from typing import TYPE_CHECKING, Any, Callable
 from core.backends import RunControl, RunSummary, get_trainer, new_run_id
 from core.backends.runbook import final_event, run_failed
 from core.config import TrainConfig
-from core.events import Event, LogLine, RunFailed, RunFinished, RunStarted
-from core.runs import CHECKPOINTS_DIR, NotARunError, RunRecorder, latest_checkpoint, open_run
+from core.events import Event, LearningRateChanged, LogLine, RunFailed, RunFinished, RunStarted
+from core.live import LiveRun
+from core.runs import (
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    NotARunError,
+    RunRecorder,
+    atomic_write_text,
+    latest_checkpoint,
+    open_run,
+)
+from core.steer import RunLock, RunLockedError
 
 if TYPE_CHECKING:
     from core.backends import Trainer
@@ -77,6 +87,7 @@ def run_training(
     """
     started = time.time()
     resume_from: Path | None = None
+    lock: RunLock | None = None
     if resume is not None:
         try:
             saved = open_run(resume)
@@ -93,6 +104,11 @@ def run_training(
             shape = "-".join(map(str, saved.config.layer_sizes))
             return _fail_unrecorded(config, emit, f"{saved.path}: a resumed run keeps its network ({shape}); "
                                     "change only epochs, lr, patience and the like", "ResumeError", started, run_id)
+        if record and is_rank_zero(config):
+            try:  # two resumes of one run at once would interleave their events: the second is refused
+                lock = RunLock(saved.path, run_id).acquire()
+            except (RunLockedError, OSError) as exc:
+                return _fail_unrecorded(config, emit, str(exc), type(exc).__name__, started, run_id)
     else:
         if config is None:
             config = TrainConfig()
@@ -101,13 +117,15 @@ def run_training(
     rank_zero = is_rank_zero(config)
 
     recorder: RunRecorder | None = None
+    live: LiveRun | None = None
     # A resumed run's record is reopened only once its backend has started (RunStarted): a resume that fails
     # before (bad data, corrupt checkpoint) must leave the old config, events and summary exactly as they were.
     pending: list[Event] | None = [] if record and rank_zero and resume is not None else None
     if record and rank_zero and resume is None:
         try:
             recorder = RunRecorder(runs_dir, run_id, config)
-        except (OSError, NotARunError) as exc:
+            lock = RunLock(recorder.path, run_id).acquire()
+        except (OSError, NotARunError, RunLockedError) as exc:
             return _fail_unrecorded(config, emit, f"cannot write the run record: {exc}", type(exc).__name__, started)
     if record and rank_zero and on_run_dir is not None:
         on_run_dir(recorder.path if recorder else saved.path)
@@ -129,8 +147,30 @@ def run_training(
             return
         for early in backlog:
             recorder.record(early)
+        go_live()
+
+    def go_live() -> None:
+        nonlocal live
+        try:
+            live = LiveRun(Path(run_dir), run_id, control, fan_out).start()
+        except OSError as exc:
+            emit(LogLine(run_id=run_id, level="warning", source="control",
+                         message=f"the run cannot be steered through its folder: {exc}"))
+
+    def remember_lr(event: LearningRateChanged) -> None:
+        """A resumed run continues with the rate it last had: config.json follows the live changes."""
+        nonlocal config
+        config = config.replace(lr=event.lr)
+        try:
+            atomic_write_text(Path(run_dir) / CONFIG_FILE, config.to_json())
+        except OSError:
+            pass  # the events keep the change; only a later resume would start from the old rate
 
     def fan_out(event: Event) -> None:
+        if live is not None:
+            live.observe(event)
+        if isinstance(event, LearningRateChanged) and recorder is not None:
+            remember_lr(event)
         if isinstance(event, RunStarted):
             if not event.run_dir and run_dir:
                 event = dataclasses.replace(event, run_dir=run_dir)
@@ -151,6 +191,8 @@ def run_training(
                              message=f"stopped recording to {run_dir}: {exc}"))
         emit(event)
 
+    if recorder is not None:
+        go_live()
     try:
         if data is None:
             from core.data import DataError, load_data
@@ -180,12 +222,16 @@ def run_training(
         if rank_zero:
             os.environ.pop(RUN_ID_ENV, None)
 
+    if live is not None:
+        live.stop()
     if recorder is not None:
         try:
             recorder.write_summary(_summary_dict(summary, facts, final, recorder, started))
         except OSError as exc:
             emit(LogLine(run_id=run_id, level="error", source="runs", message=f"cannot write summary.json: {exc}"))
         recorder.close()
+    if lock is not None:
+        lock.release()
     return summary
 
 

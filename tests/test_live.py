@@ -1,0 +1,86 @@
+"""A recorded run steered through its folder (core.live via core.session): real runs of the handmade engine."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from core import live
+from core.backends import RunControl
+from core.events import ControlApplied, LearningRateChanged, StepEnded, SystemStats
+from core.runs import open_run
+from core.session import run_training
+from core.steer import RunLock, send
+
+
+def _wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_run_obeys_its_folder_and_records_each_command(tmp_path, tiny_config, tiny_data, monkeypatch):
+    monkeypatch.setattr(live, "SYSTEM_EVERY_S", 0.05)
+    config = tiny_config.replace(epochs=50, batch_size=1, optimizer="sgd", lr=0.1)
+    events, dirs, result = [], [], []
+    control = RunControl()
+    worker = threading.Thread(target=lambda: result.append(run_training(
+        config, events.append, control, runs_dir=tmp_path, data=tiny_data, on_run_dir=dirs.append)))
+    worker.start()
+    _wait_for(lambda: any(isinstance(e, StepEnded) for e in events))
+    run_dir = dirs[0]
+    send(run_dir, "set_lr", 0.02)
+    _wait_for(lambda: any(isinstance(e, LearningRateChanged) for e in events))
+    send(run_dir, "pause")
+    _wait_for(lambda: control.paused)
+    send(run_dir, "resume")
+    _wait_for(lambda: not control.paused)
+    send(run_dir, "stop")
+    worker.join(30)
+    assert result[0].reason == "stopped"
+    (change,) = [e for e in events if isinstance(e, LearningRateChanged)]
+    assert (change.lr, change.previous, change.source) == (0.02, 0.1, "folder")
+    applied = [(e.command, e.source) for e in events if isinstance(e, ControlApplied)]
+    assert applied == [("pause", "folder"), ("resume", "folder"), ("stop", "folder")]
+    record = open_run(run_dir)
+    assert record.summary["reason"] == "stopped" and record.config.lr == 0.02  # a resume keeps the new rate
+    assert [type(e) for e in record.events if isinstance(e, (ControlApplied, LearningRateChanged))] == [
+        LearningRateChanged, ControlApplied, ControlApplied, ControlApplied]
+    assert any(isinstance(e, SystemStats) and e.rss_bytes > 0 for e in record.events)
+    assert list((run_dir / "control").iterdir()) == []  # every command consumed
+
+
+def test_a_second_resume_of_a_run_being_written_is_refused(tmp_path, tiny_config, tiny_data):
+    dirs = []
+    first = run_training(tiny_config, lambda e: None, RunControl(), runs_dir=tmp_path, data=tiny_data,
+                         on_run_dir=dirs.append)
+    assert first.reason == "completed"
+    before = (dirs[0] / "events.jsonl").read_bytes()
+    with RunLock(dirs[0], first.run_id):  # another process is writing it
+        second = run_training(tiny_config.replace(epochs=3), lambda e: None, RunControl(), resume=dirs[0],
+                              data=tiny_data)
+    assert second.reason == "failed" and "is being written by" in second.message
+    assert (dirs[0] / "events.jsonl").read_bytes() == before
+    assert json.loads((dirs[0] / "summary.json").read_text())["reason"] == "completed"
+
+
+def test_commands_left_by_a_crashed_run_are_not_obeyed(tmp_path, tiny_config, tiny_data):
+    dirs = []
+    run_training(tiny_config, lambda e: None, RunControl(), runs_dir=tmp_path, data=tiny_data, on_run_dir=dirs.append)
+    send(dirs[0], "stop", require_live=False)  # nobody runs it: the file stays behind, stale
+    summary = run_training(tiny_config.replace(epochs=3), lambda e: None, RunControl(), resume=dirs[0],
+                           data=tiny_data)
+    assert summary.reason == "completed"
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "nan", "11"])
+def test_bad_learning_rates_are_refused_at_the_sender(tmp_path, bad):
+    from core.steer import SteerError
+
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(SteerError, match="learning rate"):
+        send(tmp_path, "set_lr", bad, require_live=False)
