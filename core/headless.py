@@ -13,9 +13,13 @@ from typing import TextIO
 
 from core.backends import RunControl, RunSummary
 from core.config import TrainConfig
+from core.evaluation import format_confusion
 from core.events import (
+    ControlApplied,
     EpochEnded,
+    Evaluation,
     Event,
+    LearningRateChanged,
     LogLine,
     RunFailed,
     RunFinished,
@@ -121,6 +125,17 @@ class HeadlessPrinter:
         level = "" if e.level == "info" else f"{e.level}: "
         for text in e.message.splitlines() or [""]:
             self.line(f"{source}{level}{text}")
+
+    def _on_Evaluation(self, e: Evaluation) -> None:
+        if e.split == "test":  # the test matrix closes the log; each epoch's validation one stays in the record
+            for text in format_confusion(e, title=f"test confusion matrix ({sum(map(sum, e.confusion)):,} digits):"):
+                self.line(text)
+
+    def _on_LearningRateChanged(self, e: LearningRateChanged) -> None:
+        self.line(f"learning rate {e.previous:g} -> {e.lr:g} after step {e.step:,} ({e.source})")
+
+    def _on_ControlApplied(self, e: ControlApplied) -> None:
+        self.line(f"{e.command} at step {e.step:,} ({e.source})")
 
     def _on_RunFinished(self, e: RunFinished) -> None:
         test = (f"test accuracy {e.test_accuracy:.2%} (loss {e.test_loss:.4f})"

@@ -8,6 +8,7 @@ import math
 import sys
 import types
 
+import numpy as np
 import pytest
 
 from core import cli, headless
@@ -144,3 +145,26 @@ def test_term_dumb_runs_headless(tty, monkeypatch, capsys):
     monkeypatch.setenv("TERM", "dumb")
     assert cli.main([]) == 0 and "headless" in tty
     assert capsys.readouterr().err == "mnist-dash: TERM=dumb; running headless\n"
+
+
+def test_test_confusion_matrix_and_recall_close_the_log():
+    from core.evaluation import evaluate_predictions
+    from core.events import ControlApplied, LearningRateChanged
+
+    probs = np.zeros((4, 10))
+    probs[[0, 1, 2, 3], [0, 1, 9, 4]] = 1.0  # the third digit (a 4) is taken for a 9
+    event = evaluate_predictions(probs, np.array([0, 1, 4, 4])).to_event("r", 16, 2, "test", 0.5)
+    out = io.StringIO()
+    p = HeadlessPrinter(out)
+    p(evaluate_predictions(probs, np.array([0, 1, 4, 4])).to_event("r", 8, 1, "val", 0.5))
+    assert out.getvalue() == ""  # validation matrices stay in the record
+    p(event)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "test confusion matrix (4 digits):"
+    assert lines[2].split() == ["0", "1", "0", "0", "0", "0", "0", "0", "0", "0", "0", "|", "100.0%"]
+    assert lines[6].split() == ["4", "0", "0", "0", "0", "1", "0", "0", "0", "0", "1", "|", "50.0%"]
+    assert lines[-1].endswith("| accuracy 75.00%")
+    p(LearningRateChanged(run_id="r", step=40, lr=0.01, previous=0.05, source="folder"))
+    p(ControlApplied(run_id="r", step=41, command="pause", source="dashboard"))
+    assert out.getvalue().splitlines()[-2:] == ["learning rate 0.05 -> 0.01 after step 40 (folder)",
+                                                "pause at step 41 (dashboard)"]
