@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import time
+import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Callable, Iterable, Iterator
@@ -257,7 +258,19 @@ class _Spec:
     defaults: dict[str, Any]
     factories: tuple[tuple[str, Callable[[], Any]], ...]
     converters: tuple[tuple[str, Callable[[Any], Any]], ...]
+    types: tuple[tuple[str, tuple[type, ...]], ...]  # what each field may hold once loaded
     plain_init: bool  # no __post_init__: the instance dict may be filled directly
+
+
+def _runtime_types(hint: Any) -> tuple[type, ...]:
+    """The types a loaded field may hold (a float field takes an int: JSON may write 1.0 as 1)."""
+    if typing.get_origin(hint) is tuple:
+        return (tuple,)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return tuple(t for arg in typing.get_args(hint) for t in _runtime_types(arg))
+    if hint is float:
+        return (float, int)
+    return (hint,) if isinstance(hint, type) else (object,)
 
 
 @functools.cache
@@ -270,6 +283,7 @@ def _spec(cls: type[Event]) -> _Spec:
         defaults={f.name: f.default for f in fs if f.default is not MISSING},
         factories=tuple((f.name, f.default_factory) for f in fs if f.default_factory is not MISSING),
         converters=tuple((f.name, c) for f in fs if (c := _converter(hints[f.name])) is not None),
+        types=tuple((f.name, _runtime_types(hints[f.name])) for f in fs),
         plain_init=not hasattr(cls, "__post_init__"),
     )
 
@@ -305,6 +319,10 @@ def _build(data: Any, *, owned: bool) -> Event:
         value = values[key]
         if isinstance(value, list):
             values[key] = convert(value)
+    # Type-checked here, once, so a damaged line is skipped rather than crashing a plot later.
+    for key, allowed in spec.types:
+        if not isinstance(values[key], allowed):
+            raise ValueError(f"{name}.{key}: {type(values[key]).__name__} is not {allowed[0].__name__}")
     if not spec.plain_init:
         return cls(**values)
     # The frozen __init__ costs a setattr call per field; filling the fresh instance dict gives the same

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core import events as ev
 from core.config import TrainConfig
@@ -124,3 +126,38 @@ def test_lines_longer_than_a_chunk_are_read_whole(tmp_path, monkeypatch):
     path = tmp_path / "events.jsonl"
     path.write_text("".join(ev.to_json(e) + "\n" for e in SAMPLES))
     assert ev.read_jsonl(path) == SAMPLES
+
+
+def test_wrongly_typed_fields_are_refused():
+    good = ev.to_dict(SAMPLES[1])
+    with pytest.raises(ValueError, match=r"StepEnded.step: str is not int"):
+        ev.from_dict({**good, "step": "3"})
+    with pytest.raises(ValueError, match="StepEnded.loss"):
+        ev.from_dict({**good, "loss": None})
+    assert ev.from_dict({**good, "loss": 1}).loss == 1  # JSON may write a whole float as an integer
+    assert ev.parse_line(json.dumps({**good, "epoch": [1]})) is None
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_are_an_event_or_nothing(raw):
+    assert ev.parse_line(raw) is None or isinstance(ev.parse_line(raw), ev.Event)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(SAMPLES), st.dictionaries(st.text(max_size=12), json_values, max_size=4))
+def test_damaged_events_load_or_raise_value_error(sample, changes):
+    data = {**ev.to_dict(sample), **changes}
+    try:
+        event = ev.from_dict(data)
+    except ValueError:
+        return
+    assert ev.from_json(ev.to_json(event)) == event or any(v != v for v in ev.to_dict(event).values()
+                                                            if isinstance(v, float))
