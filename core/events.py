@@ -259,6 +259,7 @@ class _Spec:
     factories: tuple[tuple[str, Callable[[], Any]], ...]
     converters: tuple[tuple[str, Callable[[Any], Any]], ...]
     types: tuple[tuple[str, tuple[type, ...]], ...]  # what each field may hold once loaded
+    well_typed: Callable[[dict], bool]  # all of `types` checked in one expression
     plain_init: bool  # no __post_init__: the instance dict may be filled directly
 
 
@@ -273,17 +274,29 @@ def _runtime_types(hint: Any) -> tuple[type, ...]:
     return (hint,) if isinstance(hint, type) else (object,)
 
 
+def _type_check(types: tuple[tuple[str, tuple[type, ...]], ...]) -> Callable[[dict], bool]:
+    """One generated `isinstance(...) and ...` expression: a loop over fields cost most of loading a record."""
+    namespace: dict[str, Any] = {}
+    terms = []
+    for i, (key, allowed) in enumerate(types):
+        namespace[f"t{i}"] = allowed
+        terms.append(f"isinstance(v[{key!r}], t{i})")  # field names come from our classes, never from input
+    return eval("lambda v: " + (" and ".join(terms) or "True"), namespace)  # noqa: S307
+
+
 @functools.cache
 def _spec(cls: type[Event]) -> _Spec:
     hints = typing.get_type_hints(cls)
     fs = fields(cls)
+    checked = tuple((f.name, _runtime_types(hints[f.name])) for f in fs)
     return _Spec(
         names=frozenset(f.name for f in fs) | {"type"},
         required=frozenset(f.name for f in fs if f.default is MISSING and f.default_factory is MISSING),
         defaults={f.name: f.default for f in fs if f.default is not MISSING},
         factories=tuple((f.name, f.default_factory) for f in fs if f.default_factory is not MISSING),
         converters=tuple((f.name, c) for f in fs if (c := _converter(hints[f.name])) is not None),
-        types=tuple((f.name, _runtime_types(hints[f.name])) for f in fs),
+        types=checked,
+        well_typed=_type_check(checked),
         plain_init=not hasattr(cls, "__post_init__"),
     )
 
@@ -303,11 +316,11 @@ def _build(data: Any, *, owned: bool) -> Event:
         raise ValueError(f"unknown event type {name!r}")
     spec = _spec(cls)
     keys = data.keys()
-    if not keys <= spec.names:
-        raise ValueError(f"{name}: unknown fields {sorted(keys - spec.names)}")
-    if len(keys) == len(spec.names):  # every field present: the usual line
+    if keys == spec.names:  # every field present: the usual line
         values = data if owned else dict(data)
     else:
+        if not keys <= spec.names:
+            raise ValueError(f"{name}: unknown fields {sorted(keys - spec.names)}")
         if not spec.required <= keys:
             raise ValueError(f"{name}: missing fields {sorted(spec.required - keys)}")
         values = {**spec.defaults, **data}
@@ -320,9 +333,9 @@ def _build(data: Any, *, owned: bool) -> Event:
         if isinstance(value, list):
             values[key] = convert(value)
     # Type-checked here, once, so a damaged line is skipped rather than crashing a plot later.
-    for key, allowed in spec.types:
-        if not isinstance(values[key], allowed):
-            raise ValueError(f"{name}.{key}: {type(values[key]).__name__} is not {allowed[0].__name__}")
+    if not spec.well_typed(values):
+        key, allowed = next((k, t) for k, t in spec.types if not isinstance(values[k], t))
+        raise ValueError(f"{name}.{key}: {type(values[key]).__name__} is not {allowed[0].__name__}")
     if not spec.plain_init:
         return cls(**values)
     # The frozen __init__ costs a setattr call per field; filling the fresh instance dict gives the same
