@@ -44,7 +44,9 @@ def only_run(runs: Path) -> Path:
 
 def check_record(run: Path, reason: str) -> dict:
     """Every file present, every line valid JSON, summary consistent with the stream."""
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "config.json", "events.jsonl", "summary.json"]
+    names = {p.name for p in run.iterdir()}
+    record = {"checkpoints", "config.json", "events.jsonl", "summary.json"}
+    assert record <= names <= record | {"control", "run.lock"}  # the steering folder and the writer's lock
     json.loads((run / "config.json").read_text())
     lines = (run / "events.jsonl").read_text().splitlines()
     events = [from_json(line) for line in lines]  # no torn or invalid line
