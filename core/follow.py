@@ -13,10 +13,11 @@ dashboard's plots thin them; StepEnded lines the thinning would drop are counted
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import Counter, deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from core import steer
 from core.events import (
@@ -130,6 +131,17 @@ class Follower:
             self.paused = event.command == "pause"
         elif isinstance(event, StepEnded):
             self.last_step = event.step
+
+    def follow(self, *, interval: float = 0.25, stop: threading.Event | None = None) -> Iterator[Event]:
+        """Every event as it comes (like `tail -f`), until the run ends, dies or goes stale, or `stop` is set."""
+        stop = stop or threading.Event()
+        while True:
+            yield from self.poll()
+            if self.caught_up and self.status() not in ("live", "paused", "waiting"):
+                yield from self.poll()  # anything written between the last read and the status check
+                return
+            if stop.wait(interval):
+                return
 
     def status(self, now: float | None = None) -> str:
         """One of STATUSES ("stale" as "stale: no events for N s: the process may be gone")."""

@@ -167,3 +167,32 @@ def test_a_digest_ending_on_a_thinned_step_still_ends_there(tmp_path):
     digest = read_digest(path, capacity=4)
     assert digest.series("samples_seen")[0][-1] == 7 and digest.series("samples_seen")[1][-1] == 56
     assert read_digest(tmp_path / "missing.jsonl").counts == {}
+
+
+def test_follow_yields_until_the_run_ends(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.touch()
+    sent = [step(n) for n in range(1, 51)]
+    finished = ev.RunFinished(run_id="r", reason="completed", steps=50, epochs_completed=1, seconds=1.0)
+    lock = RunLock(tmp_path, "r").acquire()
+
+    def run() -> None:
+        with open(path, "ab", buffering=0) as fh:
+            for e in sent:
+                fh.write(line(e))
+            fh.write(line(finished))
+        lock.release()
+
+    writer = threading.Thread(target=run)
+    writer.start()
+    got = list(Follower(tmp_path).follow(interval=0.001))
+    writer.join()
+    assert got == [*sent, finished]
+
+
+def test_follow_of_a_killed_run_ends(tmp_path):
+    (tmp_path / "events.jsonl").write_bytes(line(step(1)))
+    RunLock(tmp_path).acquire().release()
+    follower = Follower(tmp_path)
+    assert list(follower.follow(interval=0.001)) == [step(1)]
+    assert follower.status() == "killed"
