@@ -391,16 +391,24 @@ def iter_lines(path: str | os.PathLike, *, offset: int = 0) -> Iterator[bytes]:
 def iter_jsonl(path: str | os.PathLike, *, keep: Iterable[str] | None = None) -> Iterator[Event]:
     """Events of a JSONL file one by one; `keep` names the event types wanted (others are not built)."""
     wanted = frozenset(keep) if keep is not None else None
+    fast = orjson.loads
     for line in iter_lines(path):
-        if not line.strip():
+        try:
+            obj = fast(line)
+        except orjson.JSONDecodeError:
+            if not line.strip():
+                continue
+            try:
+                obj = loads(line)  # NaN/Infinity, replaced foreign bytes, or junk (skipped below)
+            except ValueError:
+                continue  # a torn line (crash mid-write) or foreign bytes
+        if wanted is not None and (not isinstance(obj, dict) or obj.get("type") not in wanted):
             continue
         try:
-            obj = loads(line)
-            if wanted is not None and (not isinstance(obj, dict) or obj.get("type") not in wanted):
-                continue
-            yield _build(obj, owned=True)
+            event = _build(obj, owned=True)
         except (ValueError, TypeError):
-            continue  # a torn line (crash mid-write), foreign bytes, or a line of another version
+            continue  # not an event of this version
+        yield event
 
 
 def read_jsonl(path: str | os.PathLike) -> list[Event]:
