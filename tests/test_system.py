@@ -81,3 +81,27 @@ def test_no_gpu_is_quiet():
         figures = gpu()
         gpu.close()
         assert figures is None or figures[3] > 0
+
+
+def test_nvml_figures_are_read_from_the_right_calls():
+    from types import SimpleNamespace
+
+    from core.system import NvmlGpu
+
+    calls = []
+    nvml = SimpleNamespace(
+        NVML_TEMPERATURE_GPU=0,
+        nvmlDeviceGetUtilizationRates=lambda h: SimpleNamespace(gpu=87, memory=40),
+        nvmlDeviceGetMemoryInfo=lambda h: SimpleNamespace(used=3 << 30, total=141 << 30, free=138 << 30),
+        nvmlDeviceGetTemperature=lambda h, sensor: 55 if (h, sensor) == ("gpu0", 0) else -1,
+        nvmlShutdown=lambda: calls.append("shutdown"),
+    )
+    gpu = NvmlGpu(nvml, "gpu0")
+    assert gpu() == (87.0, 3 << 30, 55.0, 141 << 30)
+    gpu.close()
+    assert calls == ["shutdown"]
+
+    def lost(h):
+        raise RuntimeError("GPU is lost")
+
+    assert NvmlGpu(SimpleNamespace(**{**vars(nvml), "nvmlDeviceGetMemoryInfo": lost}), "gpu0")() is None
