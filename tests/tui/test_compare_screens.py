@@ -1,0 +1,175 @@
+"""Pilot tests of the runs table and the compare screen, on records written here (no training)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+from pathlib import Path
+
+from textual.app import App
+from textual.widgets import DataTable, Input, Static
+
+from core.config import TrainConfig
+from core.events import EpochEnded, RunFinished, RunStarted, StepEnded
+from core.runs import RunRecorder
+from core.settings import ChartSettings, load_settings
+from tui.compare import CompareScreen, RunsChoice, RunsTableScreen
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from test_compare import write_run  # noqa: E402
+
+CONFIG = TrainConfig(input_size=14, hidden=(64, 32), batch_size=8, epochs=3, lr=0.1, device="cpu")
+SIZE = (100, 30)
+
+
+def curve_run(runs_dir: Path, run_id: str, config: TrainConfig, *, steps_per_epoch: int = 40,
+              start: float = 1_700_000_000.0, finish: bool = True) -> Path:
+    """A run whose loss falls faster with a larger lr, with a fixed wobble (deterministic)."""
+    rate = 0.6 + 8 * config.lr
+    total = steps_per_epoch * config.epochs
+    with RunRecorder(runs_dir, run_id, config) as rec:
+        rec(RunStarted(run_id=run_id, time=start, backend=config.backend, device="cpu", data_source="test",
+                       config=config.to_dict(), train_size=steps_per_epoch * 8, val_size=64, test_size=64,
+                       total_steps=total))
+        for step in range(1, total + 1):
+            frac = step / steps_per_epoch
+            loss = 2.3 * math.exp(-rate * frac) + 0.08 + 0.06 * math.sin(step * 1.7 + config.seed)
+            acc = min(0.99, 1 - loss / 2.5)
+            rec(StepEnded(run_id=run_id, time=start + step * 0.5, step=step, epoch=(step - 1) // steps_per_epoch + 1,
+                          loss=loss, accuracy=acc, samples_per_s=16.0, samples_seen=8 * step, progress=step / total,
+                          total_steps=total))
+            if step % steps_per_epoch == 0:
+                val = 2.3 * math.exp(-rate * frac) + 0.12
+                rec(EpochEnded(run_id=run_id, time=start + step * 0.5 + 0.2, epoch=step // steps_per_epoch,
+                               step=step, train_loss=loss, train_accuracy=acc, val_loss=val,
+                               val_accuracy=min(0.99, 1 - val / 2.5), epoch_seconds=20.0))
+        if finish:
+            rec(RunFinished(run_id=run_id, time=start + total * 0.5 + 1, reason="completed", steps=total,
+                            epochs_completed=config.epochs, seconds=total * 0.5 + 1, test_accuracy=1 - val / 2.4))
+            rec.write_summary({"run_id": run_id, "reason": "completed", "steps": total,
+                               "epochs_completed": config.epochs, "seconds": total * 0.5 + 1,
+                               "test_accuracy": 1 - val / 2.4, "best_val_accuracy": min(0.99, 1 - val / 2.5),
+                               "started_at": "2023-11-14T22:13:20Z"})
+    return runs_dir / run_id
+
+
+def three_lrs(runs_dir: Path) -> list[Path]:
+    return [curve_run(runs_dir, f"run-{i}", CONFIG.replace(lr=lr)) for i, lr in enumerate((0.1, 0.03, 0.01), 1)]
+
+
+class Host(App):
+    """A bare app that pushes one screen and keeps what it was dismissed with."""
+
+    def __init__(self, screen) -> None:
+        super().__init__()
+        self.first = screen
+        self.result: object = "not dismissed"
+
+    def on_mount(self) -> None:
+        self.push_screen(self.first, callback=self.done)
+
+    def done(self, result) -> None:
+        self.result = result
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def table_ids(screen: RunsTableScreen) -> list[str]:
+    return [row.run_id for row in screen.shown]
+
+
+async def test_runs_table_sorts_filters_selects_and_compares(tmp_path):
+    three_lrs(tmp_path)
+    write_run(tmp_path, "run-4", CONFIG.replace(backend="lightning", lr=0.5))
+    app = Host(RunsTableScreen(tmp_path, refresh_seconds=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert table_ids(screen) == ["run-4", "run-3", "run-2", "run-1"]  # newest id first
+        await pilot.press("s")  # next column: status
+        screen.sort_by("lr")
+        assert table_ids(screen) == ["run-3", "run-2", "run-1", "run-4"]
+        await pilot.press("r")
+        assert table_ids(screen) == ["run-4", "run-1", "run-2", "run-3"]
+        await pilot.press("l", "i", "g")  # typing filters
+        assert app.focused is screen.query_one("#runs-filter", Input)
+        assert table_ids(screen) == ["run-4"]
+        await pilot.press("escape")  # clears the filter, back on the table
+        assert table_ids(screen) == ["run-4", "run-1", "run-2", "run-3"] and screen.table.has_focus
+        await pilot.press("slash", *"lr=0.01", "enter")
+        assert table_ids(screen) == ["run-3"]
+        screen.query_one("#runs-filter", Input).value = ""
+        await pilot.pause()
+        await pilot.press("down", "space", "down", "space", "b", "down", "space", "space")
+        assert screen.selected == ["run-1", "run-2"] and screen.baseline == "run-2"
+        assert "2 selected · baseline: run-2" in str(screen.query_one("#runs-hint", Static).render())
+        await pilot.press("c")
+        await pilot.pause()
+    assert app.result == RunsChoice("compare", (tmp_path / "run-1", tmp_path / "run-2"), tmp_path / "run-2")
+
+
+async def test_runs_table_opens_one_run_and_refreshes(tmp_path):
+    curve_run(tmp_path, "run-1", CONFIG)
+    app = Host(RunsTableScreen(tmp_path, refresh_seconds=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        write_run(tmp_path, "run-2", CONFIG, finish=False)
+        screen.reload()
+        await settle(pilot)
+        assert table_ids(screen) == ["run-2", "run-1"]
+        assert screen.shown[0].status == "live" and screen.table.row_count == 2
+        await pilot.press("down", "enter")
+        await pilot.pause()
+    assert app.result == RunsChoice("open", (tmp_path / "run-1",), None)
+
+
+async def test_compare_keys_change_and_remember_settings(tmp_path):
+    runs = three_lrs(tmp_path)
+    settings_file = tmp_path / "settings.toml"
+    screen = CompareScreen(runs, runs[0], export_dir=tmp_path, settings_file=settings_file, live_refresh=0)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert screen.settings == ChartSettings()
+        await pilot.press("plus", "l", "x", "w", "y")
+        expected = ChartSettings(smoothing=0.8, log_loss=True, x_axis="epoch", window=100, y_mode="outliers")
+        assert screen.settings == expected and load_settings(settings_file) == (expected, None)
+        status = str(screen.query_one("#compare-status", Static).render())
+        assert "smoothing 0.8 · x: epoch · window: last 100 · y: ignore outliers · loss: log10" in status
+        await pilot.press("minus", "minus", "z")
+        assert screen.settings.smoothing == 0.3 and screen.zoom == 2.0
+        legend = str(screen.query_one("#compare-legend", Static).render())
+        assert "lr=0.1 (baseline)" in legend and "lr=0.03" in legend and "lr=0.01" in legend
+        diff = screen.query_one("#compare-diff", DataTable)
+        assert [str(c.label) for c in diff.columns.values()] == ["run", "lr", "status", "best val", "test", "time"]
+
+
+async def test_crosshair_shows_every_runs_values(tmp_path):
+    runs = three_lrs(tmp_path)
+    screen = CompareScreen(runs, None, export_dir=tmp_path, settings_file=tmp_path / "s.toml", live_refresh=0)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen.change(ChartSettings(smoothing=0.0))
+        assert screen.crosshair == 120  # starts at the newest point
+        await pilot.press("left", "left", "shift+left")
+        assert screen.crosshair == 108
+        text = str(screen.query_one("#compare-readout", Static).render())
+        assert text.startswith("at step 108")
+        for run in screen.runs:
+            loss = run.curves["train_loss"].value[107]
+            acc = run.curves["val_accuracy"].value[-1] * 100
+            assert f"loss {loss:.4g}" in text and f"val {acc:.1f}%" in text
+        await pilot.press("e")
+        await settle(pilot)
+        exported = [p for p in tmp_path.iterdir() if p.suffix == ".csv"]
+        assert len(exported) == 1
+        with open(exported[0], newline="") as fh:
+            rows = list(csv.reader(fh))
+        assert len(rows) == 1 + 3 * (2 * 120 + 2 * 3)

@@ -1,0 +1,249 @@
+"""The runs table: every run in the runs folder, sortable, filterable, refreshed; pick runs to open or compare."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from core.compare import assign_colours
+from core.runindex import RunRow, filter_rows, list_runs_table, sort_rows
+
+# (RunRow field, heading); "mark" is the selection / baseline column.
+COLUMNS = (("mark", " "), ("run_id", "run"), ("status", "status"), ("backend", "backend"), ("shape", "network"),
+           ("optimizer", "optimiser"), ("lr", "lr"), ("epochs_done", "epochs"), ("best_val_accuracy", "best val"),
+           ("test_accuracy", "test"), ("seconds", "time"), ("started", "started"))
+SORTABLE = [key for key, _ in COLUMNS if key != "mark"]
+STATUS_STYLES = {"live": "bold green", "failed": "red", "diverged": "red", "incomplete": "yellow",
+                 "stopped": "dim", "early_stopped": "cyan"}
+REFRESH_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class RunsChoice:
+    """What the user picked: "open" one run, or "compare" several (the baseline, if pinned, among them)."""
+
+    action: str
+    runs: tuple[Path, ...]
+    baseline: Path | None = None
+
+
+def row_cells(row: RunRow, mark: Text) -> list[Text | str]:
+    """The table's cells of one run."""
+    cells: list[Text | str] = [mark]
+    for key, _ in COLUMNS[1:]:
+        if key == "epochs_done":
+            done = "-" if row.epochs_done is None else str(row.epochs_done)
+            cells.append(done + (f"/{row.epochs}" if row.epochs is not None else ""))
+        elif key == "started":
+            cells.append("-" if row.started is None else time.strftime("%m-%d %H:%M", time.localtime(row.started)))
+        elif key == "status":
+            cells.append(Text(row.cell("status"), style=STATUS_STYLES.get(row.status, "")))
+        else:
+            cells.append(row.cell(key))
+    return cells
+
+
+class RunsTableScreen(Screen[RunsChoice | None]):
+    """Every run as a row; space selects, b pins the baseline, enter opens, c compares the selection."""
+
+    DEFAULT_CSS = """
+    RunsTableScreen { layout: vertical; }
+    RunsTableScreen #runs-title { height: 1; padding: 0 1; background: $boost; }
+    RunsTableScreen #runs-filter { height: 3; }
+    RunsTableScreen #runs-table { height: 1fr; }
+    RunsTableScreen #runs-hint { height: 1; padding: 0 1; color: $text-muted; }
+    """
+    BINDINGS = [
+        Binding("space", "toggle_select", "select"),
+        Binding("b", "baseline", "baseline"),
+        Binding("c", "compare", "compare"),
+        Binding("enter", "open", "open", show=True),
+        Binding("s", "sort_next", "sort"),
+        Binding("r", "sort_reverse", "reverse"),
+        Binding("slash", "filter", "filter"),
+        Binding("escape", "back", "back"),
+    ]
+
+    def __init__(self, runs_dir: str | os.PathLike, *, selected: tuple[str, ...] = (), baseline: str | None = None,
+                 refresh_seconds: float = REFRESH_SECONDS) -> None:
+        super().__init__()
+        self.runs_dir = Path(runs_dir)
+        self.rows: list[RunRow] = []
+        self.shown: list[RunRow] = []
+        self.selected: list[str] = list(selected)
+        self.baseline = baseline
+        self.sort_column, self.descending = "run_id", True  # newest run first
+        self.refresh_seconds = refresh_seconds
+        self._drawn: list | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Runs in {self.runs_dir}", id="runs-title")
+        yield Input(placeholder="filter: type a backend, status or setting (lr=0.1); / to come back here",
+                    id="runs-filter")
+        table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        for key, heading in COLUMNS:
+            table.add_column(heading, key=key)
+        yield table
+        yield Static("", id="runs-hint")
+        yield Footer()
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#runs-table", DataTable)
+
+    def on_mount(self) -> None:
+        self.show_rows(list_runs_table(self.runs_dir))
+        self.table.focus()
+        if self.refresh_seconds > 0:
+            self.set_interval(self.refresh_seconds, self.reload)
+
+    @work(thread=True, exclusive=True, group="runs-table")
+    def reload(self) -> None:
+        """Read the runs folder again off the UI thread (runs start and finish meanwhile)."""
+        rows = list_runs_table(self.runs_dir)
+        self.app.call_from_thread(self.show_rows, rows)
+
+    def show_rows(self, rows: list[RunRow]) -> None:
+        """Take a fresh list of runs; redraw the table when what it shows changed."""
+        self.rows = rows
+        known = {row.run_id for row in rows}
+        self.selected = [rid for rid in self.selected if rid in known]
+        if self.baseline not in known:
+            self.baseline = None
+        self.redraw()
+
+    def redraw(self) -> None:
+        text = self.query_one("#runs-filter", Input).value
+        self.shown = sort_rows(filter_rows(self.rows, text), self.sort_column, descending=self.descending)
+        colours = assign_colours(self.selected + ([self.baseline] if self.baseline else []))
+        drawn = [row_cells(row, self._mark(row.run_id, colours)) for row in self.shown]
+        if drawn != self._drawn or self._drawn is None:
+            table = self.table
+            current = self.current_id()
+            table.clear()
+            for row, cells in zip(self.shown, drawn, strict=True):
+                table.add_row(*cells, key=row.run_id)
+            ids = [row.run_id for row in self.shown]
+            if current in ids:
+                table.move_cursor(row=ids.index(current), animate=False)
+            self._drawn = drawn
+        arrow = "↓" if self.descending else "↑"
+        heading = dict(COLUMNS)[self.sort_column]
+        self.query_one("#runs-hint", Static).update(
+            f"{len(self.shown)} of {len(self.rows)} runs · sorted by {heading} {arrow} · "
+            f"{len(self.selected)} selected · baseline: {self.baseline or 'none'}")
+
+    def _mark(self, run_id: str, colours: dict) -> Text:
+        if run_id == self.baseline:
+            return Text("★", style=f"bold rgb{colours[run_id]}".replace(" ", ""))
+        if run_id in self.selected:
+            return Text("●", style=f"rgb{colours[run_id]}".replace(" ", ""))
+        return Text(" ")
+
+    def current_id(self) -> str | None:
+        """The run under the cursor."""
+        table = self.table
+        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
+            return None
+        return self.shown[table.cursor_row].run_id
+
+    def _path(self, run_id: str) -> Path:
+        return next((row.path for row in self.rows if row.run_id == run_id), self.runs_dir / run_id)
+
+    def action_toggle_select(self) -> None:
+        run_id = self.current_id()
+        if run_id is None:
+            return
+        if run_id in self.selected:
+            self.selected.remove(run_id)
+        else:
+            self.selected.append(run_id)
+        self.redraw()
+
+    def action_baseline(self) -> None:
+        run_id = self.current_id()
+        if run_id is not None:
+            self.baseline = None if self.baseline == run_id else run_id
+            self.redraw()
+
+    def action_sort_next(self) -> None:
+        self.sort_by(SORTABLE[(SORTABLE.index(self.sort_column) + 1) % len(SORTABLE)])
+
+    def action_sort_reverse(self) -> None:
+        self.descending = not self.descending
+        self.redraw()
+
+    def sort_by(self, column: str, descending: bool | None = None) -> None:
+        if column in SORTABLE:
+            self.sort_column = column
+            self.descending = descending if descending is not None else False
+            self.redraw()
+
+    @on(DataTable.HeaderSelected, "#runs-table")
+    def header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        column = str(event.column_key.value)
+        self.sort_by(column, not self.descending if column == self.sort_column else False)
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def row_chosen(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        run_id = self.current_id()
+        if run_id is not None:
+            self.dismiss(RunsChoice("open", (self._path(run_id),), self._baseline_path()))
+
+    def action_compare(self) -> None:
+        ids = list(self.selected)
+        if self.baseline and self.baseline not in ids:
+            ids.insert(0, self.baseline)
+        if not ids and (current := self.current_id()) is not None:
+            ids = [current]
+        if len(ids) < 2:
+            self.notify("Select two or more runs with space (b pins a baseline), then press c.", severity="warning")
+            return
+        self.dismiss(RunsChoice("compare", tuple(self._path(rid) for rid in ids), self._baseline_path()))
+
+    def _baseline_path(self) -> Path | None:
+        return self._path(self.baseline) if self.baseline else None
+
+    def action_filter(self) -> None:
+        self.query_one("#runs-filter", Input).focus()
+
+    def action_back(self) -> None:
+        field = self.query_one("#runs-filter", Input)
+        if field.has_focus:
+            field.value = ""
+            self.table.focus()
+        else:
+            self.dismiss(None)
+
+    @on(Input.Changed, "#runs-filter")
+    def filter_changed(self) -> None:
+        self.redraw()
+
+    @on(Input.Submitted, "#runs-filter")
+    def filter_done(self) -> None:
+        self.table.focus()
+
+    def on_key(self, event) -> None:
+        """Typing on the table starts a filter (the bound keys keep their meaning)."""
+        if not self.table.has_focus or not event.is_printable or event.character in (None, " "):
+            return
+        if event.key in {b.key for b in self.BINDINGS}:
+            return
+        field = self.query_one("#runs-filter", Input)
+        field.value += event.character
+        field.cursor_position = len(field.value)
+        field.focus()
+        event.stop()
+        event.prevent_default()
