@@ -47,14 +47,11 @@ async def shoot(out: Path, seconds: float) -> list[Path]:
                 break
         await pilot.press("p")  # pause: a still picture of one sample's graph
         await pilot.pause(0.5)
-        model = app.trainer.model
-        for _ in range(50):  # pause mid-batch, where the weights' gradients are not freshly zeroed
-            if any(w.grad for w in model.layers[0].neurons[5].w):
+        for _ in range(40):  # the probe publishes its snapshot (after backward, before the update) at once
+            probe = app.controller.probe()
+            if probe is not None and any(probe.incoming(0, 5)[1]):
                 break
-            await pilot.press("p")
-            await pilot.pause(0.02)
-            await pilot.press("p")
-            await pilot.pause(0.2)
+            await pilot.pause(0.25)
         await pilot.press("i")
         await pilot.pause(0.5)
         screen = app.screen

@@ -1,9 +1,9 @@
 """The dashboard: configure, train and watch live, on either backend.
 
-What screens pushed on top (the inspector) may use: `app.history` (tui.history.History), `app.control`
-(the RunControl of the current run, or None), `app.trainer` (the backend instance of the current run, e.g.
-ScalarTrainer with .model and .current_sample), `app.config` (the running config, else the form's last
-valid one), `app.watched` and `app.set_watched(addresses)` (kept across runs), `app.state`.
+The run lifecycle lives in `tui.controller.RunController` (a plain class); the app owns one, shows what it
+says, and mirrors its state into the `state` reactive whose watcher enables and disables the controls.
+Screens pushed on top (the inspector) use `app.controller` (history, watched addresses, the probe of the
+model shown, the config in force) and `app.set_watched(addresses)`.
 """
 
 from __future__ import annotations
@@ -12,22 +12,22 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from textual import events
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.geometry import Size
+from textual.reactive import reactive
 from textual.widgets import Button, Footer, Header, Static
 
 from core.config import TrainConfig
-from tui.estimate import Estimator
-from tui.handlers import ACTIVE, HandlersMixin
+from tui.controller import ACTIVE, IDLE, PAUSED, RUNNING, STARTING, STOPPING, Note, Refused, RunController
 from tui.history import History
 from tui.messages import Announced, EventsReady, RunEnded
-from tui.runner import EventPump, UiControl, train
-from tui.screens import HelpPanel
+from tui.runner import GcFreeze, UiControl, train
+from tui.screens import HELP_WIDTH, HelpPanel, RunsScreen
 from tui.widgets.backend_switch import BackendSwitch
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.log import LogPane
@@ -40,9 +40,17 @@ PLOT_HZ = 2  # plots: each rebuild costs the UI thread ~10-30 ms of pure Python
 # The handmade engine holds the GIL between bytecodes; a shorter switch interval lets the UI thread
 # take it back sooner after each key press or timer tick (measured in bench/tui_latency.py).
 RUN_SWITCH_INTERVAL = 0.001
+SEVERITY = {"error": "error", "warning": "warning"}
+DASHBOARD_ONLY = ("start", "stop", "switch_backend", "inspector", "open_runs", "toggle_debug", "help", "leave_form")
+BUTTONS = (  # label, id, action, variant
+    ("Start (s)", "start-button", "start", "success"), ("Pause (p)", "pause-button", "pause", "default"),
+    ("Stop (x)", "stop-button", "stop", "error"), ("Backend (b)", "backend-button", "switch_backend", "default"),
+    ("Inspect (i)", "inspector-button", "inspector", "default"), ("Runs (o)", "runs-button", "open_runs", "default"),
+    ("Help (?)", "help-button", "help", "default"), ("Quit (q)", "quit-button", "quit", "default"),
+)
 
 
-class MnistDashApp(HandlersMixin, App[None]):
+class MnistDashApp(App[None]):
     """Train MNIST with the handmade engine or Lightning and watch it learn."""
 
     CSS_PATH = "app.tcss"
@@ -55,41 +63,49 @@ class MnistDashApp(HandlersMixin, App[None]):
         Binding("b", "switch_backend", "backend"),
         Binding("i", "inspector", "inspector"),
         Binding("o", "open_runs", "open run"),
+        Binding("d", "toggle_debug", "debug log"),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
         Binding("escape", "leave_form", "leave form", show=False),
     ]
 
-    def __init__(
-        self,
-        config: TrainConfig | None = None,
-        *,
-        data_dir: str | Path | None = None,
-        runs_dir: str | Path = "runs",
-        watch: tuple[str, ...] | list[str] = (),
-        open_run: str | Path | None = None,
-        trainer_factory: Any = None,
-    ) -> None:
+    state: reactive[str] = reactive(IDLE, init=False)  # mirrors controller.state; the watcher sets the controls
+
+    def __init__(self, config: TrainConfig | None = None, *, data_dir: str | Path | None = None,
+                 runs_dir: str | Path = "runs", watch: Iterable[str] = (), open_run: str | Path | None = None,
+                 trainer_factory: Any = None) -> None:
         super().__init__()
         self.initial_config = config or TrainConfig()
-        self.config: TrainConfig | None = self.initial_config
         self.data_dir = data_dir
         self.runs_dir = Path(runs_dir)
-        self.watched: list[str] = list(dict.fromkeys(watch))
         self.open_run_path = open_run
         self.trainer_factory = trainer_factory
-        self.history = History()
-        self.control: UiControl | None = None
-        self.trainer: Any = None
-        self.state = "idle"
-        self.estimator = Estimator()
-        self.devices: dict[tuple[str, str], str] = {("scalar", "cpu"): "cpu"}
-        self._pump = EventPump(lambda: self.post_message(EventsReady()))
+        self.controller = RunController(watch, on_state=partial(setattr, self, "state"),
+                                        wake=lambda: self.post_message(EventsReady()))
+        self.controller.config = self.initial_config
+        self.gc_freeze = GcFreeze()
         self._drawn: tuple[int, str] = (-1, "")
         self._plotted, self._plotted_at = -1, 0.0
         self._draw_failed = False
-        self._gc_frozen = False
         self._switch_interval = sys.getswitchinterval()
+
+    # ---- what screens on top read ------------------------------------------------------------------
+
+    @property
+    def history(self) -> History:
+        return self.controller.history
+
+    @property
+    def control(self) -> UiControl | None:
+        return self.controller.control
+
+    @property
+    def watched(self) -> list[str]:
+        return self.controller.watched
+
+    def set_watched(self, addresses: Iterable[str]) -> None:
+        """Replace the watched addresses for this run and the next ones."""
+        self.controller.set_watched(list(addresses))
 
     # ---- layout -----------------------------------------------------------------------------------
 
@@ -100,14 +116,9 @@ class MnistDashApp(HandlersMixin, App[None]):
                 yield BackendSwitch(self.initial_config.backend, id="backend-switch")
                 yield ConfigForm(self.initial_config, id="config-form")
                 with Grid(id="buttons"):
-                    yield Button("Start (s)", id="start-button", variant="success", compact=True)
-                    yield Button("Pause (p)", id="pause-button", compact=True, disabled=True)
-                    yield Button("Stop (x)", id="stop-button", variant="error", compact=True, disabled=True)
-                    yield Button("Backend (b)", id="backend-button", compact=True)
-                    yield Button("Inspect (i)", id="inspector-button", compact=True)
-                    yield Button("Runs (o)", id="runs-button", compact=True)
-                    yield Button("Help (?)", id="help-button", compact=True)
-                    yield Button("Quit (q)", id="quit-button", compact=True)
+                    for label, id_, action, variant in BUTTONS:
+                        yield Button(label, id=id_, variant=variant, compact=True, action=f"app.{action}",  # type: ignore[arg-type]
+                                     disabled=id_ in ("pause-button", "stop-button"))
             with Vertical(id="right"):
                 yield CurvesPane(id="curves")
                 yield StatusPane(id="status")
@@ -122,12 +133,12 @@ class MnistDashApp(HandlersMixin, App[None]):
         self.curves = self.query_one(CurvesPane)
         self.status_pane = self.query_one(StatusPane)
         self.log_pane = self.query_one(LogPane)
-        for widget, title in ((self.switch, "backend"), (self.form, "configuration"),
-                              (self.status_pane, "progress"), (self.log_pane, "log")):
+        self.buttons = {b.id: b for b in self.query(Button) if b.id}
+        for widget, title in ((self.switch, "backend"), (self.form, "configuration"), (self.status_pane, "progress")):
             widget.border_title = title
         self.set_interval(1 / REDRAW_HZ, self.redraw)  # the size check waits for the first Resize event
         self.update_backend_info()
-        self.query_one("#start-button", Button).focus()
+        self.buttons["start-button"].focus()
         if self.open_run_path is not None:
             self.open_run_dir(Path(self.open_run_path))
         self.redraw()
@@ -146,6 +157,26 @@ class MnistDashApp(HandlersMixin, App[None]):
                 f"{width}x{height}.\nMake the window larger (it reflows), or press q to quit."
             )
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The dashboard's own keys act (and show in the footer) only on the dashboard, not on screens above it."""
+        if action in DASHBOARD_ONLY and self.screen is not self.screen_stack[0]:
+            return False
+        return True
+
+    def watch_state(self, state: str) -> None:
+        """Every control that depends on the run state, in one place."""
+        going = state in ACTIVE
+        self.form.disabled = self.switch.disabled = self.buttons["start-button"].disabled = going
+        self.buttons["stop-button"].disabled = not going or state == STOPPING
+        pause = self.buttons["pause-button"]
+        pause.disabled = state not in (STARTING, RUNNING, PAUSED)
+        pause.label = "Resume (p)" if state == PAUSED else "Pause (p)"
+        self.sub_title = {PAUSED: "paused", RUNNING: "training"}.get(state, "watch a network learn")
+        if not going:
+            sys.setswitchinterval(self._switch_interval)
+            self.gc_freeze.thaw()
+        self.redraw(plots=False)  # a key press must not wait for a plot rebuild
+
     # ---- redraw (timer, not per event) -------------------------------------------------------------
 
     def redraw(self, plots: bool = True, force: bool = False) -> None:
@@ -157,8 +188,7 @@ class MnistDashApp(HandlersMixin, App[None]):
         except Exception as exc:  # pragma: no cover - defensive: the UI must outlive its own bugs
             if not self._draw_failed:
                 self._draw_failed = True
-                self.log_pane.add(f"cannot draw: {type(exc).__name__}: {exc}", "error", "app")
-                self.notify(f"{type(exc).__name__}: {exc}", title="Drawing failed", severity="error")
+                self.show([Note(f"cannot draw: {type(exc).__name__}: {exc}", "error", "app", "Drawing failed")])
 
     def _redraw(self, plots: bool) -> None:
         """Redraw status (cheap) and plots (costly: at most PLOT_HZ, only after new events) from history."""
@@ -175,120 +205,172 @@ class MnistDashApp(HandlersMixin, App[None]):
     def ui_busy(self) -> None:
         """Have the training thread step aside until the next frame is on screen."""
         # Only the handmade engine needs it: torch releases the GIL inside its kernels.
-        scalar = self.config is not None and self.config.backend == "scalar"
-        if self.control is not None and scalar and self.state in ("running", "starting"):
-            self.control.ui_busy()
-            self.call_after_refresh(self.control.ui_idle)
+        config, control = self.controller.run_config, self.control
+        if control is not None and config is not None and config.backend == "scalar" and self.state in (
+                STARTING, RUNNING):
+            control.ui_busy()
+            self.call_after_refresh(control.ui_idle)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             self.ui_busy()  # first, before bindings and widgets run: key latency is the UI's budget
         await super().on_event(event)
 
-    def set_state(self, state: str) -> None:
-        self.state = state
-        running = state in ACTIVE
-        self.form.disabled = running
-        self.switch.disabled = running
-        self.query_one("#start-button", Button).disabled = running
-        self.query_one("#stop-button", Button).disabled = not running or state == "stopping"
-        pause = self.query_one("#pause-button", Button)
-        pause.disabled = state not in ("running", "paused")
-        pause.label = "Resume (p)" if state == "paused" else "Pause (p)"
-        self.sub_title = {"paused": "paused", "running": "training"}.get(state, "watch a network learn")
-        self.redraw(plots=False)  # a key press must not wait for a plot rebuild
+    def show(self, notes: Iterable[Note]) -> None:
+        """Log what the controller said; notify the user of what carries a title."""
+        for note in notes:
+            if note.log:
+                self.log_pane.add(note.text, note.level, note.source)
+            if note.title:
+                timeout = 10 if note.level == "error" else 4
+                self.notify(note.text, title=note.title, severity=SEVERITY.get(note.level, "information"),
+                            timeout=timeout)
 
-    # ---- actions ----------------------------------------------------------------------------------
+    def refuse(self, exc: Refused) -> None:
+        self.notify(str(exc), severity="warning")
+
+    # ---- the run -------------------------------------------------------------------------------------
 
     def action_start(self) -> None:
-        if self.state in ACTIVE:
-            self.notify("A run is already going: stop it first (x).", severity="warning")
-            return
-        self.form.validate_now()
         config = self.form.config
         if config is None:
-            problems = "\n".join(self.form.problems) or "the configuration is not valid"
+            problems = "\n".join(self.form.problem_lines()) or "the configuration is not valid"
             self.notify(problems, title="Cannot start", severity="error")
             return
-        self.config = config
-        self.control = UiControl(self.watched)
-        self.trainer = None
-        self.set_state("starting")
+        try:
+            control = self.controller.start(config)
+        except Refused as exc:
+            self.refuse(exc)
+            return
         self.log_pane.add(f"starting a {config.backend} run: {config.layer_sizes}, lr {config.lr}")
         if config.backend == "scalar":
             sys.setswitchinterval(RUN_SWITCH_INTERVAL)
-        job = partial(train, config, self.control, self._pump.emit,
+        job = partial(train, config, control, self.controller.pump.emit,
                       announce=lambda text: self.post_message(Announced(text)),
-                      on_trainer=self._set_trainer, data_dir=self.data_dir, runs_dir=self.runs_dir,
+                      on_trainer=self.controller.set_trainer, data_dir=self.data_dir, runs_dir=self.runs_dir,
                       trainer_factory=self.trainer_factory)
-        self.run_worker(partial(self._train_thread, job), thread=True, exit_on_error=False,
-                        group="training", name="training")
+        self.run_worker(partial(self._train_thread, job), thread=True, exit_on_error=False, group="training",
+                        name="training")
 
     def _train_thread(self, job: Any) -> None:
         reason, message = job()
         self.post_message(RunEnded(reason, message))
 
-    def _set_trainer(self, trainer: Any) -> None:
-        self.trainer = trainer
-
     def action_pause(self) -> None:
-        if self.control is None or self.state not in ("running", "paused", "starting"):
-            return
-        if self.control.user_paused:
-            self.control.resume()
-            self.set_state("running")
-        else:
-            self.control.pause()
-            self.set_state("paused")
+        try:
+            self.controller.toggle_pause()
+        except Refused as exc:
+            self.refuse(exc)
 
     def action_stop(self) -> None:
-        if self.control is not None and self.state in ACTIVE:
-            self.control.stop()
-            self.set_state("stopping")
-            self.log_pane.add("stop requested: the run ends after the current step")
+        try:
+            note = self.controller.stop()
+        except Refused as exc:
+            self.refuse(exc)
+            return
+        self.show([note] if note else [])
+
+    def on_events_ready(self, _message: EventsReady) -> None:
+        self.show(self.controller.fold())
+        if self.controller.stepped and self.controller.active:
+            self.gc_freeze.freeze()
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        self.show(self.controller.ended(message.reason, message.error))
+        self.update_backend_info()
+
+    def on_announced(self, message: Announced) -> None:
+        self.log_pane.add(message.text, message.level, "data")
+
+    async def action_quit(self) -> None:
+        self.controller.quit()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        self.controller.quit()
+        sys.setswitchinterval(self._switch_interval)
+
+    # ---- the sidebar -------------------------------------------------------------------------------
 
     def action_switch_backend(self) -> None:
-        if self.state in ACTIVE:
+        if self.controller.active:
             self.notify("The backend is fixed while a run goes.", severity="warning")
             return
         self.switch.set_backend("lightning" if self.switch.backend == "scalar" else "scalar")
+
+    @on(BackendSwitch.Switched, "#backend-switch")
+    def backend_switched(self, event: BackendSwitch.Switched) -> None:
+        self.form.set_backend(event.backend)
+
+    @on(ConfigForm.Changed, "#config-form")
+    def config_changed(self, event: ConfigForm.Changed) -> None:
+        self.controller.form_changed(event.config)
+        if hasattr(self, "switch"):
+            self.update_backend_info()
+
+    def update_backend_info(self) -> None:
+        """Device line and per-epoch estimate for the form's backend and device."""
+        self.switch.update_info(self.form.config, str(self.form.value_of("device")), self.controller.estimator)
 
     def action_leave_form(self) -> None:
         help_panel = self.query_one(HelpPanel)
         if help_panel.visible:
             help_panel.visible = False
         else:
-            self.query_one("#start-button", Button).focus()
+            self.buttons["start-button"].focus()
 
-    async def action_quit(self) -> None:
-        self.stop_training()
-        self.exit()
+    def action_toggle_debug(self) -> None:
+        """Show or hide library chatter (debug log lines: Lightning's tips, deprecation warnings)."""
+        self.log_pane.show_debug = not self.log_pane.show_debug
 
-    def stop_training(self) -> None:
-        """Ask a running training thread to stop (thread workers are not killed on exit)."""
-        if self.control is not None:
-            self.control.stop()
+    # ---- screens -----------------------------------------------------------------------------------
 
-    def on_unmount(self) -> None:
-        self.stop_training()
-        sys.setswitchinterval(self._switch_interval)
+    def action_help(self) -> None:
+        """Toggle the help overlay, centred on the current size."""
+        panel = self.query_one(HelpPanel)
+        if not panel.visible:
+            width, height = self.size
+            panel.styles.offset = (max(0, (width - HELP_WIDTH) // 2), max(1, (height - 20) // 3))
+        panel.visible = not panel.visible  # visibility, not display: no relayout of the dashboard
 
-    def set_watched(self, addresses: Any) -> None:
-        """Replace the watched addresses for this run and the next ones."""
-        self.watched = list(dict.fromkeys(addresses))
-        if self.control is not None:
-            self.control.set_watched(self.watched)
+    def action_inspector(self) -> None:
+        from tui.inspector import InspectorScreen
+
+        try:
+            self.push_screen(InspectorScreen(self))
+        except Exception as exc:  # a broken inspector must not take the dashboard down
+            self.notify(f"inspector: {type(exc).__name__}: {exc}", severity="error")
+
+    def action_open_runs(self) -> None:
+        if self.controller.active:
+            self.notify("Stop the run before opening another one.", severity="warning")
+            return
+        self.push_screen(RunsScreen(self.runs_dir), lambda path: path and self.open_run_dir(path))
+
+    def open_run_dir(self, path: Path) -> None:
+        """Show a recorded run's curves (the run before it stays dimmed) and its configuration."""
+        from core.runs import NotARunError, open_run
+
+        try:
+            record = open_run(path)
+            note = self.controller.view(record.events, record.config, path, record.status)
+        except (NotARunError, OSError, Refused) as exc:
+            self.show([Note(str(exc), "error", "runs", "Cannot open the run")])
+            return
+        self.switch.set_backend(record.config.backend)
+        self.form.load(record.config)
+        self.show([note])
+        self.run_worker(self._load_probe, thread=True, exit_on_error=False, group="probe", name="load probe")
+
+    def _load_probe(self) -> None:
+        why = self.controller.load_viewed_probe()
+        if why:
+            self.call_from_thread(self.show, [Note(why, "debug", "runs")])
 
 
-def make_app(
-    config: TrainConfig | None = None,
-    *,
-    data_dir: str | Path | None = None,
-    runs_dir: str | Path = "runs",
-    watch: tuple[str, ...] | list[str] = (),
-    open_run: str | Path | None = None,
-    trainer_factory: Any = None,
-) -> MnistDashApp:
+def make_app(config: TrainConfig | None = None, *, data_dir: str | Path | None = None, runs_dir: str | Path = "runs",
+             watch: Iterable[str] = (), open_run: str | Path | None = None,
+             trainer_factory: Any = None) -> MnistDashApp:
     """The dashboard, ready to .run() (the CLI) or .run_test() (tests, screenshots)."""
     return MnistDashApp(config, data_dir=data_dir, runs_dir=runs_dir, watch=tuple(watch), open_run=open_run,
                         trainer_factory=trainer_factory)

@@ -1,8 +1,9 @@
 """The gradient inspector: watch scalars learn, per-layer gradient health, heatmaps, the graph, grad checks.
 
-Pushed by the dashboard on `i`. Reads `app.history`, `app.trainer` (ScalarTrainer: .model, .current_sample;
-LightningTrainer: .module), `app.config` and `app.watched`; changes the watch list with
-`app.set_watched(...)`, which also updates the running RunControl, so the list survives new runs.
+Pushed by the dashboard on `i`. Reads the dashboard's RunController (history, the config in force, watched
+addresses) and looks inside the model only through its probe (tui.widgets.inspector_live.LiveReader);
+changes the watch list with `app.set_watched(...)`, which also updates the running RunControl, so the list
+survives new runs.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, Tree
 
-from core.inspect import AddressError, parse_address, validate_address
-from core.inspect_view import GraphIndex, param_labels
+from core.address import AddressError, parse, validate
 from tui.widgets.inspector_check import GradCheckPane
 from tui.widgets.inspector_graph import GraphPane, NetworkTree
 from tui.widgets.inspector_layers import HeatmapPane, LayerStatsPane
@@ -28,11 +28,28 @@ MAX_WATCHED = 48  # "a few dozen": the history keeps 64 tracks; each costs the h
 REFRESH_S = 0.5
 
 
+def neuron_of(address: str) -> tuple[int, int] | None:
+    """(layer, neuron) an address belongs to; None for the loss or text that is not an address."""
+    try:
+        addr = parse(address)
+    except AddressError:
+        return None
+    return None if addr.layer is None or addr.neuron is None else (addr.layer, addr.neuron)
+
+
+def fits(address: str, layer_sizes: tuple[int, ...]) -> bool:
+    """Whether a network of this shape has the address (graph nodes allowed: the list outlives backends)."""
+    try:
+        return parse(address).problem(layer_sizes, graph_nodes=True) is None
+    except AddressError:
+        return False
+
+
 class InspectorScreen(Screen[None]):
     """Pick scalars by address or by browsing; watch data and grad; layer stats; heatmap; graph; grad check."""
 
     BINDINGS = [
-        Binding("escape", "close", "back to dashboard"),
+        Binding("escape", "close", "dashboard"),
         Binding("i", "close", "back to dashboard", show=False),  # the key that opened it closes it
         Binding("a", "focus_address", "address"),
         Binding("t", "focus_tree", "browse"),
@@ -41,7 +58,7 @@ class InspectorScreen(Screen[None]):
         Binding("g", "grad_check", "grad check"),
         Binding("n", "graph", "graph"),
         Binding("l", "layers", "layers"),
-        Binding("p", "pause", "pause/resume"),
+        Binding("p", "pause", "pause"),
     ]
     DEFAULT_CSS = """
     InspectorScreen #inspector-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
@@ -60,7 +77,6 @@ class InspectorScreen(Screen[None]):
         self.neuron: tuple[int, int] | None = None  # whose heatmap is shown
         self._drawn: tuple = ()
         self._sizes: tuple[int, ...] = ()
-        self._labels: tuple[Any, dict[int, str]] = (None, {})
 
     # ---- layout ----------------------------------------------------------------------------------
 
@@ -87,9 +103,7 @@ class InspectorScreen(Screen[None]):
         self.graph_pane = self.query_one(GraphPane)
         self.prune_watches()
         if self.dash.watched:
-            first = parse_address(self.dash.watched[0])
-            if first.layer >= 0:
-                self.neuron = (first.layer, first.neuron)
+            self.neuron = neuron_of(self.dash.watched[0]) or self.neuron
         self.refresh_view(force=True)
         self.set_interval(REFRESH_S, self.refresh_view)
         # letters are the screen's keys, so typing starts only on `a`; with nothing watched, start there
@@ -105,8 +119,9 @@ class InspectorScreen(Screen[None]):
                 self.prune_watches()
             self._sizes = sizes
         run = self.live.run()
+        probe = self.live.probe()
         key = (self.dash.history.version, tuple(self.dash.watched), self.neuron, sizes, self.live.state(),
-               id(self.dash.trainer), self.watch_pane.selected)
+               id(probe), probe.step() if probe is not None else None, self.watch_pane.selected)
         if key == self._drawn and not force:
             return
         self._drawn = key
@@ -149,7 +164,7 @@ class InspectorScreen(Screen[None]):
     def add_watch(self, text: str) -> bool:
         """Validate and watch an address; show why not otherwise. True when it was added (or was already)."""
         try:
-            addr = validate_address(text, self.live.layer_sizes(), graph_nodes=self.live.graph_nodes())
+            addr = validate(text, self.live.layer_sizes(), graph_nodes=self.live.graph_nodes())
         except AddressError as exc:
             self.watch_pane.show_error(str(exc))
             return False
@@ -161,28 +176,19 @@ class InspectorScreen(Screen[None]):
                 return False
             self.dash.set_watched([*watched, address])
         self.watch_pane.show_error("")
-        if addr.layer >= 0:
-            self.neuron = (addr.layer, addr.neuron)
+        self.neuron = neuron_of(address) or self.neuron
         self.refresh_view(force=True)
         self.watch_pane.table.move_cursor(row=self.watch_pane.addresses.index(address))
         return True
 
     def prune_watches(self) -> None:
         """Drop watched addresses the current network does not have (the shape changed)."""
-        sizes, graph_nodes = self.live.layer_sizes(), True
-        keep = [a for a in self.dash.watched if self._fits(a, sizes, graph_nodes)]
+        sizes = self.live.layer_sizes()
+        keep = [a for a in self.dash.watched if fits(a, sizes)]
         if len(keep) != len(self.dash.watched):
             gone = [a for a in self.dash.watched if a not in keep]
             self.dash.set_watched(keep)
             self.notify(f"not in this network, unwatched: {', '.join(gone)}", severity="warning")
-
-    @staticmethod
-    def _fits(address: str, sizes: tuple[int, ...], graph_nodes: bool) -> bool:
-        try:
-            validate_address(address, sizes, graph_nodes=graph_nodes)
-        except AddressError:
-            return False
-        return True
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "address-input" and self.add_watch(event.value):
@@ -195,9 +201,8 @@ class InspectorScreen(Screen[None]):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         address = event.row_key.value if event.row_key is not None else None
-        if address and address != "loss":
-            addr = parse_address(address)
-            self.neuron = (addr.layer, addr.neuron)
+        if address:
+            self.neuron = neuron_of(address) or self.neuron
         self.refresh_view(force=True)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -238,9 +243,7 @@ class InspectorScreen(Screen[None]):
             self.refresh_view(force=True)
 
     def action_pause(self) -> None:
-        pause = getattr(self.dash, "action_pause", None)
-        if pause is not None:
-            pause()
+        self.dash.action_pause()
         self.refresh_view(force=True)
 
     def action_layers(self) -> None:
@@ -253,20 +256,17 @@ class InspectorScreen(Screen[None]):
     def action_graph(self) -> None:
         """Open the graph of the last sample at the selected scalar (handmade engine only)."""
         self.query_one(TabbedContent).active = "graph-tab"
-        model = self.live.model()
-        if model is None:
-            self.graph_pane.show_message("The graph view needs a running (or finished) handmade-engine run: "
-                                    "Lightning keeps no scalar graph.")
+        if not self.live.graph_nodes():
+            self.graph_pane.show_message("The graph view needs a handmade-engine run: Lightning keeps no scalar "
+                                         "graph.")
             return
-        root = getattr(model, "last_loss", None)
-        if root is None:
+        probe = self.live.probe()
+        view = probe.graph() if probe is not None else None
+        if view is None:
             self.graph_pane.show_message("No sample has gone through the network yet: start a run (s).")
             return
-        if self._labels[0] is not model:  # naming 50k parameters takes a noticeable fraction of a second
-            self._labels = (model, param_labels(model))
-        index = GraphIndex(root, self._labels[1])
         selected = self.watch_pane.selected
-        self.graph_pane.set_graph(index, index.find(selected) if selected else None)
+        self.graph_pane.set_graph(view, view.find(selected) if selected else None)
         self.graph_pane.query_one("#graph-list").focus()
 
     def action_grad_check(self) -> None:

@@ -26,12 +26,3 @@ class Announced(Message):
 
     text: str
     level: str = "info"
-
-
-@dataclass
-class DeviceDescribed(Message):
-    """The background device probe for a backend finished."""
-
-    backend: str
-    device: str  # the config's device setting the text describes
-    text: str

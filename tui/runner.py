@@ -7,6 +7,7 @@ the message queue.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from pathlib import Path
@@ -58,6 +59,28 @@ class UiControl(RunControl):
         if self._yielding():
             self._ui_idle.wait(max(0.0, UI_YIELD_MAX_S - (time.monotonic() - self._busy_since)))
         super().wait_while_paused(poll)
+
+
+class GcFreeze:
+    """Once the model exists, exempt everything alive from the cyclic GC until the run ends.
+
+    A full collection walks every Scalar of the handmade model (tens of thousands of objects) while
+    holding the GIL: it was the tail of the key-latency distribution (bench/tui_latency.py).
+    """
+
+    def __init__(self) -> None:
+        self.frozen = False
+
+    def freeze(self) -> None:
+        if not self.frozen:
+            self.frozen = True
+            gc.collect()
+            gc.freeze()
+
+    def thaw(self) -> None:
+        if self.frozen:
+            self.frozen = False
+            gc.unfreeze()
 
 
 class EventPump:

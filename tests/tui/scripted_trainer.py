@@ -26,10 +26,12 @@ class ScriptedTrainer:
         self.gate = gate
         self.fail_at = fail_at
         self.backend = backend
-        self.model = None
-        self.current_sample = None
         self.started = threading.Event()
         self.finished = threading.Event()
+
+    def probe(self) -> None:
+        """No model to look inside."""
+        return None
 
     def fit(self, config, data, emit, control: RunControl, *, run_id=None, checkpoint_dir=None,
             resume_from=None) -> RunSummary:

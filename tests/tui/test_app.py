@@ -27,7 +27,7 @@ TINY = TrainConfig(hidden=(4,), input_size=7, train_subset=48, val_subset=16, te
 @pytest.fixture(autouse=True)
 def _no_torch_probe(monkeypatch):
     """Switching to Lightning probes the device by importing torch; tests don't pay for that."""
-    monkeypatch.setattr("tui.handlers.describe", lambda backend, device: "cpu")
+    monkeypatch.setattr("tui.widgets.backend_switch.describe", lambda backend, device: "cpu")
 
 
 async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
@@ -105,7 +105,7 @@ async def test_switch_backend_updates_form_and_device(tmp_path):
     app = scripted_app(tmp_path, ScriptedTrainer())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("b")
-        await wait_for(pilot, lambda: app.devices.get(("lightning", "auto")) == "cpu")
+        await wait_for(pilot, lambda: app.switch.devices.get(("lightning", "auto")) == "cpu")
         assert app.switch.backend == "lightning" and app.form.config.backend == "lightning"
         assert "CPU" in str(app.query_one("#device-line", Static).render())
         assert "estimate" in str(app.query_one("#estimate-line", Static).render())
@@ -189,7 +189,8 @@ async def test_real_scalar_backend_start_pause_resume_stop(tmp_path):
         await wait_for(pilot, lambda: app.state == "stopped", timeout=30)
         run = app.history.current
         assert run.finished is not None and run.finished.reason == "stopped"
-        assert app.trainer is not None and getattr(app.trainer, "model", None) is not None
+        probe = app.controller.probe()  # the stopped run's model, through its probe
+        assert probe is not None and probe.layer_sizes == config.layer_sizes and probe.step() >= 2
 
 
 @pytest.mark.skipif(importlib.util.find_spec("core.backends.scalar") is None, reason="scalar backend not here")

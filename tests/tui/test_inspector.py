@@ -5,22 +5,26 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from textual.widgets import Input, Static
 
-import core.inspect_check
+import core.gradcheck
 from core.backends import RunControl
 from core.config import TrainConfig
 from core.engine import ReLU
 from core.events import LayerGradStats, RunStarted, ScalarWatch
-from core.inspect import resolve_scalar
-from core.inspect_view import fmt
 from core.nn import MLP, cross_entropy
 from tui.app import make_app
 from tui.inspector import InspectorScreen
+from tui.render import fmt
 from tui.widgets.inspector_watch import AddressSuggester
+
+sys.path.insert(0, str(Path(__file__).parent))
+from engine_probe import EngineProbe  # noqa: E402
 
 CONFIG = TrainConfig(hidden=(6,), input_size=7, train_subset=64, val_subset=16, test_subset=16, epochs=1)
 SIZE = (150, 46)
@@ -41,12 +45,15 @@ def populate(app, watched=("L0.N1.w24", "L0.N1.b", "L1.N4.z", "loss"), backend="
     lossv = cross_entropy(model(x), 4)
     model.last_loss = lossv
     lossv.backward()
-    if backend == "scalar":
-        app.trainer = SimpleNamespace(model=model, current_sample=(x, 4))
-    app.control = RunControl(watched)
-    app.watched = list(watched)
+    probe = EngineProbe(model, (x, 4), input_side=7, step=steps)
+    if backend != "scalar":  # the same numbers through a probe without a graph
+        probe.backend, probe.graph_nodes = backend, False
     config = CONFIG.replace(backend=backend)
-    app.config = config
+    controller = app.controller
+    controller.trainer = SimpleNamespace(probe=lambda: probe)
+    controller.control = RunControl(watched)
+    controller.watched = list(watched)
+    controller.config = controller.run_config = config
     events = [RunStarted(run_id=RUN, time=0.0, backend=backend, device="cpu", data_source="test digits",
                          config=config.to_dict(), train_size=64, val_size=16, test_size=16, total_steps=steps)]
     for step in range(1, steps + 1):
@@ -92,17 +99,17 @@ def no_torch_in_the_ui_tests(monkeypatch):
     def unavailable(*args, **kwargs):
         raise ImportError("torch skipped in UI tests")
 
-    monkeypatch.setattr(core.inspect_check, "torch_gradient", unavailable)
+    monkeypatch.setattr(core.gradcheck, "torch_gradient", unavailable)
 
 
 async def test_add_watch_by_address_and_reject_invalid(tmp_path):
     app = make_app(CONFIG, runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        app.control = RunControl()
+        app.controller.control = RunControl()
         screen = await open_inspector(pilot)
         assert isinstance(screen.focused, Input)  # nothing watched yet: typing starts at once
         await pilot.press(*"L0.N99.w3", "enter")
-        assert "L0.N99.w3: layer 0 has 6 neurons (N0..N5)" in text_of(screen, "#address-error")
+        assert "L0.N99.w3: neuron 99 does not exist: layer 0 has neurons N0..N5" in text_of(screen, "#address-error")
         assert app.watched == [] and app.control.watched == ()
         field = screen.query_one("#address-input", Input)
         assert field.value == "L0.N99.w3"  # kept, to be corrected
@@ -145,8 +152,8 @@ async def test_values_shown_equal_the_history_and_the_engine(tmp_path):
         assert row[3] == fmt(last.latest.data - last.previous.data)
         detail = text_of(screen, "#watch-detail")
         assert "L0.N1.w24  step 30" in detail
-        live = resolve_scalar(model, "L0.N1.w24")
-        assert f"live now (engine): data {fmt(live.data)}  grad {fmt(live.grad)}" in detail
+        live = model.resolve("L0.N1.w24")
+        assert f"live now (step 30): data {fmt(live.data)}  grad {fmt(live.grad)}" in detail
         assert "L0 49→6" in text_of(screen, "#layer-stats") and "dead 25%" in text_of(screen, "#layer-stats")
         assert "L0.N1: weights from 49 pixels (7×7)" in text_of(screen, "#heatmap-title")
         assert "step 30" in text_of(screen, "#inspector-title")
@@ -200,9 +207,9 @@ async def test_graph_view_is_navigable_by_keyboard(tmp_path):
 async def test_gradient_check_passes_and_flags_a_wrong_derivative(tmp_path, monkeypatch):
     app = make_app(CONFIG, runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        populate(app, watched=("L0.N1.b",))
+        model = populate(app, watched=("L0.N1.b",))
         screen = await open_inspector(pilot)
-        assert app.trainer.model.resolve("L0.N1.z").data > 0  # a live ReLU, so its derivative matters
+        assert model.resolve("L0.N1.z").data > 0  # a live ReLU, so its derivative matters
         await pilot.press("g")
         await wait_for(pilot, lambda: "PASS" in text_of(screen, "#gradcheck"))
         assert "torch not installed" in text_of(screen, "#gradcheck")
@@ -216,29 +223,34 @@ async def test_gradient_check_passes_and_flags_a_wrong_derivative(tmp_path, monk
         await wait_for(pilot, lambda: "FAIL L0.N1.b" in text_of(screen, "#gradcheck"))
 
 
-async def test_lightning_backend_reads_tensors_and_has_no_graph_nodes(tmp_path):
-    torch = pytest.importorskip("torch")
-    from core.inspect import tensor_value
-
+async def test_a_probe_without_graph_nodes_refuses_them(tmp_path):
     app = make_app(CONFIG.replace(backend="lightning"), runs_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        populate(app, watched=("L0.N1.w24", "L1.N0.z"), backend="lightning")
-        torch.manual_seed(0)
-        net = torch.nn.Sequential(torch.nn.Linear(49, 6), torch.nn.ReLU(), torch.nn.Linear(6, 10))
-        net(torch.rand(2, 49)).sum().backward()
-        app.trainer = SimpleNamespace(module=net)
+        model = populate(app, watched=("L0.N1.w24", "L1.N0.z"), backend="lightning")
         screen = await open_inspector(pilot)
-        data, grad = tensor_value(net, "L0.N1.w24")
-        assert data == float(net[0].weight.detach()[1, 24]) and grad == float(net[0].weight.grad[1, 24])
-        assert f"live now (tensor): data {fmt(data)}  grad {fmt(grad)}" in text_of(screen, "#watch-detail")
+        live = model.resolve("L0.N1.w24")
+        assert f"live now (step 30): data {fmt(live.data)}  grad {fmt(live.grad)}" in text_of(screen, "#watch-detail")
         assert "L0.N1: weights from 49 pixels" in text_of(screen, "#heatmap-title")
         assert str(screen.watch_pane.table.get_row("L1.N0.z")[4]) == "engine only"
         await pilot.press("a", *"L0.N1.z", "enter")
-        assert "only on the handmade engine" in text_of(screen, "#address-error")
+        assert "only the handmade engine has them" in text_of(screen, "#address-error")
         await pilot.press("escape", "n")
         assert "Lightning keeps no scalar graph" in text_of(screen, "#graph-node")
-        await pilot.press("g")
-        assert "handmade engine" in text_of(screen, "#gradcheck")
+
+
+async def test_p_pauses_and_resumes_the_run_from_the_inspector(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        populate(app)
+        control = app.controller.start(CONFIG)  # a run going (no thread: the state machine alone)
+        app.controller.fold([app.history.current.started])
+        assert app.state == "running"
+        screen = await open_inspector(pilot)
+        await pilot.press("w", "p")
+        assert app.state == "paused" and control.user_paused and isinstance(app.screen, InspectorScreen)
+        assert "paused" in text_of(screen, "#inspector-title")
+        await pilot.press("p")
+        assert app.state == "running" and not control.user_paused
 
 
 async def test_watches_outside_the_network_are_dropped(tmp_path):
@@ -269,7 +281,25 @@ async def test_watch_list_survives_a_run_of_the_same_shape_only(tmp_path):
                                    config=CONFIG.to_dict(), train_size=1, val_size=1, test_size=1))
         screen.refresh_view()
         assert app.watched == ["L0.N5.b", "L0.N1.b", "L1.N9.w5"]  # same shape: all kept
-        app.config = CONFIG.replace(hidden=(4,))  # the next run is narrower: L0.N5 and w5 are gone
+        app.controller.config = CONFIG.replace(hidden=(4,))  # the next run is narrower: L0.N5 and w5 are gone
         screen.refresh_view()
         assert app.watched == ["L0.N1.b"] and app.control.watched == ("L0.N1.b",)
         assert screen.watch_pane.addresses == ["L0.N1.b"]
+
+
+@pytest.mark.parametrize("focus", ["watches", "graph"])
+async def test_footer_key_hints_fit_beside_the_palette_hint_at_160_columns(tmp_path, focus):
+    from textual.widgets import Footer
+
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        populate(app)
+        screen = await open_inspector(pilot)
+        await pilot.press("w", "n" if focus == "graph" else "l")
+        await pilot.pause()
+        footer = screen.query_one(Footer)
+        keys = [w for w in footer.query("FooterKey") if w.display and not w.has_class("-command-palette")]
+        palette = footer.query_one(".-command-palette")
+        assert keys and max(k.region.right for k in keys) <= palette.region.x
+        shown = {k.key for k in keys}
+        assert not shown & {"s", "x", "b", "o"}  # the dashboard's own keys stay on the dashboard

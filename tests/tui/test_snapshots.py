@@ -16,7 +16,6 @@ from core.backends import RunControl
 from core.config import TrainConfig
 from core.events import RunStarted
 from tui.app import make_app
-from tui.messages import EventsReady
 
 sys.path.insert(0, str(Path(__file__).parent))
 from scripted_trainer import ScriptedTrainer  # noqa: E402
@@ -32,18 +31,19 @@ def scripted_events(run_id: str, config: TrainConfig, steps_per_epoch: int = 40)
     return [dataclasses.replace(e, run_dir=f"runs/{run_id}") if isinstance(e, RunStarted) else e for e in events]
 
 
-def feed(app, events: list, state: str) -> None:
-    """Hand events to the app as the training thread would, then settle the state."""
+def feed(app, events: list, reason: str) -> None:
+    """Run the controller through a whole run of these events (no thread), then redraw."""
+    app.controller.start(TrainConfig.from_dict(events[0].config))
     for event in events:
-        app._pump.emit(event)
-    app.on_events_ready(EventsReady())
-    app.set_state(state)
+        app.controller.pump.emit(event)
+    app.show(app.controller.fold())
+    app.show(app.controller.ended(reason))
     app.redraw(force=True)
 
 
 @pytest.fixture(autouse=True)
 def _fixed_device(monkeypatch):
-    monkeypatch.setattr("tui.handlers.describe", lambda backend, device: "NVIDIA H200")
+    monkeypatch.setattr("tui.widgets.backend_switch.describe", lambda backend, device: "NVIDIA H200")
 
 
 def test_idle_dashboard(snap_compare):
@@ -56,6 +56,8 @@ def test_finished_run_over_the_previous_one(snap_compare):
     async def run_before(pilot) -> None:
         feed(pilot.app, scripted_events("run-1-scalar", config.replace(lr=0.01), 30), "completed")
         feed(pilot.app, scripted_events("run-2-scalar", config), "completed")
+        await pilot.pause()
+        pilot.app.clear_notifications()  # "Run ended" toasts: not what this snapshot is about
         await pilot.pause()
 
     assert snap_compare(make_app(config), terminal_size=BIG, run_before=run_before)
@@ -75,7 +77,7 @@ def test_lightning_backend_selected(snap_compare):
     async def run_before(pilot) -> None:
         await pilot.press("b")
         for _ in range(100):
-            if pilot.app.devices.get(("lightning", "auto")):
+            if pilot.app.switch.devices.get(("lightning", "auto")):
                 break
             await pilot.pause(0.02)
         await pilot.pause()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
-from core.config import TrainConfig
+from core.config import Problem, TrainConfig
 from core.events import LogLine
 from tui.estimate import Estimator, format_seconds
+from tui.render import fmt, grid_shape, heatmap_cells, spark_text
 from tui.runner import EventPump, UiControl
-from tui.widgets.config_form import field_of, tui_problems
+from tui.widgets.config_form import FORM_FIELDS, tui_problems, worded
 from tui.widgets.plots import smooth, step_ticks
 
 
@@ -50,12 +51,21 @@ def test_ui_control_yields_briefly_without_touching_the_user_pause():
     assert not control.paused
 
 
-def test_form_checks_refuse_multi_device_and_name_fields():
-    problems = tui_problems(TrainConfig(backend="lightning", devices=2))
-    assert len(problems) == 1 and "headless" in problems[0] and field_of(problems[0]) == "devices"
-    scalar = tui_problems(TrainConfig(devices=4))
-    assert len(scalar) == 1 and "headless" in scalar[0]
-    assert field_of("lr: 'x' is not a number") == "lr"
+def test_form_checks_refuse_multi_device_and_word_problems_with_labels():
+    assert tui_problems(TrainConfig(backend="lightning", devices=2))[0].field == "devices"
+    assert tui_problems(TrainConfig(num_nodes=2))[0].field == "devices"
+    assert tui_problems(TrainConfig(backend="lightning")) == []
+    assert worded(Problem("lr", "must be > 0")) == "learning rate: must be > 0"
+    assert worded(Problem("", "expected a table")) == "expected a table"
+    assert "backend" not in [info.name for info in FORM_FIELDS]  # the backend switch sets it
+
+
+def test_render_helpers():
+    assert grid_shape(49, 7) == (7, 7) and grid_shape(6) == (2, 3)
+    assert heatmap_cells([1.0, 2.0, 3.0], side=None) == [[(1.0, 3.0), (2.0, None)]]
+    assert spark_text([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]) == "▁▂▃▄▅▆▇█"
+    assert spark_text([5.0, 5.0]) == "▄▄" and spark_text([float("nan")]) == ""
+    assert fmt(0.000123456) == " 0.0001235" and fmt(float("inf")) == "inf"
 
 
 def test_plot_helpers():

@@ -1,46 +1,31 @@
-"""The configuration form: one control per TrainConfig field, validated inline as the user types."""
+"""The configuration form: one control per TrainConfig field, built from core.config.FIELDS.
+
+A change re-parses only the field that changed, then checks the assembled config once (`problems()`), and
+shows each structured Problem under its field, worded with the field's label (never a CLI flag).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static
 
-from core.config import ACTIVATIONS, DEVICES, INITS, INPUT_SIZES, LOSSES, OPTIMIZERS, ConfigError, TrainConfig
+from core.config import FIELDS, ConfigError, FieldInfo, Problem, TrainConfig
 
-# (field, label, choices or None for a text input, placeholder/hint)
-FIELDS: tuple[tuple[str, str, tuple | None, str], ...] = (
-    ("hidden", "hidden layers", None, "e.g. 64,32"),
-    ("activation", "activation", ACTIVATIONS, ""),
-    ("loss", "loss", LOSSES, ""),
-    ("optimizer", "optimiser", OPTIMIZERS, ""),
-    ("lr", "learning rate", None, "e.g. 0.05"),
-    ("momentum", "momentum", None, "0..1"),
-    ("batch_size", "batch size", None, ""),
-    ("epochs", "epochs", None, ""),
-    ("train_subset", "train subset", None, "0 = all"),
-    ("val_subset", "val subset", None, "0 = all"),
-    ("test_subset", "test subset", None, "0 = all"),
-    ("input_size", "input size", INPUT_SIZES, ""),
-    ("init", "init", INITS, ""),
-    ("seed", "seed", None, ""),
-    ("patience", "patience", None, "0 = off"),
-    ("device", "device", DEVICES, ""),
-    ("devices", "devices", None, "1 in the TUI"),
-    ("strategy", "strategy", None, "auto"),
-    ("num_nodes", "nodes", None, "1 in the TUI"),
-)
-FIELD_NAMES = tuple(f[0] for f in FIELDS)
-MULTI_DEVICE = (
-    "devices: multi-device training runs only in headless mode "
-    "(mnist-dash --headless --devices N): DDP re-runs the program"
-)
+FORM_FIELDS = tuple(info for name, info in FIELDS.items() if name != "backend")  # the switch sets the backend
+MULTI_DEVICE = Problem("devices", "multi-device training runs only in headless mode "
+                                  "(mnist-dash --headless --devices N): DDP re-runs the program")
 
 
-def _label(name: str, value: object) -> str:
+def choice_label(name: str, value: object) -> str:
+    """How a choice reads in a Select: 14x14, cross-entropy."""
     if name == "input_size":
         return f"{value}x{value}"
     if name == "loss" and value == "cross_entropy":
@@ -48,118 +33,131 @@ def _label(name: str, value: object) -> str:
     return str(value)
 
 
-def _text(name: str, value: object) -> str:
+def field_text(name: str, value: object) -> str:
+    """A field's value as the text its Input shows."""
     if name == "hidden":
         return ",".join(map(str, value)) if value else "none"  # type: ignore[arg-type]
     return str(value)
 
 
-def tui_problems(config: TrainConfig) -> list[str]:
-    """TrainConfig.problems() plus what only the TUI refuses (multi-device runs)."""
-    found = [p for p in config.problems() if not p.startswith("devices/num_nodes")]  # CLI-worded; ours below
-    if (config.devices != 1 or config.num_nodes != 1) and not any(
-        p.startswith(("devices", "num_nodes")) for p in found
-    ):
-        found.append(MULTI_DEVICE)
-    return found
+def tui_problems(config: TrainConfig) -> list[Problem]:
+    """What only the dashboard refuses: multi-device runs (DDP re-runs the program, so they are headless)."""
+    return [MULTI_DEVICE] if config.devices != 1 or config.num_nodes != 1 else []
 
 
-def field_of(problem: str) -> str:
-    """Which field a problem line is about ('devices/num_nodes: ...' -> 'devices')."""
-    head = problem.split(":", 1)[0].split("/", 1)[0].strip()
-    return head if head in FIELD_NAMES else "hidden"
+def worded(problem: Problem) -> str:
+    """A problem as the dashboard says it: the field's label, then the message."""
+    info = FIELDS.get(problem.field)
+    return f"{info.label}: {problem.message}" if info else problem.message
+
+
+def control_for(info: FieldInfo, value: object) -> Widget:
+    """The input widget of one field, by its FieldInfo.widget kind."""
+    wid = f"cfg-{info.name}"
+    if info.widget == "choice":
+        return Select([(choice_label(info.name, c), c) for c in info.choices], value=value, allow_blank=False,
+                      compact=True, id=wid)
+    if info.widget == "bool":  # a Select like the choices: a checkbox reads ambiguously in a compact row
+        return Select([("off", False), ("on", True)], value=bool(value), allow_blank=False, compact=True, id=wid)
+    return Input(field_text(info.name, value), placeholder=info.hint, compact=True, id=wid, tooltip=info.help)
 
 
 class ConfigForm(VerticalScroll):
-    """Every setting of a run; posts ConfigForm.Changed with the parsed config (or None) and problems."""
+    """Every setting of a run; posts ConfigForm.Changed with the config (None when not valid) and problems."""
 
     @dataclass
     class Changed(Message):
+        form: ConfigForm
         config: TrainConfig | None
-        problems: list[str]
+        problems: list[Problem]
+
+        @property
+        def control(self) -> ConfigForm:
+            return self.form
 
     def __init__(self, config: TrainConfig, **kwargs) -> None:
         super().__init__(**kwargs)
         self._initial = config
         self.backend = config.backend
-        self.problems: list[str] = []
+        self.parsed: dict[str, Any] = {info.name: getattr(config, info.name) for info in FORM_FIELDS}
+        self.field_problems: dict[str, list[Problem]] = {}  # from parsing each field's text alone
+        self.problems: list[Problem] = []
         self.config: TrainConfig | None = config
 
     def compose(self) -> ComposeResult:
-        for name, label, choices, hint in FIELDS:
-            value = getattr(self._initial, name)
+        yield Static("", classes="field-error", id="err-form")  # problems about the whole config
+        for info in FORM_FIELDS:
             # Flat (row, error) pairs: every container costs start-up time in style matching.
-            with Horizontal(classes="field-row", id=f"field-{name.replace('_', '-')}"):
-                yield Label(label, classes="field-label")
-                if choices is None:
-                    yield Input(_text(name, value), placeholder=hint, compact=True, id=f"cfg-{name}")
-                else:
-                    yield Select(
-                        [(_label(name, c), c) for c in choices],
-                        value=value,
-                        allow_blank=False,
-                        compact=True,
-                        id=f"cfg-{name}",
-                    )
-            yield Static("", classes="field-error", id=f"err-{name}")
+            with Horizontal(classes="field-row", id=f"field-{info.name.replace('_', '-')}"):
+                yield Label(info.label, classes="field-label")
+                yield control_for(info, getattr(self._initial, info.name))
+            yield Static("", classes="field-error", id=f"err-{info.name}")
 
     def on_mount(self) -> None:
-        self.validate_now()
+        self.check()
 
-    def values(self) -> dict[str, object]:
-        """The raw values of every control, keyed by field name."""
-        out: dict[str, object] = {"backend": self.backend}
-        for name, *_ in FIELDS:
-            widget = self.query_one(f"#cfg-{name}")
-            out[name] = widget.value  # type: ignore[attr-defined]
-        return out
+    def value_of(self, name: str) -> object:
+        """The raw value of one control (text for inputs)."""
+        return self.query_one(f"#cfg-{name}").value  # type: ignore[attr-defined]
 
-    def parse(self) -> tuple[TrainConfig | None, list[str]]:
-        """The config the form describes and every problem with it."""
-        found: list[str] = []
-        good: dict[str, object] = {}
-        for key, value in self.values().items():  # field by field, so one typo doesn't hide the rest
-            try:
-                TrainConfig.from_dict({key: value})
-                good[key] = value
-            except ConfigError as exc:
-                found.extend(exc.problems)
-        config = TrainConfig.from_dict(good)
-        found.extend(tui_problems(config))
-        return (None if found else config), found
+    def parse_field(self, name: str) -> None:
+        """Re-parse one field's control into `parsed` (or its problems)."""
+        try:
+            value = getattr(TrainConfig.from_dict({name: self.value_of(name)}), name)
+        except ConfigError as exc:
+            self.field_problems[name] = [dataclasses.replace(p, field=p.field or name) for p in exc.problems]
+            return
+        self.field_problems.pop(name, None)
+        self.parsed[name] = value
 
-    def validate_now(self) -> None:
-        """Parse, show each problem under its field and tell the app."""
-        self.config, self.problems = self.parse()
+    def check(self) -> None:
+        """Check the assembled config once, show each problem under its field and tell the app."""
+        config = dataclasses.replace(self._initial, backend=self.backend, **self.parsed)
+        found = [p for ps in self.field_problems.values() for p in ps]
+        # fields whose text does not parse keep their last good value; their own problem is the one to show
+        found += [p for p in config.problems() if p.field not in self.field_problems]
+        if not any(p.field in ("devices", "num_nodes") for p in found):
+            found += tui_problems(config)
+        self.config, self.problems = (None if found else config), found
         by_field: dict[str, list[str]] = {}
-        for problem in self.problems:
-            by_field.setdefault(field_of(problem), []).append(problem)
-        for name in FIELD_NAMES:
+        for problem in found:
+            name = problem.field if problem.field in self.parsed else "form"
+            by_field.setdefault(name, []).append(problem.message if name != "form" else worded(problem))
+        for name in ("form", *self.parsed):
             lines = by_field.get(name, [])
             error = self.query_one(f"#err-{name}", Static)
-            error.update("\n".join(line.split(": ", 1)[-1] for line in lines))  # the field is right above
+            error.update("\n".join(lines))  # the field's label is right above
             if error.display != bool(lines):
                 error.display = bool(lines)
-            self.query_one(f"#cfg-{name}").set_class(bool(lines), "-invalid")
-        self.post_message(self.Changed(self.config, list(self.problems)))
+            if name != "form":
+                self.query_one(f"#cfg-{name}").set_class(bool(lines), "-invalid")
+        self.post_message(self.Changed(self, self.config, list(found)))
+
+    def problem_lines(self) -> list[str]:
+        """Every problem worded with its field's label (for a notification)."""
+        return [worded(p) for p in self.problems]
 
     def set_backend(self, backend: str) -> None:
         self.backend = backend
-        self.validate_now()
+        self.check()
 
     def load(self, config: TrainConfig) -> None:
         """Show another config (e.g. a past run's)."""
         self.backend = config.backend
-        for name, _label_text, choices, _hint in FIELDS:
-            widget = self.query_one(f"#cfg-{name}")
-            value = getattr(config, name)
-            widget.value = value if choices is not None else _text(name, value)  # type: ignore[attr-defined]
-        self.validate_now()
+        with self.prevent(Input.Changed, Select.Changed):
+            for info in FORM_FIELDS:
+                value = getattr(config, info.name)
+                widget = self.query_one(f"#cfg-{info.name}")
+                widget.value = field_text(info.name, value) if isinstance(widget, Input) else value  # type: ignore[attr-defined]
+        self.field_problems.clear()
+        self.parsed = {info.name: getattr(config, info.name) for info in FORM_FIELDS}
+        self.check()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def control_changed(self, event: Input.Changed | Select.Changed) -> None:
         event.stop()
-        self.validate_now()
-
-    def on_select_changed(self, event: Select.Changed) -> None:
-        event.stop()
-        self.validate_now()
+        name = (event.control.id or "").removeprefix("cfg-")
+        if name in self.parsed:
+            self.parse_field(name)
+            self.check()

@@ -13,8 +13,6 @@ from textual.widgets import OptionList, Static, Tree
 from textual.widgets.option_list import Option
 from textual.widgets.tree import TreeNode
 
-from core.inspect_view import GraphIndex, NodeView
-
 NEIGHBOURS = 24  # per side; a first-layer z has up to 197 parents, the rest are summarised
 
 
@@ -67,7 +65,7 @@ class GraphPane(Vertical):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.index: GraphIndex | None = None
+        self.index: Any = None  # the probe's GraphView of one sample (core/backends/scalar/graph.py)
         self.node: Any = None
         self.trail: list[Any] = []
         self._targets: dict[str, Any] = {}
@@ -82,7 +80,7 @@ class GraphPane(Vertical):
         self.query_one("#graph-node", Static).update(Text(text, style="dim"))
         self.query_one("#graph-list", OptionList).clear_options()
 
-    def set_graph(self, index: GraphIndex, node: Any = None) -> None:
+    def set_graph(self, index: Any, node: Any = None) -> None:
         """Show a freshly scanned graph, starting at `node` (default: the loss)."""
         self.index, self.trail = index, []
         self.go(node if node is not None else index.root, remember=False)
@@ -115,7 +113,7 @@ class GraphPane(Vertical):
         options: list[Option | None] = []
         self._targets = {}
 
-        def section(title: str, views: list[NodeView], more: int, tag: str) -> None:
+        def section(title: str, views: list[Any], more: int, tag: str) -> None:
             options.append(Option(Text(title, style="bold"), disabled=True))
             for i, view in enumerate(views):
                 key = f"{tag}{i}"

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from core.events import LayerGradStats
-from core.inspect_view import grid_shape, heatmap_legend, heatmap_text
+from tui.render import grid_shape, heatmap_legend, heatmap_text
 
 BARS = "·▁▂▃▄▅▆▇█"  # an empty bin is a dot, not a space: SVG export would drop a leading space
 

@@ -11,11 +11,10 @@ from textual.containers import Horizontal, Vertical
 from textual.suggester import Suggester
 from textual.widgets import DataTable, Input, Label, Sparkline, Static
 
-from core.inspect import suggest
-from core.inspect_view import fmt, sparkline_data
+from core.address import AddressError, parse, suggest
 from tui.history import RunHistory
+from tui.render import fmt, spark_text, sparkline_data
 
-BARS = "▁▂▃▄▅▆▇█"
 COLUMNS = ("address", "data", "grad", "last update", "data ∿", "grad ∿")
 SPARK = 10  # characters per table sparkline; the highlighted scalar gets full-width Sparkline widgets
 
@@ -31,34 +30,27 @@ class AddressSuggester(Suggester):
         return suggest(value, self.sizes(), graph_nodes=self.graph_nodes()) if value else None
 
 
-def spark_text(values: Sequence[float], width: int = SPARK) -> str:
-    """A one-line sparkline of a whole series, averaged into `width` buckets (of a strided sample)."""
-    stride = max(1, len(values) // (4 * width))  # dozens of rows redraw twice a second: a sample will do
-    values = sparkline_data(values[::stride])
-    if not values:
-        return ""
-    if len(values) > width:
-        step = len(values) / width
-        values = [sum(b) / len(b) for b in (values[int(i * step):int((i + 1) * step)] for i in range(width)) if b]
-    lo, hi = min(values), max(values)
-    span = hi - lo
-    if span <= 1e-12 * max(1.0, abs(hi)):
-        return BARS[3] * len(values)
-    return "".join(BARS[min(7, int((v - lo) / span * 8))] for v in values)
+def is_graph_node(address: str) -> bool:
+    """A z, a or loss address (a node of the handmade engine's graph, not a parameter)."""
+    try:
+        return parse(address).is_graph_node
+    except AddressError:
+        return False
 
 
 def watch_row(address: str, run: RunHistory | None, engine_only: bool = False) -> tuple:
     """The cells of one table row from the run's ScalarWatch track (dashes before the first report)."""
     track = run.watches.get(address) if run is not None else None
     if track is None:
-        why = "engine only" if engine_only and (address == "loss" or address[-2:] in (".z", ".a")) else "waiting"
+        why = "engine only" if engine_only and is_graph_node(address) else "waiting"
         return (address, "-", "-", "-", Text(why, style="dim"), "")
     update = track.update
     upd = "-" if update is None else fmt(update)
     grad = track.latest.grad
     style = "bold red" if not math.isfinite(grad) else ""
     return (address, fmt(track.latest.data), Text(fmt(grad), style=style), upd,
-            Text(spark_text(track.data.ys), style="cyan"), Text(spark_text(track.grad.ys), style="magenta"))
+            Text(spark_text(track.data.ys, SPARK), style="cyan"),
+            Text(spark_text(track.grad.ys, SPARK), style="magenta"))
 
 
 class WatchPane(Vertical):
