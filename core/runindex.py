@@ -21,6 +21,7 @@ from core.follow import EVENTS_FILE, STALE_AFTER, SUMMARY_FILE
 
 CONFIG_FILE = "config.json"
 EDGE_BYTES = 64 << 10  # how much of the head and tail of events.jsonl an unfinished run is read for
+TAIL_LINES = 16  # lines at the end of the stream parsed whole (steps, last time)
 MAX_JSON_BYTES = 1 << 20  # config and summary files are a few hundred bytes; bigger ones are not ours
 STATUSES = ("live", "completed", "stopped", "early_stopped", "diverged", "failed", "incomplete")
 COLUMNS = ("run_id", "status", "backend", "shape", "optimizer", "lr", "epochs_done", "best_val_accuracy",
@@ -96,19 +97,21 @@ def _read_json(path: Path) -> Any:
 
 
 def _edge_events(path: Path) -> tuple[list[dict], list[dict]]:
-    """The parsed lines in the first and the last EDGE_BYTES of a stream (each torn edge line dropped)."""
+    """The first line of a stream (its RunStarted) and, of its last EDGE_BYTES, the epoch ends and last lines."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(EDGE_BYTES)
             size = os.fstat(fh.fileno()).st_size
-            if size <= 2 * EDGE_BYTES:
-                every = _parse((head + fh.read()).split(b"\n"))
-                return every, every
-            fh.seek(size - EDGE_BYTES)
-            tail = fh.read(EDGE_BYTES).split(b"\n")[1:]
+            if size > EDGE_BYTES:
+                fh.seek(max(EDGE_BYTES, size - EDGE_BYTES))
+                tail = fh.read(EDGE_BYTES).split(b"\n")[1:]  # the first piece may be half a line
+            else:
+                tail = head.split(b"\n")
     except OSError:
         return [], []
-    return _parse(head.split(b"\n")), _parse(tail)
+    # Only what the row shows is parsed: epoch ends anywhere in the tail, and the last few lines.
+    picked = [line for line in tail[:-TAIL_LINES] if b'"EpochEnded"' in line] + tail[-TAIL_LINES:]
+    return _parse(head.split(b"\n", 1)[:1]), _parse(picked)
 
 
 def _parse(lines: Iterable[bytes]) -> list[dict]:
@@ -145,15 +148,14 @@ def read_row(run_dir: str | os.PathLike, *, now: float | None = None) -> RunRow:
         summary = summary if isinstance(summary, dict) else None
     except (OSError, ValueError):
         summary = None
+    if summary is not None:  # written last, and removed by a resume before it writes: the run is over
+        _from_summary(row, summary)
+        reason = str(summary.get("reason") or ("failed" if summary.get("error") else "incomplete"))
+        row.status = reason if reason in STATUSES else "incomplete"
+        return row
     holder = steer.lock_info(path)
     if holder is not None:
         row.status, row.pid = "live", holder.pid
-    if summary is not None:
-        _from_summary(row, summary)
-        if holder is None:
-            reason = str(summary.get("reason") or ("failed" if summary.get("error") else "incomplete"))
-            row.status = reason if reason in STATUSES else "incomplete"
-        return row
     head, tail = _edge_events(path / EVENTS_FILE)
     _from_events(row, head, tail)
     if holder is None and not (path / steer.LOCK_FILE).exists():
