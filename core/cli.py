@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Sequence
 
+from core import commands
 from core.config import FIELDS, ConfigError, FieldInfo, Problem, TrainConfig, plain, read_settings
 
 EXIT_USAGE = 2
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--open", metavar="RUN_DIR", dest="open_run", default=None,
                        help="show a past run: in the dashboard, or printed when headless (with --jsonl -: "
                        "its event stream) (default: off)")
+    commands.add_arguments(parser)
     return parser
 
 
@@ -233,6 +235,9 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)  # argparse exits 2 with one clear line for unknown flags
     if args.resume and args.open_run:
         return _usage_error(["--resume and --open cannot be combined"])
+    acted = commands.dispatch(args)  # --stop, --pause, --list-runs, --follow...: no training here
+    if acted is not None:
+        return acted
     config, watch, problems = config_from_args(args)
     if problems:
         return _usage_error(problems)

@@ -271,6 +271,8 @@ class ScalarRun:
 
     def _stopped(self, epoch: int) -> None:
         book = self.book
+        if self.control.lr_pending:  # sent just before the stop: recorded and kept in the checkpoint
+            self._change_lr(book.position.step)
         self._publish(self.last_sample)
         book.stop()
         if self.checkpoint_dir is not None and book.reason == "stopped":
