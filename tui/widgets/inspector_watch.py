@@ -119,7 +119,7 @@ class WatchPane(Vertical):
             return
         for address in addresses:
             for name, value in zip(COLUMNS[1:], watch_row(address, run, engine_only)[1:], strict=True):
-                table.update_cell(address, name, value)
+                table.update_cell(address, name, value, update_width=True)
 
     def refresh_detail(self, run: RunHistory | None, live: str = "") -> None:
         """Big sparklines and a summary line for the highlighted scalar."""
