@@ -141,7 +141,7 @@ async def test_compare_keys_change_and_remember_settings(tmp_path):
         expected = ChartSettings(smoothing=0.8, log_loss=True, x_axis="epoch", window=100, y_mode="outliers")
         assert screen.settings == expected and load_settings(settings_file) == (expected, None)
         status = str(screen.query_one("#compare-status", Static).render())
-        assert "smoothing 0.8 · x: epoch · window: last 100 · y: ignore outliers · loss: log10" in status
+        assert "smoothing 0.8 · x epoch · window last 100 · y ignore outliers · loss log10" in status
         await pilot.press("minus", "minus", "z")
         assert screen.settings.smoothing == 0.3 and screen.zoom == 2.0
         legend = str(screen.query_one("#compare-legend", Static).render())
@@ -173,3 +173,28 @@ async def test_crosshair_shows_every_runs_values(tmp_path):
         with open(exported[0], newline="") as fh:
             rows = list(csv.reader(fh))
         assert len(rows) == 1 + 3 * (2 * 120 + 2 * 3)
+
+
+async def test_chart_commands_in_the_palette(tmp_path):
+    runs = three_lrs(tmp_path)
+    screen = CompareScreen(runs, None, settings_file=tmp_path / "s.toml", live_refresh=0)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p", *"toggle log loss")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.settings.log_loss is True
+
+
+def test_three_learning_rates_overlaid(snap_compare, tmp_path):
+    runs = three_lrs(tmp_path)
+    screen = CompareScreen(runs, runs[1], settings_file=tmp_path / "s.toml", live_refresh=0)
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("left", "left", "left")
+        await pilot.pause()
+
+    assert snap_compare(Host(screen), terminal_size=SIZE, run_before=run_before)

@@ -18,9 +18,31 @@ def faint(colour: tuple[int, int, int]) -> tuple[int, int, int]:
 
 
 def log_ticks(lo: float, hi: float) -> tuple[list[float], list[str]]:
-    """Decade ticks for a log10 axis, labelled with the values themselves (1, 0.1, 1e-3)."""
-    ticks = list(range(math.ceil(lo), math.floor(hi) + 1)) or [round((lo + hi) / 2)]
-    return [float(t) for t in ticks], [f"{10.0 ** t:g}" for t in ticks]
+    """Ticks for a log10 axis at 1, 2 and 5 times the decades (decades only over a wide range), labelled
+    with the values themselves (1, 0.2, 0.05)."""
+    multiples = (1, 2, 5) if hi - lo < 2.5 else (1,)
+    ticks = [d + math.log10(m) for d in range(math.floor(lo), math.ceil(hi) + 1) for m in multiples]
+    ticks = [t for t in ticks if lo <= t <= hi] or [(lo + hi) / 2]
+    return ticks, same_width([f"{10.0 ** t:.3g}" for t in ticks])
+
+
+def same_width(labels: list[str]) -> list[str]:
+    """Labels right-aligned to one width with figure spaces (plotext strips plain ones)."""
+    width = max((len(label) for label in labels), default=0)
+    return [label.rjust(width, "\u2007") for label in labels]
+
+
+def nice_ticks(lo: float, hi: float, most: int = 6) -> tuple[list[float], list[str]]:
+    """Ticks at 1, 2 or 5 times a power of ten, at most `most` of them inside [lo, hi]."""
+    span = hi - lo
+    if not (math.isfinite(span) and span > 0):
+        return [lo], [f"{lo:g}"]
+    base = 10.0 ** math.floor(math.log10(span / most))
+    step = next(base * m for m in (1, 2, 5, 10) if span / (base * m) <= most)
+    first = math.ceil(lo / step)
+    ticks = [(first + i) * step for i in range(int((hi - first * step) / step + 1e-9) + 1)]
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    return ticks, same_width([f"{t:.{decimals}f}" for t in ticks])
 
 
 class ComparePlot(PlotextPlot):
@@ -56,18 +78,21 @@ class ComparePlot(PlotextPlot):
                 plt.plot(line.xs, line.raw, color=faint(line.colour), marker="braille")
             if line.series in SMOOTHED:
                 plt.plot(line.xs, line.ys, color=line.colour, marker="braille")
-            else:  # validation: one point per epoch, marked
-                plt.plot(line.xs, line.ys, color=line.colour, marker="•")
+            else:  # validation: one point per epoch, a mark each (lines between them would hide the training curves)
+                plt.scatter(line.xs, line.ys, color=line.colour, marker="•")
         lo, hi = view.x_range
         if crosshair is not None and lo <= crosshair <= hi:
             plt.vline(crosshair, color=CROSSHAIR)
-        plt.xlim(lo, hi if hi > lo else lo + 1)
+        hi = hi if hi > lo else lo + 1
+        plt.xlim(lo, hi)
+        plt.xticks(*nice_ticks(lo, hi, max(2, self.size.width // 8)))
         ylo, yhi = view.loss_range if self.kind == "loss" else view.accuracy_range
         plt.ylim(ylo, yhi)
         if self.kind == "loss" and view.settings.log_loss:
             plt.yticks(*log_ticks(ylo, yhi))
             plt.title("loss (log scale)")
         else:
+            plt.yticks(*nice_ticks(ylo, yhi, max(2, self.size.height // 3)))
             plt.title("loss" if self.kind == "loss" else "accuracy %")
         plt.xlabel(view.x_label)
         self.generation += 1

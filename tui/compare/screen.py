@@ -141,8 +141,8 @@ class CompareScreen(Screen[None]):
         self.query_one("#compare-readout", Static).update(self.readout())
         s = self.settings
         self.query_one("#compare-status", Static).update(
-            f"smoothing {s.smoothing:g} · x: {view.x_label} · window: {'all' if not s.window else f'last {s.window}'}"
-            f" · y: {'ignore outliers' if s.y_mode == 'outliers' else 'auto'} · loss: "
+            f"smoothing {s.smoothing:g} · x {view.x_label} · window {'all' if not s.window else f'last {s.window}'}"
+            f" · y {'ignore outliers' if s.y_mode == 'outliers' else 'auto'} · loss "
             f"{'log10' if s.log_loss else 'linear'} · zoom {self.zoom:g}× · seeds "
             f"{'grouped' if self.group_seeds else 'apart'} · {len(self.runs)} runs")
 
@@ -151,22 +151,24 @@ class CompareScreen(Screen[None]):
         view = self.view
         if view is None or self.crosshair is None:
             return Text("")
-        out = Text(f"at {view.x_label} {self.crosshair:g} (←/→ move the crosshair)", style="dim")
+        out = Text()
+        out.append(f"at {view.x_label} {self.crosshair:g} (←/→ move the crosshair)", style="dim")
         readings = readings_at(view.lines, self.crosshair)
+        width = min(28, max((len(entry.label) for entry in view.legend()), default=0))
         for entry in view.legend():
             parts = {r.series: r for r in readings if r.label == entry.label}
             out.append("\n")
             out.append_text(swatch(entry.colour, "● "))
-            out.append(f"{entry.label[:28]:<28}", style="bold" if entry.baseline else "")
+            out.append(f"{entry.label[:width]:<{width}} ", style="bold" if entry.baseline else "")
             for series, name in (("train_loss", "loss"), ("val_loss", "val"), ("train_accuracy", "acc"),
                                  ("val_accuracy", "val")):
                 r = parts.get(series)
                 if r is None:
                     out.append(f"  {name} -")
                     continue
-                out.append(f"  {name} {self._value(series, r.value)}")
+                out.append(f"  {name} {self._value(series, r.value):<7}")
                 if series.startswith("train") and self.settings.smoothing > 0:
-                    out.append(f" ({self._value(series, r.raw)})", style="dim")
+                    out.append(f" ({self._value(series, r.raw)})".ljust(10), style="dim")
         return out
 
     def _value(self, series: str, value: float) -> str:
