@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import NoReturn, Sequence
 
 from core import commands
-from core.config import FIELDS, ConfigError, FieldInfo, Problem, TrainConfig, plain, read_settings
+from core.config import FIELDS, FieldInfo, TrainConfig
+from core.config_files import read_settings
+from core.problems import ConfigError, Problem, plain
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+from core.config_files import parse_settings, read_settings
+from core.problems import ConfigError, Problem, plain, show
 
 BACKENDS = ("scalar", "lightning")
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
@@ -20,34 +22,6 @@ DEVICES = ("auto", "cpu", "gpu")
 WIDGETS = ("choice", "int", "float", "sizes", "text", "bool")
 MAX_WIDTH = 4096  # wider layers are a typo, not a plan; the scalar engine would need gigabytes
 MAX_LAYERS = 8
-_SHOWN = 40  # characters of a bad value quoted back in a message
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a configuration: the field (a TrainConfig name, or "" for the whole) and why.
-
-    The message never names a CLI flag or a form label; each front end words it (`--lr: ...`, `learning rate:
-    ...`). str() gives `field: message`, the plain wording used in logs and exception text.
-    """
-
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}" if self.field else self.message
-
-
-class ConfigError(ValueError):
-    """One or more Problems with a configuration; `source` names where it came from (e.g. a file), if anywhere."""
-
-    def __init__(self, problems: list[Problem], source: str = ""):
-        self.problems = list(problems)
-        self.source = source
-        text = "; ".join(map(str, self.problems))
-        super().__init__(f"{source}: {text}" if source else text)
-
-
 @dataclass(frozen=True)
 class FieldInfo:
     """What front ends need to know about one TrainConfig field: the one description of it."""
@@ -230,64 +204,6 @@ FIELDS: dict[str, FieldInfo] = {
     f.name: FieldInfo(name=f.name, flag="--" + f.name.replace("_", "-"), default=f.default, **f.metadata["info"])
     for f in fields(TrainConfig)
 }
-
-
-def show(value: Any, *, quote: bool = True, limit: int = _SHOWN) -> str:
-    """A value quoted back in a message: repr, cut short; never raises (huge ints, deep nesting)."""
-    try:
-        text = repr(value) if quote else str(value)
-    except (ValueError, RecursionError):  # str() refuses ints over 4,300 digits; repr() deep lists
-        if type(value) is int:
-            return f"an integer of {value.bit_length()} bits"
-        return f"a {type(value).__name__} too deep to show"
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-def plain(text: Any) -> str:
-    """A name (a key, a path) as typed when it is one plain line, else quoted; cut short either way."""
-    text = str(text)
-    return show(text, quote=not text or not text.isprintable() or text.strip() != text, limit=200)
-
-
-def parse_settings(text: str, kind: str) -> dict[str, Any]:
-    """JSON or TOML text -> the settings dict (a TOML [train] table is unwrapped); ConfigError otherwise."""
-    try:
-        if kind == "toml":
-            data: Any = tomllib.loads(text)
-            if set(data) == {"train"} and isinstance(data["train"], dict):
-                data = data["train"]
-        else:
-            data = json.loads(text)
-    except RecursionError:
-        raise ConfigError([Problem("", "nested too deeply to be a settings file")]) from None
-    except ValueError as exc:  # JSONDecodeError, TOMLDecodeError, and int() refusing a 5,000-digit number
-        what = "TOML" if kind == "toml" else "JSON"
-        detail = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
-        if "integer string conversion" in detail:  # Python's int() digit limit, worded for a user
-            detail = "a number has more than 4300 digits"
-        raise ConfigError([Problem("", f"not valid {what} ({show(detail, quote=False, limit=100)})")]) from None
-    if not isinstance(data, dict):
-        raise ConfigError([Problem("", f"expected a table of settings, got {type(data).__name__}")])
-    return data
-
-
-def read_settings(path: str | Path) -> dict[str, Any]:
-    """The settings a JSON or TOML file names (only those); ConfigError naming the file when unreadable."""
-    path = Path(path)
-    source = f"config file {plain(path)}"
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError([Problem("", f"cannot read it ({exc.strerror or exc})")], source) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        message = f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); is it a settings file?"
-        raise ConfigError([Problem("", message)], source) from None
-    try:
-        return parse_settings(text, "toml" if path.suffix.lower() == ".toml" else "json")
-    except ConfigError as exc:
-        raise ConfigError(exc.problems, source) from None
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.config import ConfigError, TrainConfig
+from core.config import TrainConfig
 from core.events import EpochEnded, Event, RunFailed, RunFinished, read_jsonl, to_json
+from core.problems import ConfigError
 
 CONFIG_FILE = "config.json"
 EVENTS_FILE = "events.jsonl"

@@ -7,7 +7,9 @@ from dataclasses import fields
 
 import pytest
 
-from core.config import FIELDS, WIDGETS, ConfigError, Problem, TrainConfig, parse_hidden, read_settings
+from core.config import FIELDS, WIDGETS, TrainConfig, parse_hidden
+from core.config_files import read_settings
+from core.problems import ConfigError, Problem
 
 
 def test_defaults_are_valid_and_described():

@@ -13,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.cli import main
-from core.config import FIELDS, ConfigError, TrainConfig, read_settings
+from core.config import FIELDS, TrainConfig
+from core.config_files import read_settings
+from core.problems import ConfigError
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 FLAGS = [info.flag for info in FIELDS.values()]
