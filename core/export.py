@@ -27,6 +27,12 @@ COLUMNS = ("run_id", "label", "series", "x_axis", "x", "step", "raw", "smoothed"
 KEEP = ("RunStarted", "StepEnded", "EpochEnded")
 
 
+def run_path(run_dir: str | os.PathLike) -> Path:
+    """The run folder as a path whose name is the run id (`.` from inside the folder resolved)."""
+    path = Path(run_dir)
+    return path.resolve() if path.name in ("", ".", "..") else path
+
+
 class Smoother:
     """compare.smooth one value at a time (a stream too long to hold)."""
 
@@ -46,7 +52,7 @@ def iter_rows(run_dir: str | os.PathLike, label: str | None = None, *, x_axis: s
     """The CSV rows (COLUMNS) of one run, in the order of its events; points before since_step left out."""
     if x_axis not in X_AXES:
         raise ValueError(f"x axis must be one of {', '.join(X_AXES)}, not {x_axis!r}")
-    path = Path(run_dir)
+    path = run_path(run_dir)
     config = read_row(path).config
     run_id, label = path.name, label or path.name
     axis = X_AXES.index(x_axis)
@@ -77,7 +83,7 @@ def iter_rows(run_dir: str | os.PathLike, label: str | None = None, *, x_axis: s
 def write_rows(out: io.TextIOBase, run_dirs: Iterable[str | os.PathLike], *, x_axis: str = "step",
                smoothing: float = 0.0, since_step: float = 0) -> int:
     """Write the header and every run's rows to an open text file; returns the rows written."""
-    run_dirs = [Path(d) for d in run_dirs]
+    run_dirs = [run_path(d) for d in run_dirs]
     labels = legend_names({d.name: read_row(d).config for d in run_dirs})
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)

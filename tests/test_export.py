@@ -54,3 +54,10 @@ def test_smoothing_axes_and_window(tmp_path):
     with pytest.raises(ValueError, match="x axis must be one of"):
         export_csv([run], out, x_axis="bogus")
     assert len(read_csv(out)) == 7 and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_run_named_by_dot_keeps_its_id(tmp_path, monkeypatch):
+    write_run(tmp_path, "run-7")
+    monkeypatch.chdir(tmp_path / "run-7")
+    out = tmp_path / "dot.csv"
+    assert export_csv(["."], out) == 12 and {r[0] for r in read_csv(out)[1:]} == {"run-7"}
