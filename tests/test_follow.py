@@ -6,6 +6,9 @@ import os
 import threading
 import time
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from core import events as ev
 from core.follow import Follower, RecordDigest, Thinned, read_digest, summary_reason
 from core.steer import RunLock
@@ -196,3 +199,37 @@ def test_follow_of_a_killed_run_ends(tmp_path):
     follower = Follower(tmp_path)
     assert list(follower.follow(interval=0.001)) == [step(1)]
     assert follower.status() == "killed"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=12))
+def test_any_flush_boundaries_give_the_same_events(tmp_path, cuts):
+    sent = [step(n, loss=n / 3) for n in range(1, 11)]
+    blob = b"".join(line(e) for e in sent)
+    path = tmp_path / f"{len(cuts)}-{sum(cuts)}" / "events.jsonl"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(b"")
+    follower, got, start = Follower(path.parent), [], 0
+    for cut in sorted({min(c, len(blob)) for c in cuts} | {len(blob)}):
+        with open(path, "ab") as fh:
+            fh.write(blob[start:cut])
+        start = cut
+        got += follower.poll()
+    assert got == sent
+
+
+def test_following_a_real_recorder_through_a_resume(tmp_path):
+    from core.config import TrainConfig
+    from core.runs import RunRecorder
+
+    config = TrainConfig()
+    follower = Follower(tmp_path / "run-1")
+    with RunRecorder(tmp_path, "run-1", config, flush_interval=0.0) as recorder:
+        recorder(step(1))
+        recorder(step(2))
+        recorder.flush()
+        assert follower.poll() == [step(1), step(2)]
+    with RunRecorder.reopen(tmp_path / "run-1", config, flush_interval=0.0) as recorder:
+        recorder(step(3))
+        recorder.flush()
+        assert follower.poll() == [step(3)] and not follower.reset
