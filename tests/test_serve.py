@@ -79,6 +79,8 @@ def test_a_port_in_use_is_refused_with_one_line(capsys: pytest.CaptureFixture[st
         assert serve([], port=port) == 2
     err = capsys.readouterr().err
     assert err == f"mnist-dash: --port: port {port} on 127.0.0.1 is already in use; choose another with --port N\n"
+    assert serve([], port=70000) == 2
+    assert capsys.readouterr().err == "mnist-dash: --port: 70000 is not a port number (1 to 65535)\n"
 
 
 def test_the_page_answers_only_localhost_and_sigterm_stops_cleanly(tmp_path: Path):
