@@ -216,7 +216,7 @@ def to_json_bytes(event: Event) -> bytes:
     """One line of JSON as UTF-8 bytes, without the newline (orjson; json's NaN/Infinity where needed)."""
     try:
         # orjson writes a dataclass in field order; splice the type key in front.
-        raw = orjson.dumps(event)
+        raw = orjson.dumps(event, option=orjson.OPT_SERIALIZE_NUMPY)
     except (orjson.JSONEncodeError, TypeError):
         raw = b""
     # orjson writes NaN and Infinity as null: only then (or for None fields) take the slower, exact path.
@@ -228,7 +228,15 @@ def to_json_bytes(event: Event) -> bytes:
 
 def to_json_exact(event: Event) -> str:
     """The standard library's line (NaN and Infinity kept as Python's json writes them)."""
-    return json.dumps(to_dict(event), separators=(",", ":"))
+    return json.dumps(to_dict(event), separators=(",", ":"), default=_scalar)
+
+
+def _scalar(value: Any) -> Any:
+    """A numpy (or torch) scalar a backend passed on as a plain number."""
+    item = getattr(value, "item", None)
+    if item is None:
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return item()
 
 
 def to_json(event: Event) -> str:

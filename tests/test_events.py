@@ -161,3 +161,14 @@ def test_damaged_events_load_or_raise_value_error(sample, changes):
         return
     assert ev.from_json(ev.to_json(event)) == event or any(v != v for v in ev.to_dict(event).values()
                                                             if isinstance(v, float))
+
+
+def test_numpy_scalars_from_a_backend_are_written_as_numbers():
+    np = pytest.importorskip("numpy")
+    step = ev.StepEnded(run_id="r", step=np.int64(3), epoch=1, loss=np.float64("nan"), accuracy=np.float32(0.25),
+                        samples_per_s=1.0, samples_seen=2, progress=0.5)
+    back = ev.from_json(ev.to_json(step))
+    assert (back.step, back.accuracy, type(back.step)) == (3, 0.25, int) and back.loss != back.loss
+    fast = ev.from_json(ev.to_json(ev.ScalarWatch(run_id="r", step=np.int64(1), address="loss", data=np.float32(2),
+                                                  grad=0.5)))
+    assert (fast.step, fast.data) == (1, 2.0)
