@@ -20,7 +20,7 @@ from core.problems import ConfigError, Problem, plain
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 PATH_FLAGS = {"data_dir": "--data-dir", "runs_dir": "--runs-dir", "config": "--config", "save_config": "--save-config",
-              "jsonl": "--jsonl", "resume": "--resume", "open_run": "--open"}
+              "jsonl": "--jsonl", "resume": "--resume", "open_run": "--open", "export_csv": "--export-csv"}
 
 
 def _default_text(info: FieldInfo) -> str:
@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--open", metavar="RUN_DIR", dest="open_run", default=None,
                        help="show a past run: in the dashboard, or printed when headless (with --jsonl -: "
                        "its event stream) (default: off)")
+    files.add_argument("--serve", action="store_true",
+                       help="serve the dashboard to a web browser instead (textual-serve; each browser tab "
+                       "runs its own dashboard with these settings) on 127.0.0.1 (default: off)")
+    files.add_argument("--port", metavar="N", type=int, default=8000,
+                       help="with --serve: the port to listen on (default: 8000)")
     commands.add_arguments(parser)
     return parser
 
@@ -216,6 +221,8 @@ def _want_headless(args: argparse.Namespace) -> tuple[bool, str]:
     """Headless or not, and the one-line reason when it was not asked for."""
     if args.headless or args.jsonl:
         return True, ""
+    if os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver"):  # a --serve session: stdout is a pipe
+        return False, ""
     if not _stdout_is_terminal():
         return True, "stdout is not a terminal"
     if os.environ.get("TERM", "") == "dumb":
@@ -261,6 +268,13 @@ def _main(argv: Sequence[str] | None) -> int:
         except NotARunError as exc:
             return _usage_error([f"--open: {exc}"])
 
+    if args.serve:
+        if args.headless or args.jsonl or args.resume or config.devices * config.num_nodes > 1:
+            return _usage_error(["--serve shows the dashboard; it cannot be combined with --headless, --jsonl, "
+                                 "--resume or a multi-device run"])
+        from tui.serve import serve
+
+        return serve(list(sys.argv[1:] if argv is None else argv), port=args.port)
     headless, why = _want_headless(args)
     if not headless and config.devices * config.num_nodes > 1:
         headless, why = True, "multi-device runs belong to the headless mode"

@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     runs.add_argument("--follow", action="store_true",
                       help="with --open RUN_DIR --headless: print the run's log lines as they come, like "
                       "tail -f, until it ends (with --jsonl -: its events)")
+    runs.add_argument("--export-csv", metavar="FILE", default=None,
+                      help="with --open RUN_DIR: write the run's loss and accuracy curves as CSV to FILE "
+                      "('-' = stdout), one row per series and point, raw and smoothed")
     runs.add_argument("--list-runs", action="store_true",
                       help="print a table of every run in --runs-dir (with --jsonl -: one JSON object per run)")
 
@@ -42,6 +45,10 @@ def dispatch(args: argparse.Namespace) -> int | None:
             return steer_run(flag, command, *target) if command == "set_lr" else steer_run(flag, command, target)
     if args.list_runs:
         return list_runs(args.runs_dir, jsonl=args.jsonl == "-")
+    if args.export_csv:
+        if not args.open_run:
+            return _usage("--export-csv needs --open RUN_DIR")
+        return export_run(args.open_run, args.export_csv)
     if args.follow:
         if not args.open_run:
             return _usage("--follow needs --open RUN_DIR")
@@ -76,6 +83,21 @@ def list_runs(runs_dir: str, *, jsonl: bool = False) -> int:
         print(f"no runs in {runs_dir}", file=sys.stderr)
         return EXIT_OK
     print(format_table(rows))
+    return EXIT_OK
+
+
+def export_run(run_dir: str, path: str) -> int:
+    """A run's curves as CSV (core.export); the number of rows on stderr."""
+    from core.export import export_csv
+
+    if not (Path(run_dir) / "config.json").is_file():
+        return _usage(f"--open {run_dir}: not a run folder (no config.json)")
+    try:
+        rows = export_csv([run_dir], path)
+    except OSError as exc:
+        return _usage(f"--export-csv {path}: cannot write it ({exc.strerror or exc})")
+    if path != "-":
+        print(f"mnist-dash: {rows:,} rows written to {path}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -83,3 +83,20 @@ def test_steering_a_run_that_is_not_running_is_refused(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().err
     assert main(["--follow"]) == 2
     assert "--follow needs --open RUN_DIR" in capsys.readouterr().err
+
+
+def test_export_csv_of_an_opened_run(tmp_path, tiny_config, tiny_data, capsys):
+    from core.backends import RunControl
+    from core.events import StepEnded, read_jsonl
+    from core.session import run_training
+
+    dirs = []
+    run_training(tiny_config, lambda e: None, RunControl(), runs_dir=tmp_path, data=tiny_data, on_run_dir=dirs.append)
+    assert main(["--open", str(dirs[0]), "--export-csv", str(tmp_path / "curves.csv")]) == 0
+    rows = (tmp_path / "curves.csv").read_text().splitlines()
+    steps = [e for e in read_jsonl(dirs[0] / "events.jsonl") if isinstance(e, StepEnded)]
+    loss_rows = [r.split(",") for r in rows[1:] if ",train_loss," in r]
+    assert [float(r[-2]) for r in loss_rows] == [e.loss for e in steps]  # raw values, exactly
+    assert f"{len(rows) - 1:,} rows written" in capsys.readouterr().err
+    assert main(["--export-csv", "x.csv"]) == 2
+    assert "--export-csv needs --open RUN_DIR" in capsys.readouterr().err
