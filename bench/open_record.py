@@ -142,6 +142,12 @@ def bench_record(root: Path, lines: int, rounds: int) -> None:
     for name, fn in readers.items():
         memory = peak_mib(fn) if name != "old reader" else float("nan")
         print(f"  {name:<12} {times[name]:7.3f} s   {times[name] / base:5.2f}x json.loads   peak {memory:8.1f} MiB")
+    if lines <= 200_000:
+        events = ev.read_jsonl(path)
+        write = interleaved({"json.dumps": lambda: [ev.to_json_exact(e) for e in events],
+                             "to_json": lambda: [ev.to_json(e) for e in events]}, rounds)
+        print(f"  writing {len(events):,} events: json.dumps(to_dict) {write['json.dumps']:.3f} s, "
+              f"to_json {write['to_json']:.3f} s ({write['json.dumps'] / write['to_json']:.1f}x faster)")
     digest = read_digest(path)
     print(f"  digest: {digest.counts['StepEnded']:,} StepEnded -> {len(digest.steps.rows())} rows, "
           f"last step {digest.last_step.step if digest.last_step else None}")
