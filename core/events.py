@@ -423,7 +423,7 @@ def iter_jsonl(path: str | os.PathLike, *, keep: Iterable[str] | None = None) ->
 def read_jsonl(path: str | os.PathLike) -> list[Event]:
     """Every event in a JSONL file; torn, undecodable or unknown lines are skipped, never raised."""
     # Events hold no cycles, yet each one allocated would trigger cyclic collections that walk everything
-    # read so far (a quarter of the time on a long record): collect once at the end instead.
+    # read so far (a quarter of the time on a long record): the collector resumes afterwards.
     enabled = gc.isenabled()
     gc.disable()
     try:
