@@ -104,7 +104,8 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        """Take the lock within `wait` s: RunLockedError if another process holds it, OSError if unwritable."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
         deadline = time.monotonic() + self.wait
         while True:
             try:
@@ -157,7 +158,7 @@ def _held_message(run_dir: Path, holder: LockInfo | None) -> str:
 def lock_info(run_dir: str | os.PathLike) -> LockInfo | None:
     """Who is writing the run now, or None when nobody is (no lock file, or its lock is free: killed/ended)."""
     try:
-        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError:
         return None
     try:
