@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from core.compare import SMOOTHED, Clock, legend_names
+from core.compare import legend_names
+from core.curves import SMOOTHED, Clock
 from core.events import EpochEnded, RunStarted, StepEnded, iter_jsonl
 from core.follow import EVENTS_FILE
 from core.runindex import read_row

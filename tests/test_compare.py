@@ -14,15 +14,14 @@ from core.compare import (
     config_diff,
     crosshair_stops,
     legend_names,
-    load_run,
     percentile,
     readings_at,
     run_colour,
-    smooth,
     y_range,
     zoom_range,
 )
 from core.config import TrainConfig
+from core.curves import load_run, smooth
 from core.events import EpochEnded, RunFinished, RunStarted, StepEnded
 from core.runs import RunRecorder
 from core.settings import ChartSettings

@@ -6,7 +6,8 @@ import math
 
 from textual_plotext import PlotextPlot
 
-from core.compare import SMOOTHED, ChartView
+from core.compare import ChartView
+from core.curves import SMOOTHED
 
 CROSSHAIR = (200, 200, 200)
 FAINT = 0.4  # share of a run's colour kept for its raw curve and its seed band

@@ -1,0 +1,120 @@
+"""A run's curves read in bounded memory: train/val loss and accuracy against step, epoch, samples or time.
+
+`load_run` folds a record through core.follow's RecordDigest (thinned StepEnded rows, never one object per
+step); `smooth` is TensorBoard's debiased exponential moving average. core.compare and core.export build on it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from core.events import EpochEnded, RunStarted
+from core.follow import EVENTS_FILE, read_digest
+from core.runindex import RunRow, read_row
+
+SERIES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
+LOSS_SERIES, ACCURACY_SERIES = SERIES[:2], SERIES[2:]
+SMOOTHED = ("train_loss", "train_accuracy")  # validation has one point per epoch: drawn as measured
+X_LABELS = {"step": "step", "epoch": "epoch", "samples": "samples seen", "time": "wall time (s)"}
+
+
+def smooth(values: Sequence[float], weight: float) -> list[float]:
+    """TensorBoard's debiased exponential moving average (weight 0..0.999); NaN/inf pass through unsmoothed."""
+    if weight <= 0:
+        return list(values)
+    out, last, count = [], 0.0, 0
+    for value in values:
+        if not math.isfinite(value):
+            out.append(value)
+            continue
+        last = last * weight + (1 - weight) * value
+        count += 1
+        out.append(last / (1 - weight**count))
+    return out
+
+
+class Clock:
+    """The four x values of a point of one record: step, fractional epoch, samples seen, seconds since start."""
+
+    def __init__(self, config: Mapping[str, Any], started: RunStarted | None, start_time: float | None) -> None:
+        epochs = config.get("epochs") if isinstance(config.get("epochs"), int) else 0
+        total = started.total_steps if started is not None else 0
+        self.steps_per_epoch = total / epochs if total and epochs else 0.0
+        self.train_size = started.train_size if started is not None else 0
+        batch = config.get("batch_size")
+        self.batch_size = batch if isinstance(batch, int) else 0
+        self.start = start_time if start_time is not None else (started.time if started is not None else None)
+
+    def point(self, step: int, epoch: int, samples: int, when: float) -> tuple[float, float, float, float]:
+        """x values of a StepEnded (epoch as a fraction when the run's steps per epoch are known)."""
+        fraction = step / self.steps_per_epoch if self.steps_per_epoch else float(epoch)
+        return float(step), fraction, float(samples), when - (self.start if self.start is not None else when)
+
+    def epoch_point(self, event: EpochEnded) -> tuple[float, float, float, float]:
+        """x values of an EpochEnded: the end of that epoch (samples: whole epochs of the training split)."""
+        samples = event.epoch * self.train_size if self.train_size else event.step * self.batch_size
+        step, _, _, seconds = self.point(event.step, event.epoch, samples, event.time)
+        return step, float(event.epoch), float(samples), seconds
+
+
+@dataclass
+class Curve:
+    """One series of one run: each point's step, epoch, samples seen, wall time and value."""
+
+    step: list[float] = field(default_factory=list)
+    epoch: list[float] = field(default_factory=list)
+    samples: list[float] = field(default_factory=list)
+    time: list[float] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+
+    def add(self, xs: tuple[float, float, float, float], value: float) -> None:
+        for name, x in zip(("step", "epoch", "samples", "time"), xs, strict=True):
+            getattr(self, name).append(x)
+        self.value.append(float(value))
+
+    def xs(self, axis: str) -> list[float]:
+        return getattr(self, axis)
+
+
+@dataclass
+class RunCurves:
+    """A loaded run: its row in the runs table (config, outcome) and its four curves."""
+
+    run_id: str
+    path: Path
+    row: RunRow
+    curves: dict[str, Curve]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.row.config
+
+    @property
+    def newest_step(self) -> float:
+        return max((c.step[-1] for c in self.curves.values() if c.step), default=0.0)
+
+
+def load_run(run_dir: str | os.PathLike, *, capacity: int = 1024) -> RunCurves:
+    """Read one record in bounded memory: at most about `capacity` training points per series."""
+    path = Path(run_dir)
+    row = read_row(path)
+    digest = read_digest(path / EVENTS_FILE, capacity=capacity)
+    config = row.config or (dict(digest.started.config) if digest.started is not None else {})
+    rows = digest.steps.rows()
+    firsts = [t for t in (digest.started.time if digest.started else None, rows[0][3] if rows else None,
+                          digest.epochs[0].time if digest.epochs else None) if t is not None]
+    clock = Clock(config, digest.started, min(firsts) if firsts else None)
+    curves = {name: Curve() for name in SERIES}
+    for step, epoch, samples, when, loss, accuracy, *_ in rows:
+        xs = clock.point(step, epoch, samples, when)
+        curves["train_loss"].add(xs, loss)
+        curves["train_accuracy"].add(xs, accuracy)
+    for event in digest.epochs:
+        xs = clock.epoch_point(event)
+        curves["val_loss"].add(xs, event.val_loss)
+        curves["val_accuracy"].add(xs, event.val_accuracy)
+    return RunCurves(run_id=path.name, path=path, row=row, curves=curves)
