@@ -4,7 +4,7 @@ All train 784-128-10 with plain SGD at batch 64 on the same device-resident data
 interleaved and repeated; the script prints both times (median and best of the repeats) and the ratios.
 The Lightning time is the backend's own EpochEnded.epoch_seconds (training steps only, no validation).
 
-    .venv/bin/python bench/lightning.py [--data-dir DIR] [--device auto|cpu|gpu] [--repeats 3] [--profile]
+    .venv/bin/python bench/lightning.py [--data-dir DIR] [--device auto|cpu|gpu] [--repeats 3] [--threads N] [--profile]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import torch.nn.functional as F  # noqa: E402
 from core.backends import RunControl  # noqa: E402
 from core.backends.lightning import (  # noqa: E402
     LightningTrainer,
+    choose_threads,
     describe_device,
     resolve_accelerator,
     route_lightning_logs,
@@ -141,15 +142,19 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads for all three: 0 = the backend's thread policy (as users run it), "
+                             "-1 = torch's default (one per core)")
     parser.add_argument("--profile", action="store_true", help="cProfile one Lightning epoch (top 25)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     config = TrainConfig(
         backend="lightning", hidden=(128,), input_size=28, optimizer="sgd", lr=0.05, batch_size=64, epochs=1,
         train_subset=0, val_subset=0, test_subset=0, device=args.device,
     )
+    # The backend sets its own threads (config.threads, 0 = the policy); the plain loop gets the same count.
+    threads = torch.get_num_threads() if args.threads < 0 else choose_threads(config.replace(threads=args.threads))
+    config = config.replace(threads=threads)
+    torch.set_num_threads(threads)
     data = full_train(args.data_dir)
     device = torch.device("cuda" if resolve_accelerator(args.device) == "gpu" else "cpu")
     print(f"device: {describe_device(args.device)}, torch threads: {torch.get_num_threads()}, "

@@ -17,7 +17,7 @@ from core.backends.lightning.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from core.backends.lightning.device import describe_device, resolve_accelerator
 from core.backends.lightning.graphs import graphs_problem
 from core.backends.lightning.module import MnistModule
-from core.backends.lightning.peers import StoppedWhileWaiting, process_group_timeout, wait_for_peers
+from core.backends.lightning.peers import StoppedWhileWaiting, peer_timeout, process_group_timeout, wait_for_peers
 from core.backends.lightning.probe import LightningProbe, SnapshotBox
 from core.backends.lightning.threads import choose_threads, torch_threads
 from core.backends.runbook import Position, RunBook
@@ -91,7 +91,9 @@ def _run(owner, config, data, emit, control, *, run_id, checkpoint_dir, resume_f
     owner.callback = callback
     epochs_left = config.epochs - position.epoch
     try:
-        if epochs_left > 0 and not control.stop_requested:
+        if epochs_left > 0 and not control.stop_requested and config.num_nodes > 1:
+            emit(LogLine(run_id=run_id, level="info", source="lightning",
+                         message=f"waiting up to {peer_timeout():.0f} s for all {config.num_nodes} nodes"))
             wait_for_peers(config, control)
     except StoppedWhileWaiting:
         pass  # control.stop_requested: the branch below ends the run as stopped, untrained
