@@ -27,14 +27,11 @@ import math
 import os
 import socket
 import stat
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from core.events import ControlApplied, LogLine
 
 COMMANDS = ("stop", "pause", "resume", "set_lr")
 CONTROL_DIR = "control"
@@ -322,47 +319,3 @@ def _read_command(path: Path) -> dict | None:
         os.close(fd)
     return data if isinstance(data, dict) else None
 
-
-class ControlBridge:
-    """A thread that hands the inbox's commands to a RunControl (which the backends already obey).
-
-    A thread rather than a poll in the training loop, because a paused loop blocks in wait_while_paused
-    and could not then read the `resume`. Emits ControlApplied for stop/pause/resume (the backend emits
-    LearningRateChanged when it applies the rate) and a warning LogLine per file it refused.
-    """
-
-    def __init__(self, inbox: ControlInbox, control: Any, *, emit: Any = None, step: Any = None,
-                 interval: float = 0.2) -> None:
-        self.inbox, self.control, self.emit, self.interval = inbox, control, emit, interval
-        self.step = step or (lambda: 0)  # the run's current step, for the events
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="run-control-bridge", daemon=True)
-
-    def start(self) -> ControlBridge:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._done.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(5.0)
-
-    def __enter__(self) -> ControlBridge:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        while not self._done.wait(self.interval):
-            for command in self.inbox.poll(force=True):
-                if command.command == "set_lr":
-                    self.control.set_lr(command.value, "folder")
-                    continue
-                getattr(self.control, command.command)()
-                if self.emit is not None:
-                    self.emit(ControlApplied(run_id=self.inbox.run_id, step=int(self.step()),
-                                             command=command.command, source="folder"))
-            while self.inbox.rejected and self.emit is not None:
-                self.emit(LogLine(run_id=self.inbox.run_id, level="warning", source="control",
-                                  message=f"ignored a command file: {self.inbox.rejected.pop(0)}"))

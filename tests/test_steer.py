@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -143,28 +142,3 @@ def test_a_killed_process_frees_its_lock(run_dir):
     assert steer.live_pid(run_dir) is None  # the kernel released it; the file (with a stale pid) remains
     assert json.loads((run_dir / "run.lock").read_text())["pid"] == proc.pid
 
-
-def test_the_bridge_drives_a_run_control_even_while_paused(run_dir):
-    from core.backends import RunControl
-    from core.events import ControlApplied, LogLine
-    from core.steer import ControlBridge
-
-    control, emitted = RunControl(), []
-    with RunLock(run_dir, "run-1"):
-        inbox = ControlInbox(run_dir, "run-1", interval=0.0)
-        with ControlBridge(inbox, control, emit=emitted.append, step=lambda: 42, interval=0.01):
-            steer.send(run_dir, "pause")
-            deadline = time.monotonic() + 30
-            while not control.paused and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert control.paused
-            steer.send(run_dir, "set_lr", 0.125)
-            steer.send(run_dir, "resume")
-            (run_dir / "control" / "9-x-stop.json").write_text("not json")
-            while not any(isinstance(e, LogLine) for e in emitted) and time.monotonic() < deadline:
-                time.sleep(0.01)
-    assert not control.paused
-    assert control.take_lr() == (0.125, "folder")
-    assert [(e.command, e.step, e.source) for e in emitted if isinstance(e, ControlApplied)] == \
-        [("pause", 42, "folder"), ("resume", 42, "folder")]
-    assert "not a command file" in next(e.message for e in emitted if isinstance(e, LogLine))
