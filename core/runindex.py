@@ -152,6 +152,9 @@ def read_row(run_dir: str | os.PathLike, *, now: float | None = None) -> RunRow:
         _from_summary(row, summary)
         reason = str(summary.get("reason") or ("failed" if summary.get("error") else "incomplete"))
         row.status = reason if reason in STATUSES else "incomplete"
+        if row.best_val_accuracy is None and "best_val_accuracy" not in summary:
+            # A summary from before the field existed: the best of the epochs at the end of the stream.
+            row.best_val_accuracy = _best_val(_edge_events(path / EVENTS_FILE)[1])
         return row
     holder = steer.lock_info(path)
     if holder is not None:
@@ -205,13 +208,18 @@ def _from_events(row: RunRow, head: list[dict], tail: list[dict]) -> None:
     epochs = [e for e in tail if e.get("type") == "EpochEnded"]
     if epochs:
         row.epochs_done = _integer(epochs[-1].get("epoch"))
-        accuracies = [a for a in (_number(e.get("val_accuracy")) for e in epochs) if a is not None]
-        row.best_val_accuracy = max(accuracies) if accuracies else None
+    row.best_val_accuracy = _best_val(tail)
     steps = [s for s in (_integer(e.get("step")) for e in tail) if s is not None]
     row.steps = max(steps) if steps else None
     last = _number(tail[-1].get("time")) if tail else None
     if row.started is not None and last is not None:
         row.seconds = max(0.0, last - row.started)
+
+
+def _best_val(lines: list[dict]) -> float | None:
+    epochs = (e for e in lines if e.get("type") == "EpochEnded")
+    accuracies = [a for a in (_number(e.get("val_accuracy")) for e in epochs) if a is not None]
+    return max(accuracies) if accuracies else None
 
 
 def list_runs_table(runs_dir: str | os.PathLike, *, now: float | None = None) -> list[RunRow]:

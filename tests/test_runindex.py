@@ -103,3 +103,12 @@ def test_text_table_and_json_lines(tmp_path):
     obj = orjson.loads(orjson.dumps(rows[0].to_dict()))
     assert obj["status"] == "early_stopped" and obj["path"] == str(tmp_path / "run-1")
     assert obj["started_at"] == "2026-01-02T03:04:05Z" and obj["config"]["lr"] == 0.01
+
+
+def test_a_summary_without_best_val_accuracy_takes_it_from_the_stream(tmp_path):
+    old_summary = {k: v for k, v in SUMMARY.items() if k != "best_val_accuracy"}
+    folder = make_run(tmp_path, "old", summary=old_summary, events=[STARTED, epoch(1, 0.5, 1.0), epoch(2, 0.875, 2.0),
+                                                                      epoch(3, 0.75, 3.0)])
+    assert read_row(folder).best_val_accuracy == 0.875
+    (folder / "summary.json").write_text(json.dumps({**SUMMARY, "best_val_accuracy": None}))
+    assert read_row(folder).best_val_accuracy is None  # the summary's word stands
