@@ -1,6 +1,7 @@
 """Time one SGD step of MLP(784, [64, 32, 10]) on real digits: the handmade engine vs the seed's engine.
 
 Usage: python bench/engine.py [--fast-steps N] [--baseline-steps K] [--steps M] [--data DIR] [--naive]
+                              [--engine-rev REV]
 
 The baseline is the seed notebook's own engine, loaded from ../shared/reference/seed_engine.py next to the
 checkout (its `seed_step`: pixels wrapped as Scalars, MSE on a one-hot target, backward, plain SGD). Where
@@ -8,6 +9,8 @@ that file is missing, bench/naive_engine.py (a stand-in in the seed's style) is 
 output says so. Both engines run in the same process on the same digits, interleaved, and are timed in CPU
 seconds of this process, so the ratio holds on a busy machine even when wall-clock times do not. Garbage
 collection runs as it normally would (the seed's closures make reference cycles it has to pay for).
+--engine-rev REV also times core/engine.py and core/optim.py as of git revision REV (under today's core/nn.py)
+in the same loop: a before/after of an engine change, measured side by side.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ import importlib.util
 import random
 import statistics
 import struct
+import subprocess
 import sys
 import time
 import tracemalloc
+import types
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -69,6 +74,25 @@ def naive_baseline() -> Baseline:
                     lambda x, y: naive_engine.sgd_step(model, params, x, y, LR))
 
 
+def engine_at(rev: str) -> tuple[types.ModuleType, types.ModuleType]:
+    """(nn, optim) modules running on core/engine.py and core/optim.py as of git revision `rev`."""
+    def source(path: str) -> str:
+        return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout
+
+    modules = {}
+    for name, path, src in (("engine", "core/engine.py", source("core/engine.py")),
+                            ("optim", "core/optim.py", source("core/optim.py")),
+                            ("nn", "core/nn.py", (REPO / "core" / "nn.py").read_text())):
+        module = types.ModuleType(f"{name}_at_{rev}")
+        sys.modules[module.__name__] = module  # dataclasses and typing look modules up by name
+        if name != "engine":
+            src = src.replace("from core.engine import", f"from {modules['engine'].__name__} import")
+        exec(compile(src, f"{rev}:{path}", "exec"), module.__dict__)
+        modules[name] = module
+    return modules["nn"], modules["optim"]
+
+
 def pick_baseline(force_naive: bool = False) -> Baseline:
     """The seed's engine when ../shared/reference/seed_engine.py is there, else the naive stand-in."""
     if SEED_ENGINE.exists() and not force_naive:
@@ -96,21 +120,22 @@ def load_digits(data_dir: Path, n: int) -> tuple[list[list[float]], list[int]]:
     return xs, [int(y) for y in raw_mnist.train_labels[:n]]
 
 
-def fast_step(model: MLP, opt: SGD, x: list[float], y: int) -> float:
+def fast_step(model: MLP, opt: SGD, x: list[float], y: int, loss_fn=mse_loss) -> float:
     """One step through the public API."""
-    loss = mse_loss(model(x), y)
+    loss = loss_fn(model(x), y)
     opt.zero_grad()
     loss.backward()
     opt.step()
     return loss.data
 
 
-def time_fast(model: MLP, opt: SGD, xs: list, ys: list, steps: int) -> list[float]:
-    """Seconds per step for `steps` steps, one sample each."""
+def time_fast(model: MLP, opt: SGD, xs: list, ys: list, steps: int, loss_fn=mse_loss,
+              start: int = 0) -> list[float]:
+    """Seconds per step for `steps` steps, one sample each, from digit `start` on."""
     times = []
-    for i in range(steps):
+    for i in range(start, start + steps):
         t = CLOCK()
-        fast_step(model, opt, xs[i % len(xs)], ys[i % len(ys)])
+        fast_step(model, opt, xs[i % len(xs)], ys[i % len(ys)], loss_fn)
         times.append(CLOCK() - t)
     return times
 
@@ -168,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="timed steps of the baseline engine")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "mnist")
     parser.add_argument("--naive", action="store_true", help="use bench/naive_engine.py even if the seed's is there")
+    parser.add_argument("--engine-rev", help="also time core/engine.py and core/optim.py of this git revision")
     args = parser.parse_args(argv)
 
     xs, ys = load_digits(args.data, 256)
@@ -178,19 +204,38 @@ def main(argv: list[str] | None = None) -> None:
     model = MLP(784, SHAPE, seed=0)
     opt = SGD(model.parameters(), lr=LR)
 
+    old = None
+    if args.engine_rev:
+        old_nn, old_optim = engine_at(args.engine_rev)
+        old_model = old_nn.MLP(784, SHAPE, seed=0)
+        old = (old_model, old_optim.SGD(old_model.parameters(), lr=LR), old_nn.mse_loss)
+        time_fast(old[0], old[1], xs, ys, 20, old[2])
     time_fast(model, opt, xs, ys, 20)  # warm up
-    # Interleave the two so that load from other processes hits both alike.
+    # Interleave the engines so that load from other processes hits them alike.
     fast_times: list[float] = []
+    old_times: list[float] = []
     base_times: list[float] = []
+    per_round = max(1, args.fast_steps // args.baseline_steps)
     for k in range(args.baseline_steps):
-        fast_times += time_fast(model, opt, xs, ys, max(1, args.fast_steps // args.baseline_steps))
+        for j in range(per_round):
+            n = k * per_round + j
+            if old is not None:
+                old_times += time_fast(old[0], old[1], xs, ys, 1, old[2], start=n)
+            fast_times += time_fast(model, opt, xs, ys, 1, start=n)
         base_times += time_baseline(baseline, xs, ys, 1, start=k)
     fast_med, base_med = statistics.median(fast_times), statistics.median(base_times)
     print(f"baseline engine : {base_med * 1e3:9.1f} ms/step  (CPU time, median of {len(base_times)})")
+    if old is not None:
+        old_med = statistics.median(old_times)
+        print(f"engine @{args.engine_rev:<7}: {old_med * 1e3:9.3f} ms/step  (median of {len(old_times)}; "
+              f"best {min(old_times) * 1e3:.3f}): {base_med / old_med:.0f}x {baseline.name} ({baseline.source}) "
+              f"(best vs best: {min(base_times) / min(old_times):.0f}x)")
     print(f"handmade engine : {fast_med * 1e3:9.3f} ms/step  (median of {len(fast_times)}; "
           f"best {min(fast_times) * 1e3:.3f})")
     print(f"speed-up        : {base_med / fast_med:9.0f}x {baseline.name} ({baseline.source}) "
           f"(medians; best vs best: {min(base_times) / min(fast_times):.0f}x)")
+    if old is not None:
+        print(f"this tree vs {args.engine_rev}: {old_med / fast_med:.2f}x faster (medians, same run)")
     print(f"full epoch of {EPOCH:,} digits: handmade {EPOCH * fast_med / 60:.1f} min, "
           f"baseline {EPOCH * base_med / 3600:.1f} h")
 
