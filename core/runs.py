@@ -12,15 +12,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from core.config import TrainConfig
-from core.events import EpochEnded, Event, RunFailed, RunFinished, read_jsonl, to_json
+from core.events import EpochEnded, Event, RunFailed, RunFinished, iter_lines, parse_line, to_json
 from core.problems import ConfigError
 
 CONFIG_FILE = "config.json"
@@ -225,8 +227,13 @@ class RunRecord:
 
     path: Path
     config: TrainConfig
-    events: list[Event] = field(default_factory=list)
     summary: dict[str, Any] | None = None  # None while running, or when the run was killed
+
+    @cached_property
+    def events(self) -> list[Event]:
+        """The record's events, read on first use in bounded memory (see read_events)."""
+        events_file = self.path / EVENTS_FILE
+        return read_events(events_file) if events_file.is_file() else []
 
     @property
     def run_id(self) -> str:
@@ -246,7 +253,7 @@ class RunRecord:
 
 
 def open_run(run_dir: str | Path) -> RunRecord:
-    """Read a run directory; a torn last line of events.jsonl is skipped. NotARunError when it isn't one."""
+    """Read a run directory's config and summary (its events on first use); NotARunError when it isn't one."""
     path = Path(run_dir)
     if path.name in ("", ".", ".."):  # `--resume .` from inside the run folder: the folder's own name is its id
         path = path.resolve()
@@ -265,8 +272,6 @@ def open_run(run_dir: str | Path) -> RunRecord:
         raise NotARunError(f"{config_file}: unreadable run config ({why})") from None
     except OSError as exc:
         raise NotARunError(f"{config_file}: cannot read it ({exc.strerror or exc})") from None
-    events_file = path / EVENTS_FILE
-    events = read_jsonl(events_file) if events_file.is_file() else []
     summary = None
     summary_file = path / SUMMARY_FILE
     if summary_file.is_file():
@@ -275,7 +280,80 @@ def open_run(run_dir: str | Path) -> RunRecord:
             summary = loaded if isinstance(loaded, dict) else None
         except (OSError, ValueError):
             summary = None
-    return RunRecord(path=path, config=config, events=events, summary=summary)
+    return RunRecord(path=path, config=config, summary=summary)
+
+
+PER_STEP = {b'{"type":"StepEnded"': "StepEnded", b'{"type":"ScalarWatch"': "ScalarWatch",
+            b'{"type":"SystemStats"': "SystemStats"}
+STEP_CAPACITY = 2048  # steps kept per per-step kind: twice the points a plot draws
+_STEP_FIELD = re.compile(rb'"step":(\d{1,12})')
+
+
+def read_events(path: Path, *, capacity: int = STEP_CAPACITY) -> list[Event]:
+    """A record's events in file order, in bounded memory however long the run was.
+
+    Every rare event (epochs, evaluations, logs, commands, the start and the end) is kept whole; the per-step
+    ones (StepEnded, ScalarWatch, SystemStats) are thinned evenly to about `capacity` steps each, as the
+    plots would thin them anyway, and the lines that thinning drops are never parsed.
+    """
+    thinned = {kind: StepThinning(capacity) for kind in PER_STEP}
+    kept: list[tuple[int, Event]] = []
+    for index, line in enumerate(iter_lines(path)):
+        kind = _per_step_kind(line)
+        if kind is not None and not thinned[kind].wants(line):
+            continue
+        event = parse_line(line)
+        if event is None:
+            continue
+        if kind is not None:
+            thinned[kind].add(index, event)
+        else:
+            kept.append((index, event))
+    for keeper in thinned.values():
+        kept.extend(keeper.kept())
+    kept.sort(key=lambda pair: pair[0])
+    return [event for _, event in kept]
+
+
+def _per_step_kind(line: bytes) -> bytes | None:
+    for prefix in PER_STEP:
+        if line.startswith(prefix):
+            return prefix
+    return None
+
+
+class StepThinning:
+    """Keeps the events of every k-th step (k doubling as the run grows): all watches of a kept step stay."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(4, capacity)
+        self.stride = 1
+        self.steps: dict[int, list[tuple[int, Event]]] = {}
+        self.last: list[tuple[int, Event]] = []  # the newest step's events, always shown
+        self.last_step = -1
+
+    def wants(self, line: bytes) -> bool:
+        found = _STEP_FIELD.search(line)
+        step = int(found.group(1)) if found else 0
+        return step % self.stride == 0 or step >= self.last_step
+
+    def add(self, index: int, event: Event) -> None:
+        step = getattr(event, "step", None)
+        if step is None:  # SystemStats carry no step: keep them by count instead
+            step = index
+        if step != self.last_step:
+            self.last, self.last_step = [], step
+        self.last.append((index, event))
+        if step % self.stride == 0:
+            self.steps.setdefault(step, []).append((index, event))
+            if len(self.steps) > self.capacity:
+                self.stride *= 2
+                self.steps = {s: evs for s, evs in self.steps.items() if s % self.stride == 0}
+
+    def kept(self) -> list[tuple[int, Event]]:
+        out = [pair for events in self.steps.values() for pair in events]
+        seen = {index for index, _ in out}
+        return out + [pair for pair in self.last if pair[0] not in seen]
 
 
 def list_runs(runs_dir: str | Path = "runs") -> list[Path]:

@@ -184,3 +184,37 @@ def test_interrupted_atomic_write_keeps_the_old_file_and_no_temporary(tmp_path, 
     monkeypatch.setattr(os, "replace", real_replace)
     assert calls == ["fsync", "replace"]  # the data reaches the disk before the name points at it
     assert target.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_read_events_thins_per_step_events_and_keeps_every_rare_one(tmp_path):
+    from core.events import ScalarWatch
+    from core.runs import read_events
+
+    with RunRecorder(tmp_path, "long", CFG) as rec:
+        rec(started("long"))
+        for n in range(1, 1001):
+            rec(step("long", n))
+            for address in ("L0.N0.b", "L0.N1.b", "loss"):
+                rec(ScalarWatch(run_id="long", step=n, address=address, data=float(n), grad=0.0))
+            if n % 100 == 0:
+                rec(EpochEnded(run_id="long", epoch=n // 100, step=n, train_loss=1.0, train_accuracy=0.5,
+                               val_loss=1.0, val_accuracy=0.5, epoch_seconds=1.0))
+        rec(RunFinished(run_id="long", reason="completed", steps=1000, epochs_completed=10, seconds=1.0))
+    events = read_events(tmp_path / "long" / "events.jsonl", capacity=50)
+    steps = [e.step for e in events if isinstance(e, StepEnded)]
+    assert steps == list(range(32, 1001, 32)) + [1000]  # every 32nd step (stride doubled to fit 50), and the last
+    watched = [(e.step, e.address) for e in events if isinstance(e, ScalarWatch)]
+    assert watched[:3] == [(32, "L0.N0.b"), (32, "L0.N1.b"), (32, "loss")]  # all watches of a kept step
+    assert watched[-3:] == [(1000, "L0.N0.b"), (1000, "L0.N1.b"), (1000, "loss")]
+    assert [e.epoch for e in events if isinstance(e, EpochEnded)] == list(range(1, 11))
+    assert isinstance(events[0], RunStarted) and isinstance(events[-1], RunFinished)
+    times = [e.time for e in events]
+    assert times == sorted(times)  # file order kept
+
+
+def test_open_run_reads_events_only_when_asked(tmp_path):
+    with RunRecorder(tmp_path, "r", CFG) as rec:
+        rec(started("r"))
+    record = open_run(tmp_path / "r")
+    (tmp_path / "r" / "events.jsonl").unlink()  # config and summary were read; the stream not yet
+    assert record.config == CFG and record.events == []
