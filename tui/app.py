@@ -24,15 +24,19 @@ from textual.widgets import Button, Footer, Header, Static
 
 from core.config import TrainConfig
 from tui.controller import ACTIVE, IDLE, PAUSED, RUNNING, STARTING, STOPPING, Note, Refused, RunController
+from tui.follow import Following, Polled
 from tui.history import History
+from tui.marks import mark_lr_changes
 from tui.messages import Announced, EventsReady, RunEnded
 from tui.runner import GcFreeze, UiControl, train
 from tui.screens import HELP_WIDTH, HelpPanel, RunsScreen
+from tui.steering import recording_factory
 from tui.widgets.backend_switch import BackendSwitch
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.log import LogPane
 from tui.widgets.plots import CurvesPane
 from tui.widgets.status import StatusPane
+from tui.widgets.system import SystemPane
 
 MIN_WIDTH, MIN_HEIGHT = 100, 30
 REDRAW_HZ = 4  # status and progress
@@ -41,7 +45,8 @@ PLOT_HZ = 2  # plots: each rebuild costs the UI thread ~10-30 ms of pure Python
 # take it back sooner after each key press or timer tick (measured in bench/tui_latency.py).
 RUN_SWITCH_INTERVAL = 0.001
 SEVERITY = {"error": "error", "warning": "warning"}
-DASHBOARD_ONLY = ("start", "stop", "switch_backend", "inspector", "open_runs", "toggle_debug", "help", "leave_form")
+DASHBOARD_ONLY = ("start", "stop", "set_lr", "switch_backend", "inspector", "open_runs", "toggle_debug", "help",
+                  "leave_form")
 BUTTONS = (  # label, id, action, variant
     ("Start (s)", "start-button", "start", "success"), ("Pause (p)", "pause-button", "pause", "default"),
     ("Stop (x)", "stop-button", "stop", "error"), ("Backend (b)", "backend-button", "switch_backend", "default"),
@@ -60,6 +65,7 @@ class MnistDashApp(App[None]):
         Binding("s", "start", "start"),
         Binding("p", "pause", "pause/resume"),
         Binding("x", "stop", "stop"),
+        Binding("L", "set_lr", "learning rate"),
         Binding("b", "switch_backend", "backend"),
         Binding("i", "inspector", "inspector"),
         Binding("o", "open_runs", "open run"),
@@ -83,6 +89,7 @@ class MnistDashApp(App[None]):
         self.controller = RunController(watch, on_state=partial(setattr, self, "state"),
                                         wake=lambda: self.post_message(EventsReady()))
         self.controller.config = self.initial_config
+        self.following = Following(self.controller)  # a run another process writes, followed live
         self.gc_freeze = GcFreeze()
         self._drawn: tuple[int, str] = (-1, "")
         self._plotted, self._plotted_at = -1, 0.0
@@ -121,7 +128,9 @@ class MnistDashApp(App[None]):
                                      disabled=id_ in ("pause-button", "stop-button"))
             with Vertical(id="right"):
                 yield CurvesPane(id="curves")
-                yield StatusPane(id="status")
+                with Horizontal(id="status-row"):
+                    yield StatusPane(id="status")
+                    yield SystemPane(id="system")
                 yield LogPane(id="log")
         yield Static("", id="too-small")
         yield HelpPanel(id="help-overlay")
@@ -133,6 +142,7 @@ class MnistDashApp(App[None]):
         self.curves = self.query_one(CurvesPane)
         self.status_pane = self.query_one(StatusPane)
         self.log_pane = self.query_one(LogPane)
+        self.system_pane = self.query_one(SystemPane)
         self.buttons = {b.id: b for b in self.query(Button) if b.id}
         for widget, title in ((self.switch, "backend"), (self.form, "configuration"), (self.status_pane, "progress")):
             widget.border_title = title
@@ -192,15 +202,18 @@ class MnistDashApp(App[None]):
 
     def _redraw(self, plots: bool) -> None:
         """Redraw status (cheap) and plots (costly: at most PLOT_HZ, only after new events) from history."""
-        key = (self.history.version, self.state)
+        shown = self.following.shown_state(self.state)
+        key = (self.history.version, shown)
         if key != self._drawn:
             self._drawn = key
-            self.status_pane.update_from(self.history, self.state)
+            self.status_pane.update_from(self.history, shown)
+        self.system_pane.update_from(self.controller.marks)
         now = time.monotonic()
         if plots and self.history.version != self._plotted and now - self._plotted_at >= 1 / PLOT_HZ - 0.01:
             self._plotted, self._plotted_at = self.history.version, now
             self.ui_busy()  # the figures are built during the next refresh; build them without the trainer
             self.curves.redraw(self.history)
+            mark_lr_changes(self.curves, self.controller.marks)
 
     def ui_busy(self) -> None:
         """Have the training thread step aside until the next frame is on screen."""
@@ -242,13 +255,14 @@ class MnistDashApp(App[None]):
         except Refused as exc:
             self.refuse(exc)
             return
+        self.stop_following()
         self.log_pane.add(f"starting a {config.backend} run: {config.layer_sizes}, lr {config.lr}")
         if config.backend == "scalar":
             sys.setswitchinterval(RUN_SWITCH_INTERVAL)
         job = partial(train, config, control, self.controller.pump.emit,
                       announce=lambda text: self.post_message(Announced(text)),
                       on_trainer=self.controller.set_trainer, data_dir=self.data_dir, runs_dir=self.runs_dir,
-                      trainer_factory=self.trainer_factory)
+                      trainer_factory=recording_factory(self.trainer_factory))
         self.run_worker(partial(self._train_thread, job), thread=True, exit_on_error=False, group="training",
                         name="training")
 
@@ -257,18 +271,75 @@ class MnistDashApp(App[None]):
         self.post_message(RunEnded(reason, message))
 
     def action_pause(self) -> None:
+        if not self.controller.active and self.following.going:
+            self.steer_followed(self.following.toggle_pause)
+            return
         try:
             self.controller.toggle_pause()
         except Refused as exc:
             self.refuse(exc)
 
     def action_stop(self) -> None:
+        if not self.controller.active and self.following.going:
+            self.steer_followed(self.following.send, "stop")
+            return
         try:
             note = self.controller.stop()
         except Refused as exc:
             self.refuse(exc)
             return
         self.show([note] if note else [])
+
+    def steer_followed(self, send: Any, *args: Any) -> None:
+        """A command to the followed run through its folder; a refusal is a notification, never a traceback."""
+        from core.steer import SteerError
+
+        try:
+            self.show([send(*args)])
+        except (SteerError, OSError) as exc:
+            self.show([Note(str(exc), "warning", "control", "Cannot steer the run")])
+
+    def action_set_lr(self) -> None:
+        """Ask for a new learning rate of the live run (own or followed) from its next step on."""
+        from tui.widgets.lr_control import LearningRateScreen
+
+        own = self.controller.state in (STARTING, RUNNING, PAUSED)
+        if not own and not self.following.going:
+            self.notify("No live run: the learning rate of the next run is in the form.", severity="warning")
+            return
+        marks, config = self.controller.marks, self.controller.run_config
+        current = marks.lr if marks.lr is not None else (config.lr if config else None)
+        target = "this run" if own else self.following.run.run_dir.name  # type: ignore[union-attr]
+
+        def apply(lr: float | None) -> None:
+            if lr is None:
+                return
+            if own:
+                try:
+                    self.show([self.controller.set_lr(lr)])
+                except Refused as exc:
+                    self.refuse(exc)
+            else:
+                self.steer_followed(self.following.send, "set_lr", lr)
+
+        self.push_screen(LearningRateScreen(current, target), apply)
+
+    def on_polled(self, message: Polled) -> None:
+        """A batch of a followed run's events: the same folding, history and redraw as an own run's."""
+        self.show(self.following.take(message))
+        self.sync_follow_buttons()
+
+    def sync_follow_buttons(self) -> None:
+        """Pause and stop act on a followed run while it goes."""
+        run = self.following.run
+        if run is None or self.controller.active:
+            return
+        self.buttons["stop-button"].disabled = self.buttons["pause-button"].disabled = not run.going
+        self.buttons["pause-button"].label = "Resume (p)" if run.paused else "Pause (p)"
+        self.sub_title = f"following {run.run_dir.name}: {self.following.describe(run.status)}"
+
+    def stop_following(self) -> None:
+        self.following.end()
 
     def on_events_ready(self, _message: EventsReady) -> None:
         self.show(self.controller.fold())
@@ -283,10 +354,12 @@ class MnistDashApp(App[None]):
         self.log_pane.add(message.text, message.level, "data")
 
     async def action_quit(self) -> None:
+        self.stop_following()
         self.controller.quit()
         self.exit()
 
     def on_unmount(self) -> None:
+        self.stop_following()
         self.controller.quit()
         sys.setswitchinterval(self._switch_interval)
 
@@ -360,6 +433,12 @@ class MnistDashApp(App[None]):
         self.switch.set_backend(record.config.backend)
         self.form.load(record.config)
         self.show([note])
+        followed = self.following.begin(path)
+        if followed is not None:
+            self.log_pane.add(f"following {path.name} live: x stops it, p pauses it, L changes its learning rate",
+                              source="follow")
+            self.run_worker(partial(followed.run, self.post_message), thread=True, exit_on_error=False,
+                            group="follow", name="follow")
         self.run_worker(self._load_probe, thread=True, exit_on_error=False, group="probe", name="load probe")
 
     def _load_probe(self) -> None:

@@ -16,9 +16,20 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from core.config import TrainConfig
-from core.events import EpochEnded, Event, LogLine, RunFailed, RunFinished, RunStarted, StepEnded
+from core.events import (
+    ControlApplied,
+    EpochEnded,
+    Event,
+    LearningRateChanged,
+    LogLine,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    StepEnded,
+)
 from tui.estimate import Estimator
 from tui.history import History
+from tui.marks import RunMarks
 from tui.runner import EventPump, UiControl
 
 IDLE, STARTING, RUNNING, PAUSED, STOPPING, VIEWING, FAILED = (
@@ -49,6 +60,7 @@ class RunController:
     def __init__(self, watched: Iterable[str] = (), *, on_state: Callable[[str], None] | None = None,
                  wake: Callable[[], None] | None = None) -> None:
         self.history = History()
+        self.marks = RunMarks()  # learning-rate changes, commands, system figures of the current run
         self.estimator = Estimator()
         self.pump = EventPump(wake or (lambda: None))
         self.on_state = on_state or (lambda state: None)
@@ -102,9 +114,11 @@ class RunController:
         if self.control.user_paused:
             self.control.resume()
             self._go(RUNNING)
+            self._record("resume")
         else:
             self.control.pause()
             self._go(PAUSED)
+            self._record("pause")
         return self.state
 
     def stop(self) -> Note | None:
@@ -115,7 +129,22 @@ class RunController:
             return None
         self.control.stop()
         self._go(STOPPING)
+        self._record("stop")
         return Note("stop requested: the run ends after the current step")
+
+    def set_lr(self, lr: float) -> Note:
+        """A new learning rate for the own run from its next step on (the backend records the change)."""
+        if self.control is None or self.state not in (STARTING, RUNNING, PAUSED):
+            raise Refused("No run is going: the learning rate of the next run is in the form.")
+        self.control.set_lr(lr, "dashboard")
+        return Note(f"learning rate {lr:g} requested: the run applies it at its next step", log=False,
+                    title="Learning rate")
+
+    def _record(self, command: str) -> None:
+        """Put the dashboard's command into the run's record (when the backend was wrapped to allow it)."""
+        record = getattr(self.trainer, "record", None)
+        if callable(record):
+            record(command, self.history.current.step if self.history.current else 0)
 
     def quit(self) -> None:
         """Ask a training thread to stop (thread workers are not killed when the app exits)."""
@@ -138,6 +167,7 @@ class RunController:
         if self.active:
             raise Refused("Stop the run before opening another one.")
         self.history.load(events)
+        self.marks.load(events)
         self.config = self.run_config = config
         self.run_dir, self.viewed_probe, self.trainer, self.control = Path(run_dir), None, None, None
         self._go(VIEWING)
@@ -150,6 +180,7 @@ class RunController:
         notes: list[Note] = []
         for event in self.pump.drain() if events is None else events:
             self.history.add(event)
+            self.marks.add(event)
             if isinstance(event, RunStarted):
                 notes.append(self._started(event))
             elif isinstance(event, StepEnded):
@@ -168,7 +199,21 @@ class RunController:
                 notes.append(Note(text + (f" ({event.message})" if event.message else "")))
             elif isinstance(event, RunFailed):
                 notes.append(self._failure(event.error))
+            elif isinstance(event, LearningRateChanged):
+                notes.append(Note(f"learning rate {event.previous:g} -> {event.lr:g} at step {event.step:,} "
+                                  f"(from the {event.source or 'run'})", source="control"))
+            elif isinstance(event, ControlApplied):
+                notes.append(Note(f"{event.command} at step {event.step:,} (from the {event.source or 'run'})",
+                                  source="control"))
         return notes
+
+    def reload(self, events: Sequence[Event]) -> None:
+        """A followed record was rewritten (a resume into its folder): these events are all of it now."""
+        previous = self.history.previous
+        self.history.clear()
+        self.history.previous = previous
+        self.history.extend(events)
+        self.marks.load(events)
 
     def ended(self, reason: str, error: str = "") -> list[Note]:
         """The training thread returned with `reason` (a RunFinished reason or 'failed')."""
