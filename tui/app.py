@@ -18,40 +18,42 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.geometry import Size
 from textual.reactive import reactive
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Footer, Header
 
 from core.config import TrainConfig
+from tui import opening
 from tui.controller import ACTIVE, IDLE, PAUSED, RUNNING, STARTING, STOPPING, Note, Refused, RunController
 from tui.follow import Following, Polled
 from tui.history import History
 from tui.marks import mark_lr_changes
 from tui.messages import Announced, EventsReady, RunEnded
 from tui.runner import GcFreeze, UiControl, train
-from tui.screens import HELP_WIDTH, HelpPanel, RunsScreen
+from tui.signals import SignalStop, signal_name
 from tui.steering import recording_factory
 from tui.widgets.backend_switch import BackendSwitch
 from tui.widgets.config_form import ConfigForm
+from tui.widgets.help import HelpPanel
 from tui.widgets.log import LogPane
 from tui.widgets.plots import CurvesPane
 from tui.widgets.status import StatusPane
 from tui.widgets.system import SystemPane
+from tui.widgets.too_small import TooSmall
 
-MIN_WIDTH, MIN_HEIGHT = 100, 30
 REDRAW_HZ = 4  # status and progress
 PLOT_HZ = 2  # plots: each rebuild costs the UI thread ~10-30 ms of pure Python
 # The handmade engine holds the GIL between bytecodes; a shorter switch interval lets the UI thread
 # take it back sooner after each key press or timer tick (measured in bench/tui_latency.py).
 RUN_SWITCH_INTERVAL = 0.001
 SEVERITY = {"error": "error", "warning": "warning"}
-DASHBOARD_ONLY = ("start", "stop", "set_lr", "switch_backend", "inspector", "open_runs", "toggle_debug", "help",
-                  "leave_form")
+DASHBOARD_ONLY = ("start", "stop", "set_lr", "switch_backend", "inspector", "digits", "open_runs", "toggle_debug",
+                  "help", "leave_form")
 BUTTONS = (  # label, id, action, variant
     ("Start (s)", "start-button", "start", "success"), ("Pause (p)", "pause-button", "pause", "default"),
     ("Stop (x)", "stop-button", "stop", "error"), ("Backend (b)", "backend-button", "switch_backend", "default"),
-    ("Inspect (i)", "inspector-button", "inspector", "default"), ("Runs (o)", "runs-button", "open_runs", "default"),
-    ("Help (?)", "help-button", "help", "default"), ("Quit (q)", "quit-button", "quit", "default"),
+    ("Inspect (i)", "inspector-button", "inspector", "default"), ("Digits (d)", "digits-button", "digits", "default"),
+    ("Runs (o)", "runs-button", "open_runs", "default"), ("Help (?)", "help-button", "help", "default"),
+    ("Quit (q)", "quit-button", "quit", "default"),
 )
 
 
@@ -68,8 +70,9 @@ class MnistDashApp(App[None]):
         Binding("L", "set_lr", "learning rate"),
         Binding("b", "switch_backend", "backend"),
         Binding("i", "inspector", "inspector"),
-        Binding("o", "open_runs", "open run"),
-        Binding("d", "toggle_debug", "debug log"),
+        Binding("d", "digits", "digits"),
+        Binding("o", "open_runs", "runs"),
+        Binding("D", "toggle_debug", "debug log", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "quit", "quit"),
         Binding("escape", "leave_form", "leave form", show=False),
@@ -91,6 +94,8 @@ class MnistDashApp(App[None]):
         self.controller.config = self.initial_config
         self.following = Following(self.controller)  # a run another process writes, followed live
         self.gc_freeze = GcFreeze()
+        self.signal_stop = SignalStop(self.stop_then_exit)  # SIGHUP, SIGTERM
+        self.exit_after_run = False
         self._drawn: tuple[int, str] = (-1, "")
         self._plotted, self._plotted_at = -1, 0.0
         self._draw_failed = False
@@ -132,7 +137,7 @@ class MnistDashApp(App[None]):
                     yield StatusPane(id="status")
                     yield SystemPane(id="system")
                 yield LogPane(id="log")
-        yield Static("", id="too-small")
+        yield TooSmall("", id="too-small")
         yield HelpPanel(id="help-overlay")
         yield Footer()
 
@@ -147,6 +152,7 @@ class MnistDashApp(App[None]):
         for widget, title in ((self.switch, "backend"), (self.form, "configuration"), (self.status_pane, "progress")):
             widget.border_title = title
         self.set_interval(1 / REDRAW_HZ, self.redraw)  # the size check waits for the first Resize event
+        self.signal_stop.install()
         self.update_backend_info()
         self.buttons["start-button"].focus()
         if self.open_run_path is not None:
@@ -154,18 +160,7 @@ class MnistDashApp(App[None]):
         self.redraw()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.check_size(event.size)
-
-    def check_size(self, size: Size | None = None) -> None:
-        """Show a clear message instead of a squashed layout in a small terminal."""
-        width, height = size or self.size
-        small = width < MIN_WIDTH or height < MIN_HEIGHT
-        self.screen.set_class(small, "-too-small")
-        if small:
-            self.query_one("#too-small", Static).update(
-                f"mnist-dash needs a terminal of at least {MIN_WIDTH}x{MIN_HEIGHT}; this one is "
-                f"{width}x{height}.\nMake the window larger (it reflows), or press q to quit."
-            )
+        self.query_one(TooSmall).check(event.size)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The dashboard's own keys act (and show in the footer) only on the dashboard, not on screens above it."""
@@ -262,7 +257,7 @@ class MnistDashApp(App[None]):
         job = partial(train, config, control, self.controller.pump.emit,
                       announce=lambda text: self.post_message(Announced(text)),
                       on_trainer=self.controller.set_trainer, data_dir=self.data_dir, runs_dir=self.runs_dir,
-                      trainer_factory=recording_factory(self.trainer_factory))
+                      trainer_factory=recording_factory(self.trainer_factory), on_data=self.controller.set_data)
         self.run_worker(partial(self._train_thread, job), thread=True, exit_on_error=False, group="training",
                         name="training")
 
@@ -349,9 +344,22 @@ class MnistDashApp(App[None]):
     def on_run_ended(self, message: RunEnded) -> None:
         self.show(self.controller.ended(message.reason, message.error))
         self.update_backend_info()
+        if self.exit_after_run:
+            self.exit()
 
     def on_announced(self, message: Announced) -> None:
         self.log_pane.add(message.text, message.level, "data")
+
+    def stop_then_exit(self, signum: int) -> None:
+        """SIGHUP or SIGTERM: stop the run as Ctrl+C does headless (recorded as stopped), exit once it ended."""
+        if not self.controller.active:
+            self.exit()
+            return
+        self.exit_after_run = True
+        self.log_pane.add(f"{signal_name(signum)}: stopping the run, then exiting (a second signal exits at once)",
+                          "warning", "app")
+        if self.controller.state != STOPPING:
+            self.action_stop()
 
     async def action_quit(self) -> None:
         self.stop_following()
@@ -362,6 +370,7 @@ class MnistDashApp(App[None]):
         self.stop_following()
         self.controller.quit()
         sys.setswitchinterval(self._switch_interval)
+        self.signal_stop.restore()
 
     # ---- the sidebar -------------------------------------------------------------------------------
 
@@ -386,10 +395,7 @@ class MnistDashApp(App[None]):
         self.switch.update_info(self.form.config, str(self.form.value_of("device")), self.controller.estimator)
 
     def action_leave_form(self) -> None:
-        help_panel = self.query_one(HelpPanel)
-        if help_panel.visible:
-            help_panel.visible = False
-        else:
+        if not self.query_one(HelpPanel).close():
             self.buttons["start-button"].focus()
 
     def action_toggle_debug(self) -> None:
@@ -400,11 +406,7 @@ class MnistDashApp(App[None]):
 
     def action_help(self) -> None:
         """Toggle the help overlay, centred on the current size."""
-        panel = self.query_one(HelpPanel)
-        if not panel.visible:
-            width, height = self.size
-            panel.styles.offset = (max(0, (width - HELP_WIDTH) // 2), max(1, (height - 20) // 3))
-        panel.visible = not panel.visible  # visibility, not display: no relayout of the dashboard
+        self.query_one(HelpPanel).toggle(self.size)
 
     def action_inspector(self) -> None:
         from tui.inspector import InspectorScreen
@@ -414,37 +416,31 @@ class MnistDashApp(App[None]):
         except Exception as exc:  # a broken inspector must not take the dashboard down
             self.notify(f"inspector: {type(exc).__name__}: {exc}", severity="error")
 
-    def action_open_runs(self) -> None:
-        if self.controller.active:
-            self.notify("Stop the run before opening another one.", severity="warning")
+    def action_digits(self) -> None:
+        """The model shown, on real digits: its answers, its confusion matrix, and a digit you draw."""
+        data = self.controller.data
+        if data is None:
+            self.notify("No digits yet: start a run (s) or open one (o); they appear once its data is loaded.",
+                        severity="warning")
             return
-        self.push_screen(RunsScreen(self.runs_dir), lambda path: path and self.open_run_dir(path))
+        from tui.digits import DigitsScreen
+
+        self.push_screen(DigitsScreen(self.controller.probe, data, lambda: self.controller.evaluations))
+
+    def action_open_runs(self) -> None:
+        """The runs table: open one run, or compare several."""
+        opening.push_runs_table(self)
 
     def open_run_dir(self, path: Path) -> None:
         """Show a recorded run's curves (the run before it stays dimmed) and its configuration."""
-        from core.runs import NotARunError, open_run
-
-        try:
-            record = open_run(path)
-            note = self.controller.view(record.events, record.config, path, record.status)
-        except (NotARunError, OSError, Refused) as exc:
-            self.show([Note(str(exc), "error", "runs", "Cannot open the run")])
+        if not opening.show_record(self, path):
             return
-        self.switch.set_backend(record.config.backend)
-        self.form.load(record.config)
-        self.show([note])
         followed = self.following.begin(path)
         if followed is not None:
             self.log_pane.add(f"following {path.name} live: x stops it, p pauses it, L changes its learning rate",
                               source="follow")
             self.run_worker(partial(followed.run, self.post_message), thread=True, exit_on_error=False,
                             group="follow", name="follow")
-        self.run_worker(self._load_probe, thread=True, exit_on_error=False, group="probe", name="load probe")
-
-    def _load_probe(self) -> None:
-        why = self.controller.load_viewed_probe()
-        if why:
-            self.call_from_thread(self.show, [Note(why, "debug", "runs")])
 
 
 def make_app(config: TrainConfig | None = None, *, data_dir: str | Path | None = None, runs_dir: str | Path = "runs",

@@ -19,6 +19,7 @@ from core.config import TrainConfig
 from core.events import (
     ControlApplied,
     EpochEnded,
+    Evaluation,
     Event,
     LearningRateChanged,
     LogLine,
@@ -72,6 +73,8 @@ class RunController:
         self.trainer: Any = None  # set from the training thread once the backend exists
         self.run_dir: Path | None = None  # the past run being viewed
         self.viewed_probe: Any = None  # its probe, loaded off the UI thread (load_viewed_probe)
+        self.data: Any = None  # the MnistData of the run shown (its digits), set off the UI thread
+        self.evaluations: list[Evaluation] = []  # every Evaluation of the run shown, oldest first
         self.stepped = False  # a StepEnded arrived: the model exists
         self._failure_noted = False
 
@@ -96,7 +99,8 @@ class RunController:
             raise Refused("A run is already going: stop it first (x).")
         self.config = self.run_config = config
         self.control = UiControl(self.watched)
-        self.trainer = self.viewed_probe = self.run_dir = None
+        self.trainer = self.viewed_probe = self.run_dir = self.data = None
+        self.evaluations = []
         self.stepped = self._failure_noted = False
         self._go(STARTING)
         return self.control
@@ -104,6 +108,10 @@ class RunController:
     def set_trainer(self, trainer: Any) -> None:
         """Called from the training thread once the backend exists (a plain attribute store)."""
         self.trainer = trainer
+
+    def set_data(self, data: Any) -> None:
+        """Called from the training thread once the run's digits are loaded (a plain attribute store)."""
+        self.data = data
 
     def toggle_pause(self) -> str:
         """Pause a going run, or resume a paused one; returns the new state."""
@@ -170,6 +178,7 @@ class RunController:
         self.marks.load(events)
         self.config = self.run_config = config
         self.run_dir, self.viewed_probe, self.trainer, self.control = Path(run_dir), None, None, None
+        self.data, self.evaluations = None, [e for e in events if isinstance(e, Evaluation)]
         self._go(VIEWING)
         return Note(f"opened {run_dir} ({status}, {len(events):,} events)", source="runs")
 
@@ -199,6 +208,8 @@ class RunController:
                 notes.append(Note(text + (f" ({event.message})" if event.message else "")))
             elif isinstance(event, RunFailed):
                 notes.append(self._failure(event.error))
+            elif isinstance(event, Evaluation):
+                self.evaluations.append(event)
             elif isinstance(event, LearningRateChanged):
                 notes.append(Note(f"learning rate {event.previous:g} -> {event.lr:g} at step {event.step:,} "
                                   f"(from the {event.source or 'run'})", source="control"))
@@ -214,6 +225,7 @@ class RunController:
         self.history.previous = previous
         self.history.extend(events)
         self.marks.load(events)
+        self.evaluations = [e for e in events if isinstance(e, Evaluation)]
 
     def ended(self, reason: str, error: str = "") -> list[Note]:
         """The training thread returned with `reason` (a RunFinished reason or 'failed')."""
@@ -271,4 +283,19 @@ class RunController:
             return f"cannot look inside {run_dir.name}: {type(exc).__name__}: {exc}"
         if self.run_dir == run_dir:
             self.viewed_probe = probe
+        return ""
+
+    def load_viewed_data(self, data_dir: str | Path | None = None) -> str:
+        """Load the viewed run's digits from its config (slow: call off the UI thread); '' or why not."""
+        run_dir, config = self.run_dir, self.run_config
+        if run_dir is None or config is None:
+            return "no run is being viewed"
+        try:
+            from core.data import load_data
+
+            data = load_data(config, data_dir, allow_download=False)
+        except Exception as exc:  # the curves stay; only the digits screen has nothing to show
+            return f"cannot load the digits of {run_dir.name}: {type(exc).__name__}: {exc}"
+        if self.run_dir == run_dir:
+            self.data = data
         return ""

@@ -15,6 +15,7 @@ from typing import Callable
 
 from core.backends import RunControl, Trainer, get_trainer
 from core.config import TrainConfig
+from core.data import MnistData
 from core.events import Event
 
 TrainerFactory = Callable[[str], Trainer]
@@ -117,6 +118,7 @@ def train(
     data_dir: str | Path | None = None,
     runs_dir: str | Path = "runs",
     trainer_factory: TrainerFactory | None = None,
+    on_data: Callable[[MnistData], None] | None = None,
 ) -> tuple[str, str]:
     """Run one recorded run to its end (in a worker thread); returns (reason, message). Never raises."""
     try:
@@ -128,11 +130,25 @@ def train(
         on_trainer(trainer)
         from core.session import run_training
 
+        data = load_run_data(config, data_dir, announce)
+        if data is not None and on_data is not None:
+            on_data(data)
         summary = run_training(config, emit, control, data_dir=data_dir, runs_dir=runs_dir, trainer=trainer,
-                               announce=announce)
+                               announce=announce, data=data)
         return summary.reason, summary.message
     except BaseException as exc:  # the UI must survive anything the backend or its imports throw
         return "failed", f"{type(exc).__name__}: {exc}"
+
+
+def load_run_data(config: TrainConfig, data_dir: str | Path | None,
+                  announce: Callable[[str], None]) -> MnistData | None:
+    """The run's digits, loaded before the run so the dashboard can show them; None: let the run report why."""
+    from core.data import DataError, load_data
+
+    try:
+        return load_data(config, data_dir, announce=announce)
+    except DataError:  # run_training loads again and records the failure in the run's folder
+        return None
 
 
 def describe(backend: str, device: str) -> str:

@@ -154,9 +154,9 @@ async def test_open_a_past_run_and_small_terminal(tmp_path):
         assert not viewer.screen.has_class("-too-small")
         await pilot.press("o")
         await pilot.pause()
-        assert type(viewer.screen).__name__ == "RunsScreen"
+        assert type(viewer.screen).__name__ == "RunsTableScreen"
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_for(pilot, lambda: viewer.screen is viewer.screen_stack[0])
         assert viewer.history.previous is not None and viewer.history.current.run_id == Path(run_dir).name
 
 
