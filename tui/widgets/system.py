@@ -18,12 +18,14 @@ SPARK_WIDTH = 16
 GIB, MIB = 1 << 30, 1 << 20
 
 
-def sparkline(values: Sequence[float | None], width: int = SPARK_WIDTH, low: float = 0.0,
+def sparkline(values: Sequence[float | None], width: int = SPARK_WIDTH, low: float | None = 0.0,
               high: float | None = None) -> str:
-    """The last `width` values as block characters between `low` and `high` (default: their maximum)."""
+    """The last `width` values as block characters between `low` (None: their minimum) and `high` (default:
+    their maximum)."""
     tail = [v for v in values if v is not None][-width:]
     if not tail:
         return " " * width
+    low = min(tail) if low is None else low
     top = max(high if high is not None else 0.0, max(tail))
     span = top - low
     chars = [BARS[0] if span <= 0 else BARS[min(len(BARS) - 1, max(0, int((v - low) / span * len(BARS))))]
@@ -45,7 +47,7 @@ def lines(samples: Sequence[SystemStats], width: int = SPARK_WIDTH) -> list[str]
     rss = [float(s.rss_bytes) for s in samples]
     out = [
         f"cpu [green]{sparkline(cpu, width, high=100.0)}[/] {last.cpu_percent:5.0f} %",
-        f"mem [cyan]{sparkline(rss, width)}[/] {size(last.rss_bytes):>8}",
+        f"mem [cyan]{sparkline(rss, width, low=None)}[/] {size(last.rss_bytes):>8}",
     ]
     if last.gpu_util is None and last.gpu_memory_bytes is None and last.gpu_temperature_c is None:
         out.append("gpu [dim]no GPU[/]")

@@ -1,0 +1,111 @@
+"""Steering from the dashboard: the learning-rate dialog, own-run commands in the record, L on an own run."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.config import TrainConfig
+from core.events import ControlApplied, LearningRateChanged, RunFinished, read_jsonl
+from core.steer import SteerError
+from tui.app import make_app
+from tui.steering import RecordingTrainer
+from tui.widgets.lr_control import LearningRateScreen, parse_lr
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scripted_trainer import ScriptedTrainer  # noqa: E402
+
+SIZE = (160, 48)
+TINY = TrainConfig(hidden=(4,), input_size=7, train_subset=48, val_subset=16, test_subset=16, epochs=1,
+                   batch_size=8)
+
+
+@pytest.fixture(autouse=True)
+def _no_torch_probe(monkeypatch):
+    monkeypatch.setattr("tui.widgets.backend_switch.describe", lambda backend, device: "cpu")
+
+
+async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_parse_lr():
+    assert parse_lr(" 0.01 ") == 0.01 and parse_lr("10") == 10.0
+    for bad in ("", "fast", "0", "-0.1", "nan", "inf", "10.5"):
+        with pytest.raises(SteerError):
+            parse_lr(bad)
+
+
+def test_recording_trainer_records_only_while_it_fits():
+    seen: list = []
+    trainer = RecordingTrainer(ScriptedTrainer(steps_per_epoch=1))
+    assert not trainer.record("pause", 0)  # before fit: nothing to record into
+    trainer.inner.fit = lambda config, data, emit, control, **kw: trainer.record("pause", 7)
+    assert trainer.fit(TINY, None, seen.append, None, run_id="r1")
+    assert [(type(e), e.run_id, e.step, e.command, e.source) for e in seen] == [
+        (ControlApplied, "r1", 7, "pause", "dashboard")]
+    assert trainer.probe() is None  # anything else goes to the backend
+
+
+async def test_lr_dialog_refuses_bad_values_and_cancels(tmp_path):
+    app = make_app(runs_dir=tmp_path)
+    results: list = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("L")  # no live run: a warning, no dialog
+        await pilot.pause()
+        assert not isinstance(app.screen, LearningRateScreen)
+        app.push_screen(LearningRateScreen(0.05, "this run"), results.append)
+        await pilot.pause()
+        app.screen.query_one("#lr-input").value = "11"
+        await pilot.press("enter")
+        assert isinstance(app.screen, LearningRateScreen)
+        assert "at most 10" in str(app.screen.query_one("#lr-error").content)
+        await pilot.press("escape")
+        await pilot.pause()
+    assert results == [None]
+
+
+async def test_own_run_commands_are_recorded_with_source_dashboard(tmp_path):
+    trainer = ScriptedTrainer(steps_per_epoch=5000, delay=0.002)
+    app = make_app(TINY, runs_dir=tmp_path / "runs", trainer_factory=lambda backend: trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.history.current is not None and app.history.current.step >= 3)
+        await pilot.press("p")
+        await pilot.pause(0.1)
+        await pilot.press("p")
+        await pilot.press("x")
+        await wait_for(pilot, lambda: app.state == "stopped")
+        run_dir = Path(app.history.current.started.run_dir)
+        assert [c.command for c in app.controller.marks.controls] == ["pause", "resume", "stop"]
+    events = read_jsonl(run_dir / "events.jsonl")
+    assert [(e.command, e.source) for e in events if isinstance(e, ControlApplied)] == [
+        ("pause", "dashboard"), ("resume", "dashboard"), ("stop", "dashboard")]
+
+
+async def test_L_changes_the_learning_rate_of_an_own_run(tmp_path):
+    config = TrainConfig(input_size=7, hidden=(16,), batch_size=1, epochs=50, train_subset=2000, val_subset=16,
+                         test_subset=16, lr=0.05, device="cpu")
+    app = make_app(config, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state == "running" and app.history.current.step > 0)
+        await pilot.press("L")
+        await pilot.pause()
+        assert isinstance(app.screen, LearningRateScreen)
+        app.screen.query_one("#lr-input").value = "0.02"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.controller.marks.lr == 0.02)
+        await pilot.press("x")
+        await wait_for(pilot, lambda: app.state == "stopped")
+        run_dir = Path(app.history.current.started.run_dir)
+    events = read_jsonl(run_dir / "events.jsonl")
+    changes = [(e.lr, e.previous, e.source) for e in events if isinstance(e, LearningRateChanged)]
+    assert changes == [(0.02, 0.05, "dashboard")]
+    assert isinstance(events[-1], RunFinished) and events[-1].reason == "stopped"
