@@ -6,8 +6,9 @@ Writes synthetic but realistic records (mostly StepEnded, some ScalarWatch, Laye
 EpochEnded, Evaluation) into a temporary directory, then for each size reports, best of --rounds:
   json.loads   the baseline: the standard library parsing every line (nothing kept)
   old reader   the wave-1 read_jsonl (json + typing.get_type_hints per event), 100k lines only, one round
-  read_jsonl   every event as an object (what --open did)
-  read_digest  the bounded reader (thinned StepEnded rows, rare events whole)
+  read_jsonl   every event as an object (what --open did in wave 1)
+  read_events  what --open does: core.runs.read_events, per-step events thinned to 2,048 steps, rare ones whole
+  read_digest  the bounded reader of the compare view (thinned StepEnded rows, rare events whole)
 and each one's tracemalloc peak in a separate pass (tracing slows code down, so times come from untraced runs).
 """
 
@@ -30,6 +31,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 from core import events as ev  # noqa: E402
 from core.follow import read_digest  # noqa: E402
 from core.runindex import format_table, list_runs_table  # noqa: E402
+from core.runs import read_events  # noqa: E402
 from core.steer import RunLock  # noqa: E402
 
 CONFIG = {"backend": "scalar", "hidden": [64, 32], "activation": "relu", "loss": "cross_entropy", "optimizer": "sgd",
@@ -131,6 +133,7 @@ def bench_record(root: Path, lines: int, rounds: int) -> None:
     if lines <= 200_000:
         readers["old reader"] = lambda: old_read_jsonl(path)
         readers["read_jsonl"] = lambda: ev.read_jsonl(path)
+    readers["read_events"] = lambda: read_events(path)
     readers["read_digest"] = lambda: read_digest(path)
     old = readers.pop("old reader", None)
     times = interleaved(readers, rounds)

@@ -286,6 +286,7 @@ def open_run(run_dir: str | Path) -> RunRecord:
 PER_STEP = {b'{"type":"StepEnded"': "StepEnded", b'{"type":"ScalarWatch"': "ScalarWatch",
             b'{"type":"SystemStats"': "SystemStats"}
 STEP_CAPACITY = 2048  # steps kept per per-step kind: twice the points a plot draws
+_WATCH = b'{"type":"ScalarWatch"'
 _STEP_FIELD = re.compile(rb'"step":(\d{1,12})')
 
 
@@ -297,22 +298,17 @@ def read_events(path: Path, *, capacity: int = STEP_CAPACITY) -> list[Event]:
     plots would thin them anyway, and the lines that thinning drops are never parsed.
     """
     thinned = {kind: StepThinning(capacity) for kind in PER_STEP}
-    kept: list[tuple[int, Event]] = []
+    kept: list[tuple[int, bytes]] = []
     for index, line in enumerate(iter_lines(path)):
         kind = _per_step_kind(line)
-        if kind is not None and not thinned[kind].wants(line):
-            continue
-        event = parse_line(line)
-        if event is None:
-            continue
-        if kind is not None:
-            thinned[kind].add(index, event)
+        if kind is None:
+            kept.append((index, line))
         else:
-            kept.append((index, event))
+            thinned[kind].offer(index, line)
     for keeper in thinned.values():
         kept.extend(keeper.kept())
     kept.sort(key=lambda pair: pair[0])
-    return [event for _, event in kept]
+    return [event for _, line in kept if (event := parse_line(line)) is not None]
 
 
 def _per_step_kind(line: bytes) -> bytes | None:
@@ -323,37 +319,42 @@ def _per_step_kind(line: bytes) -> bytes | None:
 
 
 class StepThinning:
-    """Keeps the events of every k-th step (k doubling as the run grows): all watches of a kept step stay."""
+    """Keeps the lines of every k-th step (k doubling as the run grows), and always the newest step's.
+
+    StepEnded and SystemStats come one line per report, so their count stands for the step; ScalarWatch comes
+    once per address per step, so it is thinned by the step number in its line and a kept step keeps all its
+    watches. Lines are kept as bytes: only the survivors are ever parsed.
+    """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = max(4, capacity)
         self.stride = 1
-        self.steps: dict[int, list[tuple[int, Event]]] = {}
-        self.last: list[tuple[int, Event]] = []  # the newest step's events, always shown
-        self.last_step = -1
+        self.count = 0
+        self.steps: dict[int, list[tuple[int, bytes]]] = {}
+        self.newest: list[tuple[int, bytes]] = []
+        self.newest_step = -1
 
-    def wants(self, line: bytes) -> bool:
-        found = _STEP_FIELD.search(line)
-        step = int(found.group(1)) if found else 0
-        return step % self.stride == 0 or step >= self.last_step
-
-    def add(self, index: int, event: Event) -> None:
-        step = getattr(event, "step", None)
-        if step is None:  # SystemStats carry no step: keep them by count instead
-            step = index
-        if step != self.last_step:
-            self.last, self.last_step = [], step
-        self.last.append((index, event))
+    def offer(self, index: int, line: bytes) -> None:
+        if line.startswith(_WATCH):
+            found = _STEP_FIELD.search(line)
+            step = int(found.group(1)) if found else 0
+        else:
+            self.count += 1
+            step = self.count
+        if step != self.newest_step:
+            self.newest, self.newest_step = [], step
+        self.newest.append((index, line))
         if step % self.stride == 0:
-            self.steps.setdefault(step, []).append((index, event))
+            self.steps.setdefault(step, []).append((index, line))
             if len(self.steps) > self.capacity:
                 self.stride *= 2
-                self.steps = {s: evs for s, evs in self.steps.items() if s % self.stride == 0}
+                self.steps = {s: lines for s, lines in self.steps.items() if s % self.stride == 0}
 
-    def kept(self) -> list[tuple[int, Event]]:
-        out = [pair for events in self.steps.values() for pair in events]
-        seen = {index for index, _ in out}
-        return out + [pair for pair in self.last if pair[0] not in seen]
+    def kept(self) -> list[tuple[int, bytes]]:
+        out = [pair for lines in self.steps.values() for pair in lines]
+        if self.newest_step not in self.steps:
+            out += self.newest
+        return out
 
 
 def list_runs(runs_dir: str | Path = "runs") -> list[Path]:
