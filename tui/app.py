@@ -95,7 +95,7 @@ class MnistDashApp(App[None]):
         self.following = Following(self.controller)  # a run another process writes, followed live
         self.gc_freeze = GcFreeze()
         self.signal_stop = SignalStop(self.stop_then_exit)  # SIGHUP, SIGTERM
-        self.exit_after_run = False
+        self.exit_after_run = 0  # the signal to exit with once the run has ended
         self._drawn: tuple[int, str] = (-1, "")
         self._plotted, self._plotted_at = -1, 0.0
         self._draw_failed = False
@@ -345,7 +345,7 @@ class MnistDashApp(App[None]):
         self.show(self.controller.ended(message.reason, message.error))
         self.update_backend_info()
         if self.exit_after_run:
-            self.exit()
+            self.exit(128 + self.exit_after_run)  # the CLI's exit status, as headless
 
     def on_announced(self, message: Announced) -> None:
         self.log_pane.add(message.text, message.level, "data")
@@ -353,9 +353,9 @@ class MnistDashApp(App[None]):
     def stop_then_exit(self, signum: int) -> None:
         """SIGHUP or SIGTERM: stop the run as Ctrl+C does headless (recorded as stopped), exit once it ended."""
         if not self.controller.active:
-            self.exit()
+            self.exit(128 + signum)
             return
-        self.exit_after_run = True
+        self.exit_after_run = signum
         self.log_pane.add(f"{signal_name(signum)}: stopping the run, then exiting (a second signal exits at once)",
                           "warning", "app")
         if self.controller.state != STOPPING:
