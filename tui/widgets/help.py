@@ -11,6 +11,7 @@ KEYS = (
     ("s", "start a run with the configuration on the left"),
     ("p", "pause / resume the run"),
     ("x", "stop the run (it is recorded as stopped)"),
+    ("L", "learning rate of the live run (own or followed), from its next step"),
     ("b", "switch backend: handmade engine <-> Lightning"),
     ("i", "gradient inspector: watch scalars learn"),
     ("d", "digits: the model's answers, its confusion matrix, draw a digit and see its saliency"),
