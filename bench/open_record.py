@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from core import events as ev  # noqa: E402
+from core import jsonl as jl  # noqa: E402
 from core.follow import read_digest  # noqa: E402
 from core.runindex import format_table, list_runs_table  # noqa: E402
 from core.runs import read_events  # noqa: E402
@@ -44,7 +45,7 @@ def make_record(path: Path, lines: int) -> None:
     """A record of about `lines` lines in the proportions a watched run writes."""
     t0 = 1.7e9
     with open(path, "wb") as fh:
-        fh.write(ev.to_json_bytes(ev.RunStarted(run_id="r", time=t0, backend="scalar", device="cpu",
+        fh.write(jl.to_json_bytes(ev.RunStarted(run_id="r", time=t0, backend="scalar", device="cpu",
                                                 data_source="embedded", config=CONFIG, train_size=2000,
                                                 val_size=500, test_size=1000, total_steps=lines)) + b"\n")
         step = 0
@@ -68,7 +69,7 @@ def make_record(path: Path, lines: int) -> None:
                 event = ev.StepEnded(run_id="r", time=t, step=step, epoch=1 + i // 5000, loss=1.0 / (1 + i * 1e-3),
                                      accuracy=min(1.0, i / lines), samples_per_s=812.5, samples_seen=step * 8,
                                      progress=i / lines, total_steps=lines)
-            fh.write(ev.to_json_bytes(event) + b"\n")
+            fh.write(jl.to_json_bytes(event) + b"\n")
 
 
 def plain_json(path: Path) -> int:
@@ -132,7 +133,7 @@ def bench_record(root: Path, lines: int, rounds: int) -> None:
     readers = {"json.loads": lambda: plain_json(path)}
     if lines <= 200_000:
         readers["old reader"] = lambda: old_read_jsonl(path)
-        readers["read_jsonl"] = lambda: ev.read_jsonl(path)
+        readers["read_jsonl"] = lambda: jl.read_jsonl(path)
     readers["read_events"] = lambda: read_events(path)
     readers["read_digest"] = lambda: read_digest(path)
     old = readers.pop("old reader", None)
@@ -146,9 +147,9 @@ def bench_record(root: Path, lines: int, rounds: int) -> None:
         memory = peak_mib(fn) if name != "old reader" else float("nan")
         print(f"  {name:<12} {times[name]:7.3f} s   {times[name] / base:5.2f}x json.loads   peak {memory:8.1f} MiB")
     if lines <= 200_000:
-        events = ev.read_jsonl(path)
-        write = interleaved({"json.dumps": lambda: [ev.to_json_exact(e) for e in events],
-                             "to_json": lambda: [ev.to_json(e) for e in events]}, rounds)
+        events = jl.read_jsonl(path)
+        write = interleaved({"json.dumps": lambda: [jl.to_json_exact(e) for e in events],
+                             "to_json": lambda: [jl.to_json(e) for e in events]}, rounds)
         print(f"  writing {len(events):,} events: json.dumps(to_dict) {write['json.dumps']:.3f} s, "
               f"to_json {write['to_json']:.3f} s ({write['json.dumps'] / write['to_json']:.1f}x faster)")
     digest = read_digest(path)

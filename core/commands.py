@@ -103,9 +103,9 @@ def export_run(run_dir: str, path: str) -> int:
 
 def follow_run(run_dir: str, *, jsonl: str | None = None) -> int:
     """Print a run as it is written: its log lines (or events with --jsonl -) until it ends; Ctrl+C leaves."""
-    from core.events import to_json
     from core.follow import Follower
     from core.headless import HeadlessPrinter
+    from core.jsonl import to_json
 
     if not (Path(run_dir) / "config.json").is_file():
         return _usage(f"--open {run_dir}: not a run folder (no config.json)")

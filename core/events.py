@@ -8,16 +8,11 @@ stream is the metrics file, the headless `--jsonl` output and what a past run is
 from __future__ import annotations
 
 import functools
-import gc
-import json
-import os
 import time
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Callable, Iterable, Iterator
-
-import orjson
+from typing import Any, Callable
 
 # Why a run ended (RunFinished.reason).
 REASONS = ("completed", "stopped", "early_stopped", "diverged")
@@ -213,38 +208,6 @@ def to_dict(event: Event) -> dict[str, Any]:
     return out
 
 
-def to_json_bytes(event: Event) -> bytes:
-    """One line of JSON as UTF-8 bytes, without the newline (orjson; json's NaN/Infinity where needed)."""
-    try:
-        # orjson writes a dataclass in field order; splice the type key in front.
-        raw = orjson.dumps(event, option=orjson.OPT_SERIALIZE_NUMPY)
-    except (orjson.JSONEncodeError, TypeError):
-        raw = b""
-    # orjson writes NaN and Infinity as null: only then (or for None fields) take the slower, exact path.
-    if not raw or b"null" in raw:
-        return to_json_exact(event).encode("utf-8")
-    name = type(event).__name__.encode()
-    return b'{"type":"' + name + b'",' + raw[1:] if raw != b"{}" else b'{"type":"' + name + b'"}'
-
-
-def to_json_exact(event: Event) -> str:
-    """The standard library's line (NaN and Infinity kept as Python's json writes them)."""
-    return json.dumps(to_dict(event), separators=(",", ":"), default=_scalar)
-
-
-def _scalar(value: Any) -> Any:
-    """A numpy (or torch) scalar a backend passed on as a plain number."""
-    item = getattr(value, "item", None)
-    if item is None:
-        raise TypeError(f"{type(value).__name__} is not JSON serializable")
-    return item()
-
-
-def to_json(event: Event) -> str:
-    """One line of JSON (NaN and Infinity kept as Python's json writes them)."""
-    return to_json_bytes(event).decode("utf-8")
-
-
 def _converter(hint: Any) -> Callable[[Any], Any] | None:
     """How to turn the JSON list of a tuple-typed field back into (nested) tuples; None if not a tuple."""
     if typing.get_origin(hint) is not tuple:
@@ -312,10 +275,10 @@ def _spec(cls: type[Event]) -> _Spec:
 
 def from_dict(data: dict[str, Any]) -> Event:
     """Inverse of to_dict (nested tuples restored); unknown types, unknown or missing fields raise ValueError."""
-    return _build(data, owned=False)
+    return build_event(data, owned=False)
 
 
-def _build(data: Any, *, owned: bool) -> Event:
+def build_event(data: Any, *, owned: bool) -> Event:
     """from_dict; with owned=True the dict is the caller's to give away (the readers' fresh ones)."""
     if not isinstance(data, dict):
         raise ValueError(f"an event is a JSON object, not {type(data).__name__}")
@@ -353,81 +316,3 @@ def _build(data: Any, *, owned: bool) -> Event:
     event = object.__new__(cls)
     event.__dict__.update(values)
     return event
-
-
-def from_json(line: str | bytes) -> Event:
-    """One line back into its event; ValueError for anything that is not one."""
-    return from_dict(loads(line))
-
-
-def loads(line: str | bytes) -> Any:
-    """Parse one JSON line: orjson first; NaN/Infinity, invalid UTF-8 (replaced) or deep nesting via json."""
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError:
-        pass
-    text = line.decode("utf-8", "replace") if isinstance(line, (bytes, bytearray, memoryview)) else line
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-
-
-def parse_line(line: bytes | str) -> Event | None:
-    """The event on one line, or None for a blank, torn, undecodable or unknown line."""
-    try:
-        return _build(loads(line), owned=True)
-    except (ValueError, TypeError):
-        return None
-
-
-CHUNK = 1 << 20  # bytes read at a time by the streaming readers
-
-
-def iter_lines(path: str | os.PathLike, *, offset: int = 0) -> Iterator[bytes]:
-    """Every line of a file as bytes (no newline) in bounded memory; a last line without a newline too."""
-    with open(path, "rb") as fh:
-        fh.seek(offset)
-        rest = b""
-        while chunk := fh.read(CHUNK):
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            yield from lines
-        if rest:
-            yield rest
-
-
-def iter_jsonl(path: str | os.PathLike, *, keep: Iterable[str] | None = None) -> Iterator[Event]:
-    """Events of a JSONL file one by one; `keep` names the event types wanted (others are not built)."""
-    wanted = frozenset(keep) if keep is not None else None
-    fast = orjson.loads
-    for line in iter_lines(path):
-        try:
-            obj = fast(line)
-        except orjson.JSONDecodeError:
-            if not line.strip():
-                continue
-            try:
-                obj = loads(line)  # NaN/Infinity, replaced foreign bytes, or junk (skipped below)
-            except ValueError:
-                continue  # a torn line (crash mid-write) or foreign bytes
-        if wanted is not None and (not isinstance(obj, dict) or obj.get("type") not in wanted):
-            continue
-        try:
-            event = _build(obj, owned=True)
-        except (ValueError, TypeError):
-            continue  # not an event of this version
-        yield event
-
-
-def read_jsonl(path: str | os.PathLike) -> list[Event]:
-    """Every event in a JSONL file; torn, undecodable or unknown lines are skipped, never raised."""
-    # Events hold no cycles, yet each one allocated would trigger cyclic collections that walk everything
-    # read so far (a quarter of the time on a long record): the collector resumes afterwards.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return list(iter_jsonl(path))
-    finally:
-        if enabled:
-            gc.enable()

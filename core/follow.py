@@ -34,10 +34,8 @@ from core.events import (
     ScalarWatch,
     StepEnded,
     SystemStats,
-    iter_lines,
-    loads,
-    parse_line,
 )
+from core.jsonl import iter_lines, loads, parse_line
 
 EVENTS_FILE = "events.jsonl"
 SUMMARY_FILE = "summary.json"

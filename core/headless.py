@@ -26,8 +26,8 @@ from core.events import (
     RunStarted,
     ScalarWatch,
     StepEnded,
-    to_json,
 )
+from core.jsonl import to_json
 
 PROGRESS_SECONDS = 5.0  # at most one progress line this often: log files stay readable
 EXIT_OK, EXIT_FAILED = 0, 1

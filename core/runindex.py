@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from core import steer
-from core.events import loads
 from core.follow import EVENTS_FILE, STALE_AFTER, SUMMARY_FILE
+from core.jsonl import loads
 
 CONFIG_FILE = "config.json"
 EDGE_BYTES = 64 << 10  # how much of the head and tail of events.jsonl an unfinished run is read for

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from core.config import TrainConfig
-from core.events import EpochEnded, Event, RunFailed, RunFinished, iter_lines, parse_line, to_json
+from core.events import EpochEnded, Event, RunFailed, RunFinished
+from core.jsonl import iter_lines, parse_line, to_json
 from core.problems import ConfigError
 
 CONFIG_FILE = "config.json"

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import events as ev
+from core import jsonl as jl
 from core.config import TrainConfig
 
 SAMPLES = [
@@ -42,12 +43,12 @@ def test_every_event_type_is_sampled():
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
 def test_round_trip(event):
-    line = ev.to_json(event)
+    line = jl.to_json(event)
     assert "\n" not in line
     obj = json.loads(line)
     assert obj["type"] == type(event).__name__
     assert obj["run_id"] == "r"
-    assert ev.from_json(line) == event
+    assert jl.from_json(line) == event
 
 
 def test_events_are_frozen_and_keyword_only():
@@ -66,14 +67,14 @@ def test_unknown_type_and_fields_are_rejected():
 
 def test_read_jsonl_skips_a_torn_last_line(tmp_path):
     path = tmp_path / "events.jsonl"
-    text = "".join(ev.to_json(e) + "\n" for e in SAMPLES[:3])
-    path.write_text(text + ev.to_json(SAMPLES[3])[:20])
-    assert ev.read_jsonl(path) == SAMPLES[:3]
+    text = "".join(jl.to_json(e) + "\n" for e in SAMPLES[:3])
+    path.write_text(text + jl.to_json(SAMPLES[3])[:20])
+    assert jl.read_jsonl(path) == SAMPLES[:3]
 
 
 def test_nested_tuples_come_back_as_tuples():
     evaluation = next(e for e in SAMPLES if isinstance(e, ev.Evaluation))
-    back = ev.from_json(ev.to_json(evaluation))
+    back = jl.from_json(jl.to_json(evaluation))
     assert type(back.confusion) is tuple and type(back.confusion[3]) is tuple
     assert back.confusion[3][3] == 3 and back.confusion[3][4] == 0
     assert back.mistakes[0] == (7, 9, 4, 0.875) and type(back.mistakes[0]) is tuple
@@ -83,32 +84,32 @@ def test_nested_tuples_come_back_as_tuples():
 def test_non_finite_floats_round_trip_like_the_standard_library():
     step = ev.StepEnded(run_id="r", step=1, epoch=1, loss=float("inf"), accuracy=0.0, samples_per_s=0.0,
                         samples_seen=1, progress=0.0)
-    line = ev.to_json(step)
+    line = jl.to_json(step)
     assert '"loss":Infinity' in line
-    assert ev.from_json(line) == step
-    nan = ev.from_json(ev.to_json(ev.ScalarWatch(run_id="r", step=1, address="loss", data=float("nan"), grad=0.0)))
+    assert jl.from_json(line) == step
+    nan = jl.from_json(jl.to_json(ev.ScalarWatch(run_id="r", step=1, address="loss", data=float("nan"), grad=0.0)))
     assert nan.data != nan.data
     finished = ev.RunFinished(run_id="r", reason="stopped", steps=3, epochs_completed=0, seconds=1.0)
-    assert json.loads(ev.to_json(finished))["test_loss"] is None
-    assert ev.from_json(ev.to_json(finished)) == finished
+    assert json.loads(jl.to_json(finished))["test_loss"] is None
+    assert jl.from_json(jl.to_json(finished)) == finished
 
 
 def test_missing_fields_and_non_objects_are_value_errors():
     with pytest.raises(ValueError, match=r"missing fields \['message'\]"):
         ev.from_dict({"type": "LogLine", "run_id": "r", "level": "info"})
     with pytest.raises(ValueError):
-        ev.from_json("[1, 2]")
+        jl.from_json("[1, 2]")
     with pytest.raises(ValueError):
-        ev.from_json("[" * 100_000)
+        jl.from_json("[" * 100_000)
 
 
 def test_read_jsonl_tolerates_foreign_bytes_blank_lines_and_junk(tmp_path):
     path = tmp_path / "events.jsonl"
     log = ev.LogLine(run_id="r", level="info", message="caf\u00e9")
-    good = [ev.to_json(e).encode() for e in SAMPLES[:2]]
-    broken_log = ev.to_json(log).encode().replace("\u00e9".encode(), b"\xff")
+    good = [jl.to_json(e).encode() for e in SAMPLES[:2]]
+    broken_log = jl.to_json(log).encode().replace("\u00e9".encode(), b"\xff")
     path.write_bytes(b"\n".join([good[0], b"\xfe\xff\x00garbage", b"", broken_log, b"[1]", b"{}", good[1]]) + b"\n")
-    events = ev.read_jsonl(path)
+    events = jl.read_jsonl(path)
     assert events[0] == SAMPLES[0] and events[-1] == SAMPLES[1]
     assert len(events) == 3
     assert events[1].message == "caf\ufffd"  # the undecodable byte replaced, the line kept
@@ -116,16 +117,16 @@ def test_read_jsonl_tolerates_foreign_bytes_blank_lines_and_junk(tmp_path):
 
 def test_iter_jsonl_keeps_only_the_named_types(tmp_path):
     path = tmp_path / "events.jsonl"
-    path.write_text("".join(ev.to_json(e) + "\n" for e in SAMPLES))
-    kept = list(ev.iter_jsonl(path, keep={"EpochEnded", "LogLine"}))
+    path.write_text("".join(jl.to_json(e) + "\n" for e in SAMPLES))
+    kept = list(jl.iter_jsonl(path, keep={"EpochEnded", "LogLine"}))
     assert [type(e).__name__ for e in kept] == ["EpochEnded", "LogLine"]
 
 
 def test_lines_longer_than_a_chunk_are_read_whole(tmp_path, monkeypatch):
-    monkeypatch.setattr(ev, "CHUNK", 7)
+    monkeypatch.setattr(jl, "CHUNK", 7)
     path = tmp_path / "events.jsonl"
-    path.write_text("".join(ev.to_json(e) + "\n" for e in SAMPLES))
-    assert ev.read_jsonl(path) == SAMPLES
+    path.write_text("".join(jl.to_json(e) + "\n" for e in SAMPLES))
+    assert jl.read_jsonl(path) == SAMPLES
 
 
 def test_wrongly_typed_fields_are_refused():
@@ -135,7 +136,7 @@ def test_wrongly_typed_fields_are_refused():
     with pytest.raises(ValueError, match="StepEnded.loss"):
         ev.from_dict({**good, "loss": None})
     assert ev.from_dict({**good, "loss": 1}).loss == 1  # JSON may write a whole float as an integer
-    assert ev.parse_line(json.dumps({**good, "epoch": [1]})) is None
+    assert jl.parse_line(json.dumps({**good, "epoch": [1]})) is None
 
 
 json_values = st.recursive(
@@ -148,7 +149,7 @@ json_values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200))
 def test_any_bytes_are_an_event_or_nothing(raw):
-    assert ev.parse_line(raw) is None or isinstance(ev.parse_line(raw), ev.Event)
+    assert jl.parse_line(raw) is None or isinstance(jl.parse_line(raw), ev.Event)
 
 
 @settings(max_examples=300, deadline=None)
@@ -159,7 +160,7 @@ def test_damaged_events_load_or_raise_value_error(sample, changes):
         event = ev.from_dict(data)
     except ValueError:
         return
-    assert ev.from_json(ev.to_json(event)) == event or any(v != v for v in ev.to_dict(event).values()
+    assert jl.from_json(jl.to_json(event)) == event or any(v != v for v in ev.to_dict(event).values()
                                                             if isinstance(v, float))
 
 
@@ -167,8 +168,8 @@ def test_numpy_scalars_from_a_backend_are_written_as_numbers():
     np = pytest.importorskip("numpy")
     step = ev.StepEnded(run_id="r", step=np.int64(3), epoch=1, loss=np.float64("nan"), accuracy=np.float32(0.25),
                         samples_per_s=1.0, samples_seen=2, progress=0.5)
-    back = ev.from_json(ev.to_json(step))
+    back = jl.from_json(jl.to_json(step))
     assert (back.step, back.accuracy, type(back.step)) == (3, 0.25, int) and back.loss != back.loss
-    fast = ev.from_json(ev.to_json(ev.ScalarWatch(run_id="r", step=np.int64(1), address="loss", data=np.float32(2),
+    fast = jl.from_json(jl.to_json(ev.ScalarWatch(run_id="r", step=np.int64(1), address="loss", data=np.float32(2),
                                                   grad=0.5)))
     assert (fast.step, fast.data) == (1, 2.0)

@@ -8,8 +8,9 @@ import io
 import pytest
 from test_compare import BASE, write_run
 
-from core.events import EpochEnded, StepEnded, read_jsonl
+from core.events import EpochEnded, StepEnded
 from core.export import COLUMNS, export_csv, write_rows
+from core.jsonl import read_jsonl
 
 
 def read_csv(path):

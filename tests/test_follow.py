@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import events as ev
+from core import jsonl as jl
 from core.follow import Follower, RecordDigest, Thinned, read_digest, summary_reason
 from core.steer import RunLock
 
@@ -20,7 +21,7 @@ def step(n: int, loss: float = 0.5) -> ev.StepEnded:
 
 
 def line(event: ev.Event) -> bytes:
-    return ev.to_json_bytes(event) + b"\n"
+    return jl.to_json_bytes(event) + b"\n"
 
 
 def test_partial_lines_are_held_until_complete(tmp_path):
@@ -152,7 +153,7 @@ def test_a_digest_equals_folding_every_event_but_parses_few_steps(tmp_path):
     path.write_bytes(b"".join(line(e) for e in record) + b"torn{\n")
     digest = read_digest(path, capacity=16)
     slow = RecordDigest(capacity=16)
-    for event in ev.read_jsonl(path):
+    for event in jl.read_jsonl(path):
         slow.add(event)
     assert digest.steps.rows() == slow.steps.rows()
     assert len(digest.steps.kept) <= 16

@@ -8,6 +8,7 @@ import os
 import orjson
 
 from core import events as ev
+from core import jsonl as jl
 from core.runindex import filter_rows, format_table, list_runs_table, read_row, sort_rows
 from core.steer import RunLock
 
@@ -21,7 +22,7 @@ def make_run(root, name, *, config=None, summary=None, events=(), lock=False):
     (folder / "config.json").write_text(json.dumps(CONFIG if config is None else config))
     if summary is not None:
         (folder / "summary.json").write_text(json.dumps(summary))
-    (folder / "events.jsonl").write_bytes(b"".join(ev.to_json_bytes(e) + b"\n" for e in events))
+    (folder / "events.jsonl").write_bytes(b"".join(jl.to_json_bytes(e) + b"\n" for e in events))
     if lock:
         RunLock(folder).acquire().release()  # a run that held its lock once, then died
     return folder

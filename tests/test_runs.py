@@ -9,7 +9,8 @@ import time
 import pytest
 
 from core.config import TrainConfig
-from core.events import EpochEnded, LogLine, RunFinished, RunStarted, StepEnded, read_jsonl
+from core.events import EpochEnded, LogLine, RunFinished, RunStarted, StepEnded
+from core.jsonl import read_jsonl
 from core.runs import (
     NotARunError,
     RunRecorder,

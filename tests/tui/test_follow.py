@@ -9,15 +9,8 @@ import pytest
 
 from core.backends import RunControl
 from core.config import TrainConfig
-from core.events import (
-    ControlApplied,
-    LearningRateChanged,
-    RunFinished,
-    RunStarted,
-    StepEnded,
-    SystemStats,
-    read_jsonl,
-)
+from core.events import ControlApplied, LearningRateChanged, RunFinished, RunStarted, StepEnded, SystemStats
+from core.jsonl import read_jsonl
 from core.runs import RunRecorder
 from core.steer import RunLock
 from tui.app import make_app

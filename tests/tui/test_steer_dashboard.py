@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from core.config import TrainConfig
-from core.events import ControlApplied, LearningRateChanged, RunFinished, read_jsonl
+from core.events import ControlApplied, LearningRateChanged, RunFinished
+from core.jsonl import read_jsonl
 from core.steer import SteerError
 from tui.app import make_app
 from tui.steering import RecordingTrainer
