@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from pathlib import Path
@@ -11,8 +12,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from core.backends import RunControl, RunSummary, get_trainer, new_run_id
 from core.backends.runbook import final_event, run_failed
 from core.config import TrainConfig
-from core.events import Event, LearningRateChanged, LogLine, RunFailed, RunFinished, RunStarted
+from core.events import EpochEnded, Event, LearningRateChanged, LogLine, RunFailed, RunFinished, RunStarted
 from core.live import LiveRun
+from core.runlock import RunLock, RunLockedError
 from core.runs import (
     CHECKPOINTS_DIR,
     CONFIG_FILE,
@@ -22,7 +24,6 @@ from core.runs import (
     latest_checkpoint,
     open_run,
 )
-from core.steer import RunLock, RunLockedError
 
 if TYPE_CHECKING:
     from core.backends import Trainer
@@ -134,6 +135,9 @@ def run_training(
                       else None if rank_zero else _shared_checkpoint_dir(runs_dir, run_id, resume))
 
     facts: dict[str, Any] = {"run_dir": run_dir, "backend": config.backend}
+    earlier = (saved.summary or {}).get("best_val_accuracy") if resume is not None else None
+    if isinstance(earlier, float):  # a resumed run's best includes the epochs before the resume
+        facts["best_val_accuracy"] = earlier
     final: list[Event] = []
 
     def reopen_record() -> None:
@@ -178,6 +182,9 @@ def run_training(
                          resumed_from_step=event.resumed_from_step)
             if pending is not None:
                 reopen_record()
+        elif isinstance(event, EpochEnded) and math.isfinite(event.val_accuracy):
+            best = facts.get("best_val_accuracy")
+            facts["best_val_accuracy"] = event.val_accuracy if best is None else max(best, event.val_accuracy)
         elif isinstance(event, (RunFinished, RunFailed)):
             final.append(event)
         if pending is not None and not isinstance(event, (RunFinished, RunFailed)):

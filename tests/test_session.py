@@ -234,3 +234,30 @@ def test_a_real_multi_process_launch_sets_the_rank(monkeypatch):
     monkeypatch.setenv("SLURM_NTASKS", "4")
     monkeypatch.setenv("SLURM_PROCID", "3")
     assert global_rank() == 3
+
+
+class _RisingAccuracy(ScriptedTrainer):
+    """Validation accuracy 0.25 in epoch 1, 0.75 in epoch 2, 0.5 in epoch 3."""
+
+    def fit(self, config, data, emit, control, *, run_id=None, checkpoint_dir=None, resume_from=None):
+        start = int(json.loads(Path(resume_from).read_text())["epoch"]) if resume_from else 0
+        emit(RunStarted(run_id=run_id, backend="scalar", device="cpu", data_source="scripted",
+                        config=config.to_dict(), train_size=64, val_size=32, test_size=32))
+        for epoch in range(start + 1, config.epochs + 1):
+            emit(EpochEnded(run_id=run_id, epoch=epoch, step=epoch * 8, train_loss=0.5, train_accuracy=0.5,
+                            val_loss=0.5, val_accuracy=(0.25, 0.75, 0.5)[epoch - 1], epoch_seconds=0.1))
+            (Path(checkpoint_dir) / "last.json").write_text(json.dumps({"epoch": epoch}))
+        emit(RunFinished(run_id=run_id, reason="completed", steps=8 * config.epochs, epochs_completed=config.epochs,
+                         seconds=0.1))
+        return RunSummary(run_id=run_id, reason="completed", steps=8 * config.epochs,
+                          epochs_completed=config.epochs, seconds=0.1)
+
+
+def test_summary_keeps_the_best_validation_accuracy_across_a_resume(tmp_path):
+    dirs = []
+    run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=object(), trainer=_RisingAccuracy(),
+                 on_run_dir=dirs.append)
+    assert open_run(dirs[0]).summary["best_val_accuracy"] == 0.75
+    run_training(CFG.replace(epochs=3), lambda e: None, RunControl(), resume=dirs[0], data=object(),
+                 trainer=_RisingAccuracy())
+    assert open_run(dirs[0]).summary["best_val_accuracy"] == 0.75  # epoch 3's 0.5 does not replace it
