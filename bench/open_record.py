@@ -32,8 +32,8 @@ from core import events as ev  # noqa: E402
 from core import jsonl as jl  # noqa: E402
 from core.follow import read_digest  # noqa: E402
 from core.runindex import format_table, list_runs_table  # noqa: E402
+from core.runlock import RunLock  # noqa: E402
 from core.runs import read_events  # noqa: E402
-from core.steer import RunLock  # noqa: E402
 
 CONFIG = {"backend": "scalar", "hidden": [64, 32], "activation": "relu", "loss": "cross_entropy", "optimizer": "sgd",
           "lr": 0.05, "momentum": 0.9, "batch_size": 8, "epochs": 3, "train_subset": 2000, "val_subset": 500,

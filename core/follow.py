@@ -19,7 +19,7 @@ from collections import Counter, deque
 from pathlib import Path
 from typing import Any, Iterator
 
-from core import steer
+from core import runlock
 from core.events import (
     ControlApplied,
     EpochEnded,
@@ -145,12 +145,12 @@ class Follower:
         """One of STATUSES ("stale" as "stale: no events for N s: the process may be gone")."""
         if self.ended is not None:
             return "failed" if isinstance(self.ended, RunFailed) else self.ended.reason
-        if steer.lock_info(self.run_dir) is not None:
+        if runlock.lock_info(self.run_dir) is not None:
             return "paused" if self.paused else "live"
         reason = summary_reason(self.run_dir)
         if reason is not None:
             return reason
-        if (self.run_dir / steer.LOCK_FILE).exists():
+        if (self.run_dir / runlock.LOCK_FILE).exists():
             return "killed"  # the lock is free and no summary was written: the process died mid-run
         if self._ident is None and not self.path.exists():
             return "waiting"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from core import steer
+from core import runlock
 from core.follow import EVENTS_FILE, STALE_AFTER, SUMMARY_FILE
 from core.jsonl import loads
 
@@ -156,12 +156,12 @@ def read_row(run_dir: str | os.PathLike, *, now: float | None = None) -> RunRow:
             # A summary from before the field existed: the best of the epochs at the end of the stream.
             row.best_val_accuracy = _best_val(_edge_events(path / EVENTS_FILE)[1])
         return row
-    holder = steer.lock_info(path)
+    holder = runlock.lock_info(path)
     if holder is not None:
         row.status, row.pid = "live", holder.pid
     head, tail = _edge_events(path / EVENTS_FILE)
     _from_events(row, head, tail)
-    if holder is None and not (path / steer.LOCK_FILE).exists():
+    if holder is None and not (path / runlock.LOCK_FILE).exists():
         # A record without a lock (an older version's, or a live run on another machine): judge by age.
         try:
             quiet = (time.time() if now is None else now) - os.stat(path / EVENTS_FILE).st_mtime

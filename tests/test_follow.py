@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from core import events as ev
 from core import jsonl as jl
 from core.follow import Follower, RecordDigest, Thinned, read_digest, summary_reason
-from core.steer import RunLock
+from core.runlock import RunLock
 
 
 def step(n: int, loss: float = 0.5) -> ev.StepEnded:

@@ -11,9 +11,10 @@ import pytest
 from core import live
 from core.backends import RunControl
 from core.events import ControlApplied, LearningRateChanged, StepEnded, SystemStats
+from core.runlock import RunLock
 from core.runs import open_run
 from core.session import run_training
-from core.steer import RunLock, send
+from core.steer import send
 
 
 def _wait_for(predicate, timeout: float = 30.0) -> None:

@@ -1,16 +1,15 @@
-"""Steering through the run folder: command files, the inbox, the run lock (real files and processes)."""
+"""Steering through the run folder: command files and the inbox (real files; the lock is in test_runlock.py)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from core import steer
-from core.steer import ControlInbox, RunLock, RunLockedError, SteerError
+from core.runlock import RunLock
+from core.steer import ControlInbox, SteerError
 
 
 @pytest.fixture
@@ -105,40 +104,3 @@ def test_polling_is_rate_limited(run_dir):
         steer.send(run_dir, "stop")
         assert inbox.poll() == []  # within the interval: not even a stat
         assert [c.command for c in inbox.poll(force=True)] == ["stop"]
-
-
-def test_run_lock_refuses_a_second_writer_and_frees_on_release(run_dir):
-    assert steer.live_pid(run_dir) is None
-    with RunLock(run_dir, "run-1"):
-        assert steer.live_pid(run_dir) == os.getpid()
-        assert steer.lock_info(run_dir).run_id == "run-1"
-        with pytest.raises(RunLockedError, match=f"process {os.getpid()}"):
-            RunLock(run_dir, wait=0.0).acquire()
-    assert steer.live_pid(run_dir) is None
-    with RunLock(run_dir):  # free again
-        pass
-
-
-HOLDER = """
-import sys, time
-from core.steer import RunLock
-lock = RunLock(sys.argv[1]).acquire()
-print("locked", flush=True)
-time.sleep(60)
-"""
-
-
-def test_a_killed_process_frees_its_lock(run_dir):
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir)], stdout=subprocess.PIPE, text=True,
-                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    try:
-        assert proc.stdout.readline().strip() == "locked"
-        assert steer.live_pid(run_dir) == proc.pid
-        with pytest.raises(RunLockedError):
-            RunLock(run_dir, wait=0.0).acquire()
-    finally:
-        proc.kill()
-        proc.wait()
-    assert steer.live_pid(run_dir) is None  # the kernel released it; the file (with a stale pid) remains
-    assert json.loads((run_dir / "run.lock").read_text())["pid"] == proc.pid
-

@@ -11,8 +11,8 @@ from core.backends import RunControl
 from core.config import TrainConfig
 from core.events import ControlApplied, LearningRateChanged, RunFinished, RunStarted, StepEnded, SystemStats
 from core.jsonl import read_jsonl
+from core.runlock import RunLock
 from core.runs import RunRecorder
-from core.steer import RunLock
 from tui.app import make_app
 from tui.controller import RunController
 from tui.follow import FollowedRun, Following, is_going
