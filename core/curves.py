@@ -1,6 +1,6 @@
 """A run's curves read in bounded memory: train/val loss and accuracy against step, epoch, samples or time.
 
-`load_run` folds a record through core.follow's RecordDigest (thinned StepEnded rows, never one object per
+`load_run` folds a record through core.digest's RecordDigest (thinned StepEnded rows, never one object per
 step); `smooth` is TensorBoard's debiased exponential moving average. core.compare and core.export build on it.
 """
 
@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from core.digest import read_digest
 from core.events import EpochEnded, RunStarted
-from core.follow import EVENTS_FILE, read_digest
+from core.follow import EVENTS_FILE
 from core.runindex import RunRow, read_row
 
 SERIES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")

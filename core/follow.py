@@ -1,13 +1,10 @@
-"""Reading a run's record while it grows (Follower), and any record in bounded memory (RecordDigest).
+"""Reading a run's record while it grows (Follower), and telling what the run is doing now.
 
 `Follower(run_dir).poll()` returns the events appended to RUN_DIR/events.jsonl since the last poll: a partial
 last line (the writer mid-flush) is held until its newline arrives; a file replaced or truncated (a resume
 rewriting the folder) is read again from its top, with `reset` set for that poll so the caller can clear what
-it drew; each poll costs one stat when nothing changed. `status()` says what the run is doing now.
-
-`read_digest(path)` folds a record of any length into a `RecordDigest`: every event that is rare kept as is,
-the per-step ones (StepEnded, ScalarWatch, SystemStats) kept as bounded, evenly thinned rows the way the
-dashboard's plots thin them; StepEnded lines the thinning would drop are counted, not parsed.
+it drew; each poll costs one stat when nothing changed. `status()` says what the run is doing now. (A whole
+record in bounded memory: core.digest.)
 """
 
 from __future__ import annotations
@@ -15,27 +12,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import Counter, deque
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from core import runlock
-from core.events import (
-    ControlApplied,
-    EpochEnded,
-    Evaluation,
-    Event,
-    LayerGradStats,
-    LearningRateChanged,
-    LogLine,
-    RunFailed,
-    RunFinished,
-    RunStarted,
-    ScalarWatch,
-    StepEnded,
-    SystemStats,
-)
-from core.jsonl import iter_lines, loads, parse_line
+from core.events import ControlApplied, Event, RunFailed, RunFinished, RunStarted, StepEnded
+from core.jsonl import loads, parse_line
 
 EVENTS_FILE = "events.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -179,141 +161,3 @@ def summary_reason(run_dir: str | os.PathLike) -> str | None:
         return None
     reason = data.get("reason")
     return str(reason) if reason else ("failed" if data.get("error") else None)
-
-
-class Thinned:
-    """Rows (tuples) kept at most `capacity` at a time, evenly over everything appended (halving when full)."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self.capacity = max(4, capacity)
-        self.kept: list[tuple] = []
-        self.last: tuple | None = None
-        self.count = 0
-        self._stride = 1
-
-    def wants_next(self) -> bool:
-        """Whether the next append would be kept (else the caller may only `skip()`)."""
-        return self.count % self._stride == 0
-
-    def skip(self) -> None:
-        self.count += 1
-
-    def append(self, row: tuple) -> None:
-        self.last = row
-        if self.count % self._stride == 0:
-            self.kept.append(row)
-            if len(self.kept) > self.capacity:
-                self.kept = self.kept[::2]
-                self._stride *= 2
-        self.count += 1
-
-    def rows(self) -> list[tuple]:
-        """Kept rows, ending with the latest one appended."""
-        rows = list(self.kept)
-        if self.last is not None and (not rows or rows[-1] is not self.last):
-            rows.append(self.last)
-        return rows
-
-
-# StepEnded rows: the x choices (step, epoch, samples seen, wall time) and the values plotted.
-STEP_COLUMNS = ("step", "epoch", "samples_seen", "time", "loss", "accuracy", "samples_per_s", "progress")
-SYSTEM_COLUMNS = ("time", "cpu_percent", "rss_bytes", "gpu_util", "gpu_memory_bytes", "gpu_temperature_c")
-_STEP_PREFIX = b'{"type":"StepEnded"'
-MAX_KEPT = 100_000  # rare events (epochs, evaluations, commands) kept whole up to this many each
-MAX_WATCHES = 64
-
-
-class RecordDigest:
-    """A record folded into bounded memory; feed events with `add` or raw lines with `add_line`."""
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self.capacity = capacity
-        self.started: RunStarted | None = None
-        self.finished: RunFinished | None = None
-        self.failed: RunFailed | None = None
-        self.steps = Thinned(capacity)  # rows of STEP_COLUMNS
-        self.last_step: StepEnded | None = None
-        self.epochs: list[EpochEnded] = []
-        self.evaluations: list[Evaluation] = []
-        self.lr_changes: list[LearningRateChanged] = []
-        self.controls: list[ControlApplied] = []
-        self.watches: dict[str, Thinned] = {}  # address -> rows of (step, data, grad)
-        self.layer_stats: dict[int, LayerGradStats] = {}  # the latest per layer
-        self.system = Thinned(capacity)  # rows of SYSTEM_COLUMNS
-        self.logs: deque[LogLine] = deque(maxlen=500)
-        self.counts: Counter[str] = Counter()  # events seen per type
-        self.skipped = 0  # lines that were not events
-        self._pending: bytes | None = None  # the newest StepEnded line not parsed (thinned away)
-
-    def add_line(self, line: bytes) -> None:
-        """Fold one raw line; StepEnded lines the thinning drops are only counted."""
-        if line.startswith(_STEP_PREFIX) and not self.steps.wants_next():
-            self.steps.skip()
-            self.counts["StepEnded"] += 1
-            self._pending = line
-            return
-        if not line.strip():
-            return
-        event = parse_line(line)
-        if event is None:
-            self.skipped += 1
-        else:
-            self.add(event)
-
-    def add(self, event: Event) -> None:
-        """Fold one event."""
-        self.counts[type(event).__name__] += 1
-        if isinstance(event, StepEnded):
-            self._pending = None
-            self.last_step = event
-            self.steps.append(tuple(getattr(event, c) for c in STEP_COLUMNS))
-        elif isinstance(event, ScalarWatch):
-            track = self.watches.get(event.address)
-            if track is None and len(self.watches) < MAX_WATCHES:
-                track = self.watches[event.address] = Thinned(self.capacity)
-            if track is not None:
-                track.append((event.step, event.data, event.grad))
-        elif isinstance(event, SystemStats):
-            self.system.append(tuple(getattr(event, c) for c in SYSTEM_COLUMNS))
-        elif isinstance(event, LayerGradStats):
-            self.layer_stats[event.layer] = event
-        elif isinstance(event, LogLine):
-            self.logs.append(event)
-        elif isinstance(event, RunStarted):
-            self.started, self.finished, self.failed = event, None, None
-        elif isinstance(event, RunFinished):
-            self.finished = event
-        elif isinstance(event, RunFailed):
-            self.failed = event
-        else:
-            kept = {EpochEnded: self.epochs, Evaluation: self.evaluations, LearningRateChanged: self.lr_changes,
-                    ControlApplied: self.controls}.get(type(event))
-            if kept is not None and len(kept) < MAX_KEPT:
-                kept.append(event)
-
-    def finish(self) -> RecordDigest:
-        """Parse the newest StepEnded if the thinning skipped it, so curves end where the run is."""
-        if self._pending is not None:
-            event = parse_line(self._pending)
-            self._pending = None
-            if isinstance(event, StepEnded):
-                self.last_step = event
-                self.steps.last = tuple(getattr(event, c) for c in STEP_COLUMNS)
-        return self
-
-    def series(self, column: str, x: str = "step") -> tuple[list[Any], list[Any]]:
-        """(xs, ys) of one StepEnded column against another, thinned."""
-        i, j = STEP_COLUMNS.index(x), STEP_COLUMNS.index(column)
-        rows = self.steps.rows()
-        return [r[i] for r in rows], [r[j] for r in rows]
-
-
-def read_digest(path: str | os.PathLike, *, capacity: int = 1024) -> RecordDigest:
-    """Fold an events.jsonl of any length into a RecordDigest (bounded memory; a missing file gives an empty one)."""
-    digest = RecordDigest(capacity)
-    try:
-        for line in iter_lines(path):
-            digest.add_line(line)
-    except FileNotFoundError:
-        pass
-    return digest.finish()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import tempfile
 import threading
 import time
@@ -22,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from core.config import TrainConfig
+from core.digest import read_events
 from core.events import EpochEnded, Event, RunFailed, RunFinished
-from core.jsonl import iter_lines, parse_line, to_json
+from core.jsonl import to_json
 from core.problems import ConfigError
 
 CONFIG_FILE = "config.json"
@@ -282,80 +282,6 @@ def open_run(run_dir: str | Path) -> RunRecord:
         except (OSError, ValueError):
             summary = None
     return RunRecord(path=path, config=config, summary=summary)
-
-
-PER_STEP = {b'{"type":"StepEnded"': "StepEnded", b'{"type":"ScalarWatch"': "ScalarWatch",
-            b'{"type":"SystemStats"': "SystemStats"}
-STEP_CAPACITY = 2048  # steps kept per per-step kind: twice the points a plot draws
-_WATCH = b'{"type":"ScalarWatch"'
-_STEP_FIELD = re.compile(rb'"step":(\d{1,12})')
-
-
-def read_events(path: Path, *, capacity: int = STEP_CAPACITY) -> list[Event]:
-    """A record's events in file order, in bounded memory however long the run was.
-
-    Every rare event (epochs, evaluations, logs, commands, the start and the end) is kept whole; the per-step
-    ones (StepEnded, ScalarWatch, SystemStats) are thinned evenly to about `capacity` steps each, as the
-    plots would thin them anyway, and the lines that thinning drops are never parsed.
-    """
-    thinned = {kind: StepThinning(capacity) for kind in PER_STEP}
-    kept: list[tuple[int, bytes]] = []
-    for index, line in enumerate(iter_lines(path)):
-        kind = _per_step_kind(line)
-        if kind is None:
-            kept.append((index, line))
-        else:
-            thinned[kind].offer(index, line)
-    for keeper in thinned.values():
-        kept.extend(keeper.kept())
-    kept.sort(key=lambda pair: pair[0])
-    return [event for _, line in kept if (event := parse_line(line)) is not None]
-
-
-def _per_step_kind(line: bytes) -> bytes | None:
-    for prefix in PER_STEP:
-        if line.startswith(prefix):
-            return prefix
-    return None
-
-
-class StepThinning:
-    """Keeps the lines of every k-th step (k doubling as the run grows), and always the newest step's.
-
-    StepEnded and SystemStats come one line per report, so their count stands for the step; ScalarWatch comes
-    once per address per step, so it is thinned by the step number in its line and a kept step keeps all its
-    watches. Lines are kept as bytes: only the survivors are ever parsed.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = max(4, capacity)
-        self.stride = 1
-        self.count = 0
-        self.steps: dict[int, list[tuple[int, bytes]]] = {}
-        self.newest: list[tuple[int, bytes]] = []
-        self.newest_step = -1
-
-    def offer(self, index: int, line: bytes) -> None:
-        if line.startswith(_WATCH):
-            found = _STEP_FIELD.search(line)
-            step = int(found.group(1)) if found else 0
-        else:
-            self.count += 1
-            step = self.count
-        if step != self.newest_step:
-            self.newest, self.newest_step = [], step
-        self.newest.append((index, line))
-        if step % self.stride == 0:
-            self.steps.setdefault(step, []).append((index, line))
-            if len(self.steps) > self.capacity:
-                self.stride *= 2
-                self.steps = {s: lines for s, lines in self.steps.items() if s % self.stride == 0}
-
-    def kept(self) -> list[tuple[int, bytes]]:
-        out = [pair for lines in self.steps.values() for pair in lines]
-        if self.newest_step not in self.steps:
-            out += self.newest
-        return out
 
 
 def list_runs(runs_dir: str | Path = "runs") -> list[Path]:
