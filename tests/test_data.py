@@ -1,4 +1,4 @@
-"""core.data: IDX reader on crafted files, source order, embedded sample, splits, subsets, pooling."""
+"""core.data and core.idx: IDX reader on crafted files, source order, embedded sample, splits, subsets, pooling."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from core import data
-from core.data import DataError, RawMnist, find_and_load, parse_idx, prepare, read_dir, read_sample
+from core.data import DataError, RawMnist, find_and_load, prepare, read_dir, read_sample
+from core.idx import parse_idx
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 NAMES = {
