@@ -45,6 +45,57 @@ async def wait_for(pilot, condition, timeout: float) -> None:
         await pilot.pause(0.1)
 
 
+async def digits_views(app, pilot, out: Path) -> None:
+    """The digits screen of the run in progress: its grid, its confusion matrix, a digit drawn by keys."""
+    await pilot.press("d")
+    screen = app.screen
+    await wait_for(pilot, lambda: screen.grid.live.known().sum() >= 24, 60)
+    await pilot.pause(0.5)
+    write(app, out, "digits-grid")
+    await pilot.press("m")
+    await pilot.pause(0.5)
+    write(app, out, "digits-confusion")
+    await pilot.press("w")
+    # A 7: the top bar, then the diagonal down to the bottom left (shift+arrows draw).
+    await pilot.press(*["up"] * 9, *["left"] * 7, "space", *["shift+right"] * 13)
+    for _ in range(17):
+        await pilot.press("shift+down", "shift+left" if _ % 3 else "shift+down")
+    await wait_for(pilot, lambda: False, 1.5)  # the canvas asks the model at most 10 times a second
+    write(app, out, "digits-draw")
+    await pilot.press("escape")
+    await pilot.pause(0.3)
+
+
+def lr_runs(runs_dir: Path) -> list[Path]:
+    """Three tiny real runs of the handmade engine that differ only by learning rate."""
+    from core.backends import RunControl
+    from core.session import run_training
+
+    dirs = []
+    for lr in (0.1, 0.05, 0.01):
+        config = TrainConfig(hidden=(32,), epochs=2, train_subset=1500, val_subset=300, test_subset=300, lr=lr)
+        summary = run_training(config, lambda event: None, RunControl(), runs_dir=runs_dir)
+        dirs.append(runs_dir / summary.run_id)
+    return dirs
+
+
+async def compare_views(out: Path, work: Path) -> None:
+    """The runs table and three learning rates overlaid (0.05 pinned as the baseline, smoothed, log loss)."""
+    os.environ["XDG_CONFIG_HOME"] = str(work / "config")  # chart settings of this script, not the user's
+    runs_dir = work / "lr-runs"
+    lr_runs(runs_dir)
+    app = make_app(runs_dir=runs_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("o")
+        await pilot.pause(0.5)
+        write(app, out, "runs-table")
+        await pilot.press("space", "down", "space", "b", "down", "space", "c")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CompareScreen" and app.screen.runs, 30)
+        await pilot.press("plus", "l")  # smoothing 0.6 -> 0.8, log10 of the loss
+        await pilot.pause(0.8)
+        write(app, out, "compare")
+
+
 async def main(progress: float, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="mnist-dash-shots-"))
@@ -70,12 +121,14 @@ async def main(progress: float, out: Path) -> None:
         await pilot.pause(0.5)
         write(app, out, "help")
         await pilot.press("escape")
+        await digits_views(app, pilot, out)
         await pilot.press("x")
         await wait_for(pilot, lambda: app.state == "stopped", 30)
         app.query_one("#cfg-lr").value = "fast"
         app.query_one("#cfg-devices").value = "2"
         await pilot.pause(0.3)
         write(app, out, "invalid-config")
+    await compare_views(out, work)
     small = make_app()
     async with small.run_test(size=(90, 24)) as pilot:
         await pilot.pause(0.3)
