@@ -285,7 +285,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if why and is_rank_zero():
         print(f"mnist-dash: {why}; running headless", file=sys.stderr, flush=True)
     if headless:
-        from core.headless import run_headless, show_run
+        from core.commands import show_run
+        from core.headless import run_headless
 
         if args.open_run:
             return show_run(args.open_run, jsonl=args.jsonl)

@@ -1,4 +1,4 @@
-"""Command-line actions on run folders rather than training: steer a live run, list runs, follow a record.
+"""Command-line actions on run folders rather than training: steer a live run, list runs, show or follow a record.
 
 `add_arguments(parser)` adds the flags; `dispatch(args)` carries out the one given (an exit status) or returns
 None when none was, so the command line goes on to train or open the dashboard.
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
+from typing import TextIO
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STEER_FLAGS = {"stop": "--stop", "pause": "--pause", "resume": "--resume-run", "set_lr": "--set-lr"}
@@ -124,6 +126,38 @@ def follow_run(run_dir: str, *, jsonl: str | None = None) -> int:
     if status not in ("completed", "stopped", "early_stopped", "diverged", "failed"):
         printer.line(f"{run_dir}: {status}")
     return EXIT_OK if status in ("completed", "stopped", "early_stopped") else EXIT_FAILED
+
+
+def show_run(run_dir: str | Path, out: TextIO | None = None, *, jsonl: str | None = None) -> int:
+    """Print a past run's record as the headless mode would have (no progress lines); jsonl='-' replays it."""
+    from core.headless import HeadlessPrinter, close_stream
+    from core.runs import NotARunError, open_run
+
+    try:
+        record = open_run(run_dir)
+    except NotARunError as exc:
+        print(f"mnist-dash: {exc}", file=sys.stderr)
+        return 2
+    stream: TextIO | None = sys.stdout if jsonl == "-" else None
+    if jsonl and jsonl != "-":
+        try:
+            stream = open(jsonl, "w", encoding="utf-8")
+        except OSError as exc:
+            print(f"mnist-dash: --jsonl {jsonl}: cannot write it ({exc.strerror or exc})", file=sys.stderr)
+            return 2
+    out = out or (sys.stderr if jsonl == "-" else sys.stdout)
+    printer = HeadlessPrinter(out, jsonl=stream, progress_seconds=math.inf)
+    printer.run_dir = str(record.path)
+    try:
+        if not record.events:
+            printer.line(f"no events recorded in {record.path / 'events.jsonl'} (missing or empty)")
+        for event in record.events:
+            printer(event)
+        if record.summary is None:
+            printer.line(f"incomplete: no summary.json in {record.path} (still running, or killed)")
+    finally:
+        close_stream(stream)
+    return 0
 
 
 def _usage(message: str) -> int:

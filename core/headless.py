@@ -279,7 +279,7 @@ def run_headless(
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        _close(stream)
+        close_stream(stream)
     if not result:
         printer.line("failed: the training thread ended without a summary")
         return EXIT_FAILED
@@ -294,38 +294,7 @@ def _install(handler) -> dict:
     return previous
 
 
-def show_run(run_dir: str | Path, out: TextIO | None = None, *, jsonl: str | None = None) -> int:
-    """Print a past run's record as the headless mode would have (no progress lines); jsonl='-' replays it."""
-    from core.runs import NotARunError, open_run
-
-    try:
-        record = open_run(run_dir)
-    except NotARunError as exc:
-        print(f"mnist-dash: {exc}", file=sys.stderr)
-        return 2
-    stream: TextIO | None = sys.stdout if jsonl == "-" else None
-    if jsonl and jsonl != "-":
-        try:
-            stream = open(jsonl, "w", encoding="utf-8")
-        except OSError as exc:
-            print(f"mnist-dash: --jsonl {jsonl}: cannot write it ({exc.strerror or exc})", file=sys.stderr)
-            return 2
-    out = out or (sys.stderr if jsonl == "-" else sys.stdout)
-    printer = HeadlessPrinter(out, jsonl=stream, progress_seconds=math.inf)
-    printer.run_dir = str(record.path)
-    try:
-        if not record.events:
-            printer.line(f"no events recorded in {record.path / 'events.jsonl'} (missing or empty)")
-        for event in record.events:
-            printer(event)
-        if record.summary is None:
-            printer.line(f"incomplete: no summary.json in {record.path} (still running, or killed)")
-    finally:
-        _close(stream)
-    return 0
-
-
-def _close(stream: TextIO | None) -> None:
+def close_stream(stream: TextIO | None) -> None:
     """Close a --jsonl file (flush stdout); a stream already lost was named on stderr when it broke."""
     try:
         if stream is not None and stream is not sys.stdout:

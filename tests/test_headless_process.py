@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from core.backends import RunSummary
+from core.commands import show_run
 from core.config import TrainConfig
 from core.events import RunStarted
-from core.headless import exit_status, show_run
+from core.headless import exit_status
 from core.runs import RunRecorder
 
 ROOT = Path(__file__).resolve().parents[1]
