@@ -198,7 +198,7 @@ def save_config(config: TrainConfig, path: str | Path) -> None:
         return
     import tomli_w
 
-    from core.runs import atomic_write_text
+    from core.atomic import atomic_write_text
 
     atomic_write_text(target, tomli_w.dumps({"train": config.to_dict()}))
 

@@ -186,7 +186,7 @@ class TrainConfig:
 
     def save(self, path: str | Path) -> None:
         """Write as JSON, atomically (temporary file, then rename)."""
-        from core.runs import atomic_write_text
+        from core.atomic import atomic_write_text
 
         atomic_write_text(Path(path), self.to_json())
 

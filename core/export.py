@@ -16,13 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from core.atomic import current_umask
 from core.compare import legend_names
 from core.curves import SMOOTHED, Clock
 from core.events import EpochEnded, RunStarted, StepEnded
 from core.follow import EVENTS_FILE
 from core.jsonl import iter_jsonl
 from core.runindex import read_row
-from core.runs import current_umask
 from core.settings import X_AXES
 
 COLUMNS = ("run_id", "label", "series", "x_axis", "x", "step", "raw", "smoothed")

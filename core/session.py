@@ -9,21 +9,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from core.atomic import atomic_write_text
 from core.backends import RunControl, RunSummary, get_trainer, new_run_id
 from core.backends.runbook import final_event, run_failed
 from core.config import TrainConfig
 from core.events import EpochEnded, Event, LearningRateChanged, LogLine, RunFailed, RunFinished, RunStarted
 from core.live import LiveRun
 from core.runlock import RunLock, RunLockedError
-from core.runs import (
-    CHECKPOINTS_DIR,
-    CONFIG_FILE,
-    NotARunError,
-    RunRecorder,
-    atomic_write_text,
-    latest_checkpoint,
-    open_run,
-)
+from core.runs import CHECKPOINTS_DIR, CONFIG_FILE, NotARunError, RunRecorder, latest_checkpoint, open_run
 
 if TYPE_CHECKING:
     from core.backends import Trainer

@@ -16,7 +16,7 @@ from typing import Any
 import tomli_w
 from platformdirs import user_config_dir
 
-from core.runs import atomic_write_text
+from core.atomic import atomic_write_text
 
 APP_NAME = "mnist-dash"
 SETTINGS_FILE = "settings.toml"

@@ -8,17 +8,11 @@ import time
 
 import pytest
 
+from core.atomic import atomic_write_json
 from core.config import TrainConfig
 from core.events import EpochEnded, LogLine, RunFinished, RunStarted, StepEnded
 from core.jsonl import read_jsonl
-from core.runs import (
-    NotARunError,
-    RunRecorder,
-    atomic_write_json,
-    latest_checkpoint,
-    list_runs,
-    open_run,
-)
+from core.runs import NotARunError, RunRecorder, latest_checkpoint, list_runs, open_run
 
 CFG = TrainConfig(epochs=1, train_subset=64)
 

@@ -25,7 +25,7 @@ def save_checkpoint(path: Path, config: TrainConfig, net, optimizer, position: P
     """Parameters, optimiser state, config and progress, written atomically (BytesIO, then atomic rename)."""
     import torch
 
-    from core.runs import atomic_write_bytes
+    from core.atomic import atomic_write_bytes
 
     state = {
         "format": CHECKPOINT_FORMAT,

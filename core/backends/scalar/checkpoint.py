@@ -24,8 +24,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from core.atomic import atomic_write_text
 from core.backends.runbook import Position
-from core.runs import atomic_write_text
 
 if TYPE_CHECKING:
     from core.config import TrainConfig
