@@ -2,6 +2,8 @@
 
     The handmade engine's headline, end to end through the normal CLI (one core, CPU time measured):
       .venv/bin/python bench/accuracy.py --recipe scalar-98
+    196-256-10 (14x14 input), cross-entropy, SGD momentum 0.9, batch 32, lr 0.05 for 4 epochs then 0.005 for a
+    5th: 98.09% on the 10,000 test digits in 19.1 CPU minutes (28.4 minutes wall on a busy 2-core machine).
     784-300-10, MSE, at most 4.7% test error (LeCun et al. 1998); reached 2.08% on CPU:
       .venv/bin/python bench/accuracy.py --hidden 300 --loss mse --optimizer momentum --lr 0.1 --batch-size 64 \
           --epochs 20 --threads 1
