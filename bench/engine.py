@@ -217,11 +217,9 @@ def main(argv: list[str] | None = None) -> None:
     base_times: list[float] = []
     per_round = max(1, args.fast_steps // args.baseline_steps)
     for k in range(args.baseline_steps):
-        for j in range(per_round):
-            n = k * per_round + j
-            if old is not None:
-                old_times += time_fast(old[0], old[1], xs, ys, 1, old[2], start=n)
-            fast_times += time_fast(model, opt, xs, ys, 1, start=n)
+        if old is not None:  # in blocks, as alternating every step would make each step start with cold caches
+            old_times += time_fast(old[0], old[1], xs, ys, per_round, old[2], start=k * per_round)
+        fast_times += time_fast(model, opt, xs, ys, per_round, start=k * per_round)
         base_times += time_baseline(baseline, xs, ys, 1, start=k)
     fast_med, base_med = statistics.median(fast_times), statistics.median(base_times)
     print(f"baseline engine : {base_med * 1e3:9.1f} ms/step  (CPU time, median of {len(base_times)})")
