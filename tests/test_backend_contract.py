@@ -10,7 +10,16 @@ import pytest
 from core.backends import RunControl, get_trainer
 from core.backends.gradstats import HISTOGRAM_EDGES
 from core.backends.runbook import Position, RunBook
-from core.events import EpochEnded, Evaluation, LayerGradStats, RunFinished, RunStarted, ScalarWatch, StepEnded
+from core.events import (
+    EpochEnded,
+    Evaluation,
+    LayerGradStats,
+    LearningRateChanged,
+    RunFinished,
+    RunStarted,
+    ScalarWatch,
+    StepEnded,
+)
 
 BACKENDS = ["scalar", "lightning"]
 PROGRESS_NAMES = list(Position().to_dict())
@@ -145,3 +154,71 @@ def test_probe_after_the_run(backend, tiny_config, tiny_data):
     assert len(probs) == 2 and all(abs(sum(p) - 1) < 1e-5 for p in probs)
     weights, grads = probe.incoming(0, 3)
     assert len(weights) == len(grads) == 49 and weights[7] == pytest.approx(probe.value("L0.N3.w7")[0])
+
+
+def moves_by(backend, before, after, lr):
+    """Whether a watched scalar went from `before` to `after` by exactly -lr*grad (plain SGD)."""
+    expected = before.data - lr * before.grad
+    if backend == "scalar":
+        return after.data == expected
+    return after.data == pytest.approx(expected, rel=1e-6, abs=1e-7)  # float32 arithmetic on the device
+
+
+def checkpoint_file(backend, directory):
+    return directory / ("scalar.json" if backend == "scalar" else "lightning.pt")
+
+
+@pytest.mark.parametrize("ending", ["stopped", "completed"])
+def test_a_resume_trains_at_the_configured_rate(backend, tiny_config, tiny_data, tmp_path, ending):
+    """`--resume RUN --lr X`: the first update after the resume moves a weight by exactly -X*grad on both."""
+    config = tiny_config.replace(optimizer="sgd", epochs=1 if ending == "completed" else 2)
+    control = RunControl(watched=["L0.N0.b"])
+
+    def stop_at_5(event):
+        if ending == "stopped" and isinstance(event, ScalarWatch) and event.step == 5:
+            control.stop()
+
+    _, first, _ = run(backend, config, tiny_data, control, on_event=stop_at_5, checkpoint_dir=tmp_path)
+    assert first.reason == ending
+    address = "L1.N2.b"
+    events, resumed, _ = run(backend, config.replace(epochs=2, lr=0.03), tiny_data, RunControl(watched=[address]),
+                             resume_from=checkpoint_file(backend, tmp_path))
+    assert resumed.reason == "completed" and not of(events, LearningRateChanged)
+    series = of(events, ScalarWatch)
+    assert series[0].step == first.steps + 1 and series[0].grad != 0
+    assert all(moves_by(backend, a, b, 0.03) for a, b in zip(series, series[1:], strict=False))
+    assert not moves_by(backend, series[0], series[1], 0.1)
+
+
+def test_the_step_schedule_drops_the_rate_at_the_same_step(backend, tiny_config, tiny_data):
+    """lr_drop_epochs=(2,): one LearningRateChanged before epoch 2's first update; updates move by -0.1*lr*grad."""
+    config = tiny_config.replace(optimizer="sgd", lr=0.1, epochs=3, lr_drop_epochs=(2,))
+    address = "L1.N2.b"
+    events, summary, _ = run(backend, config, tiny_data, RunControl(watched=[address]))
+    assert summary.reason == "completed"
+    changes = [(e.step, e.lr, e.previous, e.source) for e in of(events, LearningRateChanged)]
+    assert changes == [(12, 0.1 * 0.1, 0.1, "schedule")]  # 12 steps an epoch: before step 13's update
+    series = of(events, ScalarWatch)
+    assert [w.step for w in series] == list(range(1, 37))
+    for before, after in zip(series, series[1:], strict=False):
+        assert moves_by(backend, before, after, 0.1 if before.step <= 12 else 0.1 * 0.1), before.step
+    assert sum(w.grad != 0 for w in series[12:]) > 12
+
+
+def test_a_resume_applies_only_the_drops_of_epochs_not_started(backend, tiny_config, tiny_data, tmp_path):
+    """Stopped mid-epoch 2 after its drop: config.lr (as session.py rewrites it) goes on, no second drop."""
+    config = tiny_config.replace(optimizer="sgd", lr=0.1, epochs=3, lr_drop_epochs=(2, 3))
+    control = RunControl()
+
+    def stop_at_the_drop(event):
+        if isinstance(event, LearningRateChanged):
+            control.stop()
+
+    events, first, _ = run(backend, config, tiny_data, control, on_event=stop_at_the_drop, checkpoint_dir=tmp_path)
+    assert first.reason == "stopped" and first.steps == 13  # epoch 2's first update is taken with the drop
+    assert read_progress(backend, tmp_path)["batch_in_epoch"] == 1
+    (drop,) = of(events, LearningRateChanged)
+    events, _, _ = run(backend, config.replace(lr=drop.lr), tiny_data, RunControl(watched=["L0.N0.b"]),
+                       resume_from=checkpoint_file(backend, tmp_path))
+    changes = [(e.step, e.lr, e.previous) for e in of(events, LearningRateChanged)]
+    assert changes == [(24, 0.1 * 0.1 * 0.1, 0.1 * 0.1)]  # epoch 3's drop only

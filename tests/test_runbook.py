@@ -209,3 +209,31 @@ def test_conftest_keeps_tests_offline_and_out_of_the_cache():
     from core.data import cache_dir
 
     assert str(cache_dir()).startswith(os.environ["HOME"])
+
+
+def schedule(drops, epochs, position=None, lr=0.5):
+    """The rate each epoch trains with under the run book's schedule rule, from `position` on."""
+    book = RunBook(TrainConfig(epochs=epochs, lr_drop_epochs=drops), "r", total_steps=10, position=position)
+    rates = []
+    for epoch in range(book.position.epoch + 1, epochs + 1):
+        new = book.scheduled_lr(epoch, lr)
+        lr = lr if new is None else new
+        rates.append(lr)
+    return rates
+
+
+def test_the_schedule_drops_by_a_tenth_at_the_start_of_each_listed_epoch():
+    assert schedule((), 3) == [0.5, 0.5, 0.5]
+    assert schedule((2,), 3) == [0.5, 0.5 * 0.1, 0.5 * 0.1]
+    assert schedule((2, 4), 4) == [0.5, 0.5 * 0.1, 0.5 * 0.1, 0.5 * 0.1 * 0.1]
+    book = RunBook(TrainConfig(epochs=5, lr_drop_epochs=(2, 3)), "r", total_steps=10)
+    assert book.scheduled_lr(3, 1.0) == 1.0 * 0.1 * 0.1  # both due, each applied once
+    assert book.scheduled_lr(3, 1.0) is None and book.scheduled_lr(2, 1.0) is None  # never twice
+
+
+def test_a_resume_counts_the_epochs_already_started_as_applied():
+    # config.lr is the rate the run goes on with: it already holds the drops of epochs started before
+    mid_epoch_2 = Position(epoch=1, step=13, samples_seen=52, batch_in_epoch=1)
+    assert schedule((2, 3), 3, mid_epoch_2) == [0.5, 0.5 * 0.1]
+    after_epoch_1 = Position(epoch=1, step=12, samples_seen=48)
+    assert schedule((2, 3), 3, after_epoch_1) == [0.5 * 0.1, 0.5 * 0.1 * 0.1]

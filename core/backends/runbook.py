@@ -29,6 +29,7 @@ HINTS: dict[str, str] = {
     "diverged": "lower the learning rate",
 }
 SCALED_INIT_HINT = " or use scaled initialisation"
+LR_DROP = 0.1  # the step schedule's factor (TrainConfig.lr_drop_epochs)
 
 _INTS = ("epoch", "step", "samples_seen", "batch_in_epoch", "epoch_correct", "epoch_count", "bad_epochs")
 
@@ -135,6 +136,27 @@ class RunBook:
         self.reason: str | None = None  # set once the run's ending is known
         self.message = ""
         self.t0 = time.perf_counter()
+        p = self.position
+        # The configured lr is the rate the run goes on with (session.py keeps config.json's lr in step with
+        # every LearningRateChanged), so it already holds the drops of every epoch started before a resume.
+        self.lr_epoch = p.epoch + (1 if p.batch_in_epoch else 0)
+
+    # ---- the learning-rate schedule ----------------------------------------------------------------
+    def scheduled_lr(self, epoch: int, lr: float) -> float | None:
+        """The rate epoch `epoch` (1-based) trains with when the schedule changes `lr` now, else None.
+
+        Called before the epoch's first update: `lr` is multiplied by LR_DROP once for each epoch in
+        config.lr_drop_epochs that is <= `epoch` and was not applied yet (an epoch started before a resume
+        counts as applied). The backend sets its optimiser's rate and emits LearningRateChanged(source=
+        "schedule", step=steps taken so far).
+        """
+        due = [d for d in self.config.lr_drop_epochs if self.lr_epoch < d <= epoch]
+        self.lr_epoch = max(self.lr_epoch, epoch)
+        if not due:
+            return None
+        for _ in due:
+            lr = lr * LR_DROP
+        return lr
 
     # ---- per step --------------------------------------------------------------------------------
     def record_step(self, samples: int, loss_sum: float, correct: int) -> None:

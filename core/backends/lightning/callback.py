@@ -63,7 +63,7 @@ class EventsCallback(Callback):
         self.params = [p for lin in self.linears for p in (lin.weight, lin.bias)]
         self.watches = WatchBuffer(self.params, self.config.layer_sizes, self.emit, self.run_id)
         self.report_every = max(1, self.train.steps_per_epoch // REPORTS_PER_EPOCH)
-        self.lr = trainer.optimizers[0].param_groups[0]["lr"]  # a resumed run goes on with its saved rate
+        self.lr = trainer.optimizers[0].param_groups[0]["lr"]  # config.lr, also when resumed (module.py)
         self.box.publish(self.book.position.step, self.params, [p.grad for p in self.params])
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
@@ -88,6 +88,8 @@ class EventsCallback(Callback):
                 self._stop(now=True)
         if self.trainer.should_stop:
             return True
+        if self.book.position.batch_in_epoch == 0:  # the epoch's first update, past the stop check
+            self._schedule()
         if self.control.lr_pending:
             self._change_lr()
         following = self.book.position.batch_in_epoch + 1
@@ -180,6 +182,23 @@ class EventsCallback(Callback):
         result = evaluate_predictions(probs.numpy(), tensors[1].cpu().numpy())
         return loss, result.accuracy, result.to_event(self.run_id, step, epoch, split, loss)
 
+    def _schedule(self) -> None:
+        """The step schedule (config.lr_drop_epochs) at the start of this epoch, by the run book's rule."""
+        lr = self.book.scheduled_lr(self.epoch, self.lr)
+        if lr is None:
+            return
+        previous = self.lr
+        self._set_lr(lr)
+        if self.rank_zero:  # every rank applies it (the same epoch everywhere); one records it
+            self.emit(LearningRateChanged(run_id=self.run_id, step=self.book.position.step, lr=lr,
+                                          previous=previous, source="schedule"))
+
+    def _set_lr(self, lr: float) -> None:
+        for group in self.trainer.optimizers[0].param_groups:
+            group["lr"] = lr
+        self.lr = lr
+        self.module.drop_graph()  # a captured step holds the old rate; it is captured again at the next chunk
+
     def _change_lr(self) -> None:
         """Apply a requested learning rate from this step on (single-device runs; ranks could disagree)."""
         change = self.control.take_lr()
@@ -191,10 +210,7 @@ class EventsCallback(Callback):
                               message="learning-rate changes apply to single-device runs only; ignored"))
             return
         previous = self.lr
-        for group in self.trainer.optimizers[0].param_groups:
-            group["lr"] = lr
-        self.lr = lr
-        self.module.drop_graph()  # a captured step holds the old rate; it is captured again at the next step
+        self._set_lr(lr)
         self.emit(LearningRateChanged(run_id=self.run_id, step=self.book.position.step, lr=lr, previous=previous,
                                       source=source))
 

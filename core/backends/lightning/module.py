@@ -64,10 +64,10 @@ class MnistModule(L.LightningModule):
             from core.backends.lightning.graphs import CapturedStep
 
             self.captured = CapturedStep(self.net, self.loss_fn, optimizer.optimizer, self.config.batch_size, *chunk[0])
-        captured = self.captured
         for x, y in chunk:
-            if self.gate():  # pause, stop (within one mini-batch) and the report schedule
+            if self.gate():  # pause, stop (within one mini-batch), rate changes and the report schedule
                 return
+            captured = self.captured  # after gate: a rate change drops the graph, which holds the old rate
             self.current = (x, y)
             if captured is not None and captured.fits(x) and not self.record:
                 captured.step(x, y)  # forward, backward, SGD update and the loss/accuracy sums, replayed
@@ -100,7 +100,9 @@ class MnistModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         optimizer = make_optimizer(self.config, self.parameters())
         if self.optimizer_state is not None:
-            optimizer.load_state_dict(self.optimizer_state)
+            optimizer.load_state_dict(self.optimizer_state)  # momentum / Adam buffers go on ...
+            for group in optimizer.param_groups:  # ... at the configured rate, as on the handmade engine
+                group["lr"] = self.config.lr  # (config.json's lr follows every change of a recorded run)
         return optimizer
 
     def drop_graph(self) -> None:

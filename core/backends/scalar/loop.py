@@ -236,6 +236,8 @@ class ScalarRun:
                 paused_s, win_paused, now = paused_s + t, win_paused + t, perf()
             if control.stop_requested:
                 self._stopped(epoch)  # a stop during the pause drops this step's update
+            if pos.batch_in_epoch == 0:  # the epoch's first update, past the last stop check: a checkpoint
+                self._schedule(epoch)    # never has the drop applied without the epoch started
             if control.lr_pending:  # before this step is counted: event.step = steps taken with the old rate
                 self._change_lr(pos.step)
             book.record_step(len(batch), batch_loss, batch_correct)
@@ -258,6 +260,16 @@ class ScalarRun:
             if control.stop_requested:
                 self._stopped(epoch)
         self._end_epoch(epoch, perf() - train_start - paused_s)
+
+    def _schedule(self, epoch: int) -> None:
+        """The step schedule (config.lr_drop_epochs) at the start of epoch `epoch`, by the run book's rule."""
+        lr = self.book.scheduled_lr(epoch, self.opt.lr)
+        if lr is None:
+            return
+        previous, self.opt.lr = self.opt.lr, lr
+        step = self.book.position.step
+        self.emit(LearningRateChanged(run_id=self.run_id, step=step, lr=lr, previous=previous, source="schedule"))
+        self.log("info", f"learning rate {previous:g} -> {lr:g} at the start of epoch {epoch} (schedule)")
 
     def _change_lr(self, step: int) -> None:
         """A new learning rate from the front end or the run folder, used from this step's update on."""
