@@ -499,3 +499,51 @@ def test_learning_rate_changed_mid_run_moves_weights_by_the_new_rate(tiny_config
     assert watches[3].data == watches[2].data - 0.05 * watches[2].grad
     assert watches[4].data == watches[3].data - 0.5 * watches[3].grad
     assert any(isinstance(e, StepEnded) for e in events)
+
+
+def train_recorded(config, data, tmp_path, *, resume=None, stop_at=None):
+    """A recorded run through core.session (config.json follows rate changes); returns (run dir, events)."""
+    from core.session import run_training
+
+    control, events, where = RunControl(watched=["L0.N0.b"]), [], []
+
+    def emit(event):
+        events.append(event)
+        if stop_at is not None and isinstance(event, ScalarWatch) and event.step == stop_at:
+            control.stop()
+
+    run_training(None if resume else config, emit, control, runs_dir=tmp_path, resume=resume, data=data,
+                 on_run_dir=where.append)
+    return (where[0] if where else resume), events
+
+
+def final_parameters(run_dir):
+    return json.loads((run_dir / "checkpoints" / CHECKPOINT_NAME).read_text())["parameters"]
+
+
+def test_one_scheduled_run_equals_a_run_resumed_at_a_tenth_of_the_rate(tiny_config, tiny_data, tmp_path):
+    """epochs=2 with a drop at 2 == 1 epoch, then --resume with lr=0.1*lr, epochs=2: bit for bit (momentum too)."""
+    config = tiny_config.replace(optimizer="momentum", momentum=0.9, lr=0.1)
+    scheduled, _ = train_recorded(config.replace(epochs=2, lr_drop_epochs=(2,)), tiny_data, tmp_path / "a")
+    by_hand, _ = train_recorded(config.replace(epochs=1), tiny_data, tmp_path / "b")
+    from core.config import TrainConfig
+
+    resumed = TrainConfig.load(by_hand / "config.json").replace(lr=0.1 * config.lr, epochs=2)
+    resumed.save(by_hand / "config.json")  # what `--resume RUN --lr 0.01 --epochs 2` writes
+    train_recorded(None, tiny_data, tmp_path / "b", resume=by_hand)
+    assert final_parameters(scheduled) == final_parameters(by_hand)
+
+
+@pytest.mark.parametrize("stop_at", [5, 12, 13, 30])
+def test_a_stopped_scheduled_run_resumes_exactly(tiny_config, tiny_data, tmp_path, stop_at):
+    """Stopped before, at or after a drop and resumed from its record: the same weights and rate changes."""
+    from core.events import LearningRateChanged
+
+    config = tiny_config.replace(optimizer="momentum", lr=0.1, epochs=4, lr_drop_epochs=(2, 4))
+    straight, events = train_recorded(config, tiny_data, tmp_path / "a")
+    stopped, first = train_recorded(config, tiny_data, tmp_path / "b", stop_at=stop_at)
+    _, second = train_recorded(None, tiny_data, tmp_path / "b", resume=stopped)
+    assert final_parameters(stopped) == final_parameters(straight)
+    changes = [(e.step, e.lr) for e in first + second if isinstance(e, LearningRateChanged)]
+    assert changes == [(e.step, e.lr) for e in events if isinstance(e, LearningRateChanged)]
+    assert changes == [(12, 0.1 * 0.1), (36, 0.1 * 0.1 * 0.1)]

@@ -169,6 +169,9 @@ def run_main(capsys, *args: str) -> tuple[int, str]:
         (["--lr", "9" * 400], "--lr: '999999999999999999999999999999999999999... (402 characters) is not a finite"),
         (["--epochs", "9" * 5000], "--epochs: '999999999999999999999999999999999999999... (5002 characters) is not"),
         (["--threads", "-1", "--cuda-graphs"], "--threads: -1 must be between 0 and 1024 (0 = auto)"),
+        (["--lr-drop-epochs", "4,6", "--epochs", "5"], "--lr-drop-epochs: 4,6: each epoch must be between 2 and "
+                                                       "the last epoch (5)"),
+        (["--lr-drop-epochs", "5;6"], "--lr-drop-epochs: '5;6' must be comma-separated epoch numbers such as 4,6"),
     ],
 )
 def test_bad_values_are_one_clear_line_exit_2(capsys, args, line):

@@ -7,7 +7,7 @@ from dataclasses import fields
 
 import pytest
 
-from core.config import FIELDS, WIDGETS, TrainConfig, parse_hidden
+from core.config import FIELDS, WIDGETS, TrainConfig, parse_epochs, parse_hidden
 from core.config_files import read_settings
 from core.problems import ConfigError, Problem
 
@@ -166,3 +166,19 @@ def test_parse_hidden_and_replace():
         parse_hidden("9" * 5000)
     assert TrainConfig().replace(hidden="8", lr="0.5") == TrainConfig(hidden=(8,), lr=0.5)
     assert TrainConfig().replace(cuda_graphs="true").cuda_graphs is True
+
+
+def test_lr_drop_epochs_parse_round_trip_and_check():
+    assert parse_epochs("4, 6") == (4, 6) and parse_epochs("none") == parse_epochs(" ") == ()
+    with pytest.raises(ValueError, match="comma-separated epoch numbers"):
+        parse_epochs("4;6")
+    config = TrainConfig(epochs=6).replace(lr_drop_epochs="4,6")
+    assert config.lr_drop_epochs == (4, 6) and config.problems() == []
+    assert TrainConfig.from_json(config.to_json()) == config and config.to_dict()["lr_drop_epochs"] == [4, 6]
+    assert TrainConfig(epochs=5).replace(lr_drop_epochs=5).lr_drop_epochs == (5,)
+    assert TrainConfig(epochs=5, lr_drop_epochs=(1, 6)).problems() == [
+        Problem("lr_drop_epochs", "1,6: each epoch must be between 2 and the last epoch (5)")]
+    assert TrainConfig(epochs=5, lr_drop_epochs=(4, 4)).problems() == [
+        Problem("lr_drop_epochs", "4,4: epochs must be strictly increasing")]
+    assert [p.field for p in TrainConfig(lr_drop_epochs=("2",)).problems()] == ["lr_drop_epochs"]
+    assert FIELDS["lr_drop_epochs"].flag == "--lr-drop-epochs" and FIELDS["lr_drop_epochs"].widget == "sizes"
