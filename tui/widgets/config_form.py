@@ -35,7 +35,7 @@ def choice_label(name: str, value: object) -> str:
 
 def field_text(name: str, value: object) -> str:
     """A field's value as the text its Input shows."""
-    if name == "hidden":
+    if FIELDS[name].widget == "sizes":  # hidden layers, lr drop epochs: "64,32", or "none" when empty
         return ",".join(map(str, value)) if value else "none"  # type: ignore[arg-type]
     return str(value)
 
