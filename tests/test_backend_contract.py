@@ -222,3 +222,35 @@ def test_a_resume_applies_only_the_drops_of_epochs_not_started(backend, tiny_con
                        resume_from=checkpoint_file(backend, tmp_path))
     changes = [(e.step, e.lr, e.previous) for e in of(events, LearningRateChanged)]
     assert changes == [(24, 0.1 * 0.1 * 0.1, 0.1 * 0.1)]  # epoch 3's drop only
+
+
+def test_test_confusion_matrix_recomputed_from_the_checkpoint(backend, tiny_config, tiny_data, tmp_path):
+    """The recorded test matrix equals one recomputed independently (numpy) from the final checkpoint's weights."""
+    import numpy as np
+
+    events, summary, _ = run(backend, tiny_config.replace(epochs=1), tiny_data, checkpoint_dir=tmp_path)
+    (test,) = [e for e in of(events, Evaluation) if e.split == "test"]
+    if backend == "scalar":
+        doc = json.loads((tmp_path / "scalar.json").read_text())
+        params = doc["parameters"]
+        sizes = tiny_config.layer_sizes
+        layers = [(np.array([[params[f"L{k}.N{j}.w{i}"] for i in range(sizes[k])] for j in range(sizes[k + 1])]),
+                   np.array([params[f"L{k}.N{j}.b"] for j in range(sizes[k + 1])])) for k in range(len(sizes) - 1)]
+    else:
+        import torch
+
+        state = torch.load(tmp_path / "lightning.pt", weights_only=True)["model"]
+        weights = [v.double().numpy() for k, v in state.items() if k.endswith("weight")]
+        biases = [v.double().numpy() for k, v in state.items() if k.endswith("bias")]
+        layers = list(zip(weights, biases, strict=True))
+    x = tiny_data.test.images.astype(np.float64)
+    for k, (w, b) in enumerate(layers):
+        x = x @ w.T + b
+        if k < len(layers) - 1:
+            x = np.maximum(x, 0.0)  # tiny_config's activation: relu
+    predicted, labels = x.argmax(1), tiny_data.test.labels
+    expected = np.zeros((10, 10), dtype=int)
+    np.add.at(expected, (labels, predicted), 1)
+    assert tiny_config.activation == "relu"
+    assert [list(row) for row in test.confusion] == expected.tolist()
+    assert summary.test_accuracy == np.trace(expected) / expected.sum()
