@@ -52,7 +52,11 @@ def load_checkpoint(path: Path, config: TrainConfig) -> tuple[dict[str, Any], Po
     saved = state.get("config")
     if not isinstance(saved, dict):
         raise ValueError(f"{path}: the checkpoint has no config")
-    saved_sizes = (saved.get("input_size", 0) ** 2, *tuple(saved.get("hidden", ())), 10)
+    side, hidden = saved.get("input_size"), saved.get("hidden", ())
+    if (type(side) is not int or not isinstance(hidden, (list, tuple))
+            or not all(type(h) is int for h in hidden)):  # a damaged or foreign file, not a TypeError
+        raise ValueError(f"{path}: the checkpoint's config does not describe a network")
+    saved_sizes = (side**2, *hidden, 10)
     if saved_sizes != config.layer_sizes:
         raise ValueError(
             f"{path}: checkpoint network {'-'.join(map(str, saved_sizes))} does not match the configured "
