@@ -33,7 +33,7 @@ CODE = (
 # The app's three latency measures, each undone by a patch in the child process.
 NO_YIELD = "import tui.runner as r\nr.UiControl.ui_busy = lambda self: None\n"
 NO_FREEZE = "import tui.runner as r\nr.GcFreeze.freeze = lambda self: None\n"
-PLAIN = "a.RUN_SWITCH_INTERVAL = 0.005\n" + NO_YIELD + NO_FREEZE
+PLAIN = "import tui.priority as p\np.RUN_SWITCH_INTERVAL = 0.005\n" + NO_YIELD + NO_FREEZE
 
 
 def measure(presses: int, patch: str = "", train: bool = True) -> dict[str, list[float]]:

@@ -28,6 +28,7 @@ from core.events import (
     RunStarted,
     StepEnded,
 )
+from tui.compared import ComparedRuns
 from tui.estimate import Estimator
 from tui.history import History
 from tui.marks import RunMarks
@@ -62,6 +63,7 @@ class RunController:
                  wake: Callable[[], None] | None = None) -> None:
         self.history = History()
         self.marks = RunMarks()  # learning-rate changes, commands, system figures of the current run
+        self.compared = ComparedRuns()  # the runs of the last comparison (the inspector reads them)
         self.estimator = Estimator()
         self.pump = EventPump(wake or (lambda: None))
         self.on_state = on_state or (lambda state: None)
@@ -129,15 +131,15 @@ class RunController:
             self._record("pause")
         return self.state
 
-    def stop(self) -> Note | None:
-        """Ask the run to stop after its current step (None when it is already stopping)."""
+    def stop(self, source: str = "dashboard") -> Note | None:
+        """Ask the run to stop after its current step (None when it is already stopping); `source` asked."""
         if not self.active or self.control is None:
             raise Refused("No run is going.")
         if self.state == STOPPING:
             return None
+        self._record("stop", source)  # first: once asked to stop, the run may end before the record takes it
         self.control.stop()
         self._go(STOPPING)
-        self._record("stop")
         return Note("stop requested: the run ends after the current step")
 
     def set_lr(self, lr: float) -> Note:
@@ -148,11 +150,11 @@ class RunController:
         return Note(f"learning rate {lr:g} requested: the run applies it at its next step", log=False,
                     title="Learning rate")
 
-    def _record(self, command: str) -> None:
+    def _record(self, command: str, source: str = "dashboard") -> None:
         """Put the dashboard's command into the run's record (when the backend was wrapped to allow it)."""
         record = getattr(self.trainer, "record", None)
         if callable(record):
-            record(command, self.history.current.step if self.history.current else 0)
+            record(command, self.history.current.step if self.history.current else 0, source)
 
     def quit(self) -> None:
         """Ask a training thread to stop (thread workers are not killed when the app exits)."""

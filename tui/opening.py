@@ -1,4 +1,5 @@
-"""Runs from the runs folder: the runs table (`o`), one run opened from its record, several compared.
+"""Runs from the runs folder: the runs table (`o`), one run opened from its record (followed while it is
+written), several compared.
 
 Plain functions of the app: what they change lives in the app's RunController (the viewed run, its probe,
 its digits and evaluations); the screens are tui.compare's.
@@ -27,11 +28,24 @@ def runs_chosen(app: Any, choice: Any) -> None:
     if choice.action == "compare":
         from tui.compare import CompareScreen
 
+        app.controller.compared.set(choice.runs)  # the inspector compares watched scalars across them
         app.push_screen(CompareScreen(choice.runs, choice.baseline, export_dir=app.runs_dir))
     elif app.controller.active:
         app.notify("Stop the run before opening another one (comparing runs is fine: c).", severity="warning")
     else:
-        app.open_run_dir(Path(choice.runs[0]))
+        open_run_dir(app, Path(choice.runs[0]))
+
+
+def open_run_dir(app: Any, path: Path) -> None:
+    """Show a recorded run's curves and configuration; follow it live while another process writes it."""
+    if not show_record(app, path):
+        return
+    followed = app.following.begin(path)
+    if followed is not None:
+        app.log_pane.add(f"following {path.name} live: x stops it, p pauses it, L changes its learning rate",
+                         source="follow")
+        app.run_worker(partial(followed.run, app.post_message), thread=True, exit_on_error=False,
+                       group="follow", name="follow")
 
 
 def show_record(app: Any, path: Path) -> bool:

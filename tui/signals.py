@@ -4,6 +4,7 @@ The first signal asks the app to stop its run (checkpoint, summary `stopped`, th
 once the training thread has returned; a second one exits at once. Python runs signal handlers on the main
 thread, which is the app's own event-loop thread, between two bytecodes: the handler only schedules the
 app's callback on the loop (`call_soon_threadsafe` is safe there; `call_from_thread` refuses the app's thread).
+`StopThenExit` (a plain class the app owns) is that callback: the stop is recorded with source "signal".
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import signal
 import sys
 import threading
 from typing import Any, Callable
+
+from tui.controller import STOPPING, RunController
+from tui.steering import Steering
 
 SIGNALS = tuple(s for s in (getattr(signal, "SIGHUP", None), signal.SIGTERM) if s is not None)
 # Leave the alternate screen, show the cursor, stop mouse reporting: a second SIGTERM in a live terminal.
@@ -69,3 +73,35 @@ def signal_name(signum: int) -> str:
         return signal.Signals(signum).name
     except ValueError:
         return f"signal {signum}"
+
+
+class StopThenExit:
+    """The app owns one: the first SIGHUP/SIGTERM stops its run (recorded with source "signal"), then exits."""
+
+    def __init__(self, controller: RunController, steering: Steering, *, exit: Callable[[int], Any],
+                 log: Callable[[str], Any]) -> None:
+        self.controller, self.steering = controller, steering
+        self.exit, self.log = exit, log  # App.exit(return_code); a warning line in the log pane
+        self.exit_after_run = 0  # the signal to exit with once the run has ended
+        self.handlers = SignalStop(self.first)
+
+    def install(self) -> None:
+        self.handlers.install()
+
+    def restore(self) -> None:
+        self.handlers.restore()
+
+    def first(self, signum: int) -> None:
+        """Stop the run as Ctrl+C does headless (recorded as stopped), exit once it ended; no run: exit now."""
+        if not self.controller.active:
+            self.exit(128 + signum)
+            return
+        self.exit_after_run = signum
+        self.log(f"{signal_name(signum)}: stopping the run, then exiting (a second signal exits at once)")
+        if self.controller.state != STOPPING:
+            self.steering.stop("signal")
+
+    def run_ended(self) -> None:
+        """The training thread returned: exit when a signal asked for it."""
+        if self.exit_after_run:
+            self.exit(128 + self.exit_after_run)  # the CLI's exit status, as headless

@@ -110,6 +110,8 @@ def test_sighup_stops_the_run_with_a_whole_record_then_exits(dashboard):
     assert checkpoints, "a stopped run leaves a checkpoint to resume from"
     last = json.loads((run_dir / "events.jsonl").read_text().splitlines()[-1])
     assert last["type"] == "RunFinished" and last["reason"] == "stopped" and last["steps"] == summary["steps"]
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert [(e["command"], e["source"]) for e in events if e["type"] == "ControlApplied"] == [("stop", "signal")]
 
 
 def test_sigterm_stops_the_run_too(dashboard):

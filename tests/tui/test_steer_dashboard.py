@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -52,6 +53,10 @@ def test_recording_trainer_records_only_while_it_fits():
     assert [(type(e), e.run_id, e.step, e.command, e.source) for e in seen] == [
         (ControlApplied, "r1", 7, "pause", "dashboard")]
     assert trainer.probe() is None  # anything else goes to the backend
+    trainer.inner.fit = lambda config, data, emit, control, **kw: trainer.record("stop", 9, "signal")
+    seen.clear()
+    assert trainer.fit(TINY, None, seen.append, None, run_id="r2")
+    assert [(e.run_id, e.step, e.command, e.source) for e in seen] == [("r2", 9, "stop", "signal")]
 
 
 async def test_lr_dialog_refuses_bad_values_and_cancels(tmp_path):
@@ -110,3 +115,19 @@ async def test_L_changes_the_learning_rate_of_an_own_run(tmp_path):
     changes = [(e.lr, e.previous, e.source) for e in events if isinstance(e, LearningRateChanged)]
     assert changes == [(0.02, 0.05, "dashboard")]
     assert isinstance(events[-1], RunFinished) and events[-1].reason == "stopped"
+
+
+async def test_a_signal_stop_is_recorded_with_source_signal_then_the_app_exits(tmp_path):
+    trainer = ScriptedTrainer(steps_per_epoch=5000, delay=0.002)
+    app = make_app(TINY, runs_dir=tmp_path / "runs", trainer_factory=lambda backend: trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.history.current is not None and app.history.current.step >= 3)
+        run_dir = Path(app.history.current.started.run_dir)
+        app.signals.first(signal.SIGTERM)  # what the SIGTERM handler schedules on the app's loop
+        assert app.state == "stopping"
+        await wait_for(pilot, lambda: app.return_code is not None)
+    assert app.return_value == 128 + signal.SIGTERM  # the CLI exits with what app.run() returns
+    events = read_jsonl(run_dir / "events.jsonl")
+    assert [(e.command, e.source) for e in events if isinstance(e, ControlApplied)] == [("stop", "signal")]
+    assert [e.reason for e in events if isinstance(e, RunFinished)] == ["stopped"]

@@ -1,0 +1,55 @@
+"""Keys first: how the dashboard keeps its UI thread responsive beside a handmade-engine training thread.
+
+The handmade engine is pure Python and holds the GIL between bytecodes. While such a run goes, three
+measures give the UI thread its share back (each measured in bench/tui_latency.py): a shorter switch
+interval, the training thread stepping aside while a key press or a plot rebuild is handled
+(`UiControl.ui_busy`), and the cyclic GC frozen once the model exists (`GcFreeze`).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+from core.config import TrainConfig
+from tui.controller import RUNNING, STARTING, RunController
+from tui.runner import GcFreeze
+
+# A shorter switch interval lets the UI thread take the GIL back sooner after each key press or timer tick.
+RUN_SWITCH_INTERVAL = 0.001
+
+
+class UiPriority:
+    """The app owns one: told when a run starts, has a model and is over; asked to yield on each key press."""
+
+    def __init__(self, controller: RunController, after_refresh: Callable[[Callable[[], None]], Any]) -> None:
+        self.controller = controller
+        self.after_refresh = after_refresh  # App.call_after_refresh: run a callback once the frame is drawn
+        self.gc_freeze = GcFreeze()
+        self.switch_interval = sys.getswitchinterval()
+
+    def run_started(self, config: TrainConfig) -> None:
+        """A run of `config` starts (only the handmade engine needs the short switch interval)."""
+        if config.backend == "scalar":
+            sys.setswitchinterval(RUN_SWITCH_INTERVAL)
+
+    def model_exists(self) -> None:
+        """The run's model exists (a step ended): freeze what is alive out of the cyclic GC."""
+        self.gc_freeze.freeze()
+
+    def run_over(self) -> None:
+        """No run goes any more: the interpreter's own settings again."""
+        self.restore_switch_interval()
+        self.gc_freeze.thaw()
+
+    def restore_switch_interval(self) -> None:
+        sys.setswitchinterval(self.switch_interval)
+
+    def busy(self) -> None:
+        """Have the training thread step aside until the next frame is on screen."""
+        # Only the handmade engine needs it: torch releases the GIL inside its kernels.
+        config, control = self.controller.run_config, self.controller.control
+        if control is not None and config is not None and config.backend == "scalar" and self.controller.state in (
+                STARTING, RUNNING):
+            control.ui_busy()
+            self.after_refresh(control.ui_idle)
