@@ -8,6 +8,7 @@ survives new runs.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -16,9 +17,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, Tree
+from textual.worker import Worker, WorkerState
 
 from core.address import AddressError, parse, validate
 from tui.widgets.inspector_check import GradCheckPane
+from tui.widgets.inspector_compare import ComparedColumns
 from tui.widgets.inspector_graph import GraphPane, NetworkTree
 from tui.widgets.inspector_layers import HeatmapPane, LayerStatsPane
 from tui.widgets.inspector_live import LiveReader
@@ -59,6 +62,7 @@ class InspectorScreen(Screen[None]):
         Binding("n", "graph", "graph"),
         Binding("l", "layers", "layers"),
         Binding("p", "pause", "pause"),
+        Binding("c", "toggle_compare", "compared runs"),  # in the footer only when runs were compared
     ]
     DEFAULT_CSS = """
     InspectorScreen #inspector-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
@@ -77,6 +81,8 @@ class InspectorScreen(Screen[None]):
         self.neuron: tuple[int, int] | None = None  # whose heatmap is shown
         self._drawn: tuple = ()
         self._sizes: tuple[int, ...] = ()
+        self.compared = ComparedColumns(app.controller.compared, lambda text: self.notify(
+            text, title="Compare watched scalars", severity="warning"))
 
     # ---- layout ----------------------------------------------------------------------------------
 
@@ -104,6 +110,7 @@ class InspectorScreen(Screen[None]):
         self.prune_watches()
         if self.dash.watched:
             self.neuron = neuron_of(self.dash.watched[0]) or self.neuron
+        self.load_compared()
         self.refresh_view(force=True)
         self.set_interval(REFRESH_S, self.refresh_view)
         # letters are the screen's keys, so typing starts only on `a`; with nothing watched, start there
@@ -120,8 +127,10 @@ class InspectorScreen(Screen[None]):
             self._sizes = sizes
         run = self.live.run()
         probe = self.live.probe()
+        compared = self.dash.controller.compared
         key = (self.dash.history.version, tuple(self.dash.watched), self.neuron, sizes, self.live.state(),
-               id(probe), probe.step() if probe is not None else None, self.watch_pane.selected)
+               id(probe), probe.step() if probe is not None else None, self.watch_pane.selected,
+               compared.version, self.compared.shown)
         if key == self._drawn and not force:
             return
         self._drawn = key
@@ -136,13 +145,38 @@ class InspectorScreen(Screen[None]):
         self.query_one("#inspector-title", Static).update(
             Text(f"Gradient inspector · {self.live.backend()} · {shape} · {run_text} · {status}")
         )
-        self.watch_pane.refresh_rows(self.dash.watched, run, engine_only=not graph_nodes)
-        self.watch_pane.refresh_detail(run, self.live.describe(self.watch_pane.selected))
+        own = [p for p in (self.dash.controller.run_dir, run.started.run_dir if run and run.started else None) if p]
+        columns = self.compared.columns(sizes, [Path(p) for p in own])
+        self.watch_pane.refresh_rows(self.dash.watched, run, engine_only=not graph_nodes, extra=columns)
+        detail = (self.live.describe(self.watch_pane.selected), self.compared.detail(columns, self.watch_pane.selected))
+        self.watch_pane.refresh_detail(run, "\n".join(filter(None, detail)))
         if self.query_one(TabbedContent).active == "graph-tab":  # draw only the visible tab
             self.graph_pane.redraw()
         else:
             self.query_one(LayerStatsPane).show(run.layer_stats if run else {}, sizes, step)
             self.show_heatmap()
+
+    # ---- the compared runs (the runs table's last comparison) -------------------------------------------
+
+    def load_compared(self) -> None:
+        """Load the compared runs' checkpoints not loaded yet, off the UI thread."""
+        if self.dash.controller.compared.pending():
+            self.run_worker(self.dash.controller.compared.load_pending, thread=True, exit_on_error=False,
+                            group="compared", name="load compared runs")
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "compared" and event.state == WorkerState.SUCCESS:
+            self.refresh_view(force=True)
+
+    def action_toggle_compare(self) -> None:
+        self.compared.shown = not self.compared.shown
+        self.notify("compared runs shown" if self.compared.shown else "compared runs hidden", timeout=2)
+        self.refresh_view(force=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "toggle_compare":  # hidden (not dimmed) without a comparison: the footer stays as it was
+            return bool(self.dash.controller.compared.runs)
+        return True
 
     def show_heatmap(self) -> None:
         heatmap = self.query_one(HeatmapPane)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from rich.text import Text
@@ -17,6 +18,15 @@ from tui.render import fmt, spark_text, sparkline_data
 
 COLUMNS = ("address", "data", "grad", "last update", "data ∿", "grad ∿")
 SPARK = 10  # characters per table sparkline; the highlighted scalar gets full-width Sparkline widgets
+
+
+@dataclass(frozen=True)
+class ExtraColumn:
+    """A column after "data" (another run's value of each address): its key, heading, and cell per address."""
+
+    key: str
+    label: str
+    cell: Callable[[str], Text | str]
 
 
 class AddressSuggester(Suggester):
@@ -71,6 +81,7 @@ class WatchPane(Vertical):
         super().__init__(**kwargs)
         self.suggester = suggester
         self.addresses: list[str] = []
+        self.extra: tuple[ExtraColumn, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="address, e.g. L0.N12.w345, L1.N3.b, L0.N12.z, loss (enter adds)",
@@ -86,9 +97,26 @@ class WatchPane(Vertical):
             yield Sparkline([], id="grad-spark")
 
     def on_mount(self) -> None:
+        self.set_columns(())
+
+    def set_columns(self, extra: Sequence[ExtraColumn]) -> None:
+        """The table's columns: COLUMNS with `extra` after "data" (rows are added again by refresh_rows)."""
         table = self.table
-        for name in COLUMNS:
+        table.clear(columns=True)
+        self.extra, self.addresses = tuple(extra), []
+        for name in COLUMNS[:2]:
             table.add_column(name, key=name)
+        for column in self.extra:
+            table.add_column(column.label, key=column.key)
+        for name in COLUMNS[2:]:
+            table.add_column(name, key=name)
+
+    def row(self, address: str, run: RunHistory | None, engine_only: bool = False) -> dict[str, object]:
+        """Column key -> cell of one row."""
+        cells: dict[str, object] = dict(zip(COLUMNS, watch_row(address, run, engine_only), strict=True))
+        for column in self.extra:
+            cells[column.key] = column.cell(address)
+        return cells
 
     @property
     def table(self) -> DataTable:
@@ -105,21 +133,29 @@ class WatchPane(Vertical):
             return None
         return self.addresses[min(table.cursor_row, len(self.addresses) - 1)]
 
-    def refresh_rows(self, addresses: Sequence[str], run: RunHistory | None, engine_only: bool = False) -> None:
-        """Make the table show exactly `addresses`, with values from the run's history."""
+    def refresh_rows(self, addresses: Sequence[str], run: RunHistory | None, engine_only: bool = False,
+                     extra: Sequence[ExtraColumn] | None = None) -> None:
+        """Make the table show exactly `addresses`, with values from the run's history (and `extra` columns)."""
         table = self.table
+        keep = self.selected
+        if extra is not None and [(c.key, c.label) for c in extra] != [(c.key, c.label) for c in self.extra]:
+            self.set_columns(extra)
+        elif extra is not None:
+            self.extra = tuple(extra)
         if list(addresses) != self.addresses:
-            keep = self.selected
             table.clear()
+            keys = [str(column.key.value) for column in table.ordered_columns]
             for address in addresses:
-                table.add_row(*watch_row(address, run, engine_only), key=address)
+                cells = self.row(address, run, engine_only)
+                table.add_row(*(cells[key] for key in keys), key=address)
             self.addresses = list(addresses)
             if keep in self.addresses:
                 table.move_cursor(row=self.addresses.index(keep))
             return
         for address in addresses:
-            for name, value in zip(COLUMNS[1:], watch_row(address, run, engine_only)[1:], strict=True):
-                table.update_cell(address, name, value, update_width=True)
+            for name, value in self.row(address, run, engine_only).items():
+                if name != COLUMNS[0]:
+                    table.update_cell(address, name, value, update_width=True)
 
     def refresh_detail(self, run: RunHistory | None, live: str = "") -> None:
         """Big sparklines and a summary line for the highlighted scalar."""
