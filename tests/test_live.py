@@ -26,7 +26,7 @@ def _wait_for(predicate, timeout: float = 30.0) -> None:
 
 def test_a_run_obeys_its_folder_and_records_each_command(tmp_path, tiny_config, tiny_data, monkeypatch):
     monkeypatch.setattr(live, "SYSTEM_EVERY_S", 0.05)
-    config = tiny_config.replace(epochs=50, batch_size=1, optimizer="sgd", lr=0.1)
+    config = tiny_config.replace(epochs=2000, batch_size=1, optimizer="sgd", lr=0.1)  # far longer than the test
     events, dirs, result = [], [], []
     control = RunControl()
     worker = threading.Thread(target=lambda: result.append(run_training(

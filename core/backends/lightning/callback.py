@@ -78,6 +78,12 @@ class EventsCallback(Callback):
     def gate(self) -> bool:
         """Called before each mini-batch: hold while paused, True when the run must stop now."""
         if self.control.paused:
+            # Paused between steps: the probe answers from the weights as they are now (after the last update,
+            # with that step's gradients), not from a snapshot taken before it.
+            latest = self.box.latest()
+            if self.rank_zero and (latest is None or latest.step != self.book.position.step):
+                self.box.publish(self.book.position.step, self.params, [p.grad for p in self.params],
+                                 self.module.current)
             t = time.perf_counter()
             self.control.wait_while_paused()
             self.paused += time.perf_counter() - t
