@@ -76,6 +76,9 @@ class Neuron(Module):
     def named_parameters(self) -> list[tuple[str, Scalar]]:
         return [*((f"w{i}", w) for i, w in enumerate(self.w)), ("b", self.b)]
 
+    def parameters(self) -> list[Scalar]:
+        return [*self.w, self.b]  # without naming them: 52,650 f-strings cost a probe answer 27 ms
+
 
 class Layer(Module):
     """A row of neurons sharing the same inputs."""
@@ -99,6 +102,9 @@ class Layer(Module):
 
     def named_parameters(self) -> list[tuple[str, Scalar]]:
         return [(f"N{j}.{name}", p) for j, n in enumerate(self.neurons) for name, p in n.named_parameters()]
+
+    def parameters(self) -> list[Scalar]:
+        return [p for n in self.neurons for p in n.parameters()]
 
 
 class MLP(Module):
@@ -129,6 +135,9 @@ class MLP(Module):
 
     def named_parameters(self) -> list[tuple[str, Scalar]]:
         return [(f"L{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()]
+
+    def parameters(self) -> list[Scalar]:
+        return [p for layer in self.layers for p in layer.parameters()]
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:

@@ -343,3 +343,9 @@ def test_numpy_row_input_gives_the_same_result_as_a_list():
     x = small_input(6)
     as_list = [o.data for o in model(x)]
     assert [o.data for o in model(np.array(x, dtype=np.float64))] == as_list
+
+
+def test_parameters_are_the_named_parameters_in_order():
+    model = MLP(5, [3, 2], seed=1)
+    assert [id(p) for p in model.parameters()] == [id(p) for _, p in model.named_parameters()]
+    assert [id(p) for p in model.layers[1].parameters()] == [id(p) for _, p in model.layers[1].named_parameters()]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from textual import events, on
 from textual.app import App, ComposeResult
@@ -294,6 +294,10 @@ class MnistDashApp(App[None]):
             self.push_screen(InspectorScreen(self))
         except Exception as exc:  # a broken inspector must not take the dashboard down
             self.notify(f"inspector: {type(exc).__name__}: {exc}", severity="error")
+
+    def hold_training(self) -> Callable[[], None]:
+        """Let UI work done in a worker (the digits canvas asking the probe) have the GIL; call the result after."""
+        return self.priority.hold()
 
     def action_digits(self) -> None:
         """The model shown, on real digits: its answers, its confusion matrix, and a digit you draw."""

@@ -47,9 +47,28 @@ class UiPriority:
 
     def busy(self) -> None:
         """Have the training thread step aside until the next frame is on screen."""
+        control = self._yielding_control()
+        if control is not None:
+            control.ui_busy()
+            self.after_refresh(control.ui_idle)
+
+    def hold(self) -> Callable[[], None]:
+        """Have the training thread step aside until the returned callable runs (at most UI_YIELD_MAX_S).
+
+        For work the UI waits on in a worker thread, such as the probe answering a digit being drawn: beside a
+        handmade-engine run it measured 265 ms median for 13 ms of work, the two threads sharing the GIL.
+        """
+        control = self._yielding_control()
+        if control is None:
+            return lambda: None
+        control.ui_busy()
+        return control.ui_idle
+
+    def _yielding_control(self) -> Any:
+        """The run's control when its training thread should step aside for the UI, else None."""
         # Only the handmade engine needs it: torch releases the GIL inside its kernels.
         config, control = self.controller.run_config, self.controller.control
         if control is not None and config is not None and config.backend == "scalar" and self.controller.state in (
                 STARTING, RUNNING):
-            control.ui_busy()
-            self.after_refresh(control.ui_idle)
+            return control
+        return None

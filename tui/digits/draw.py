@@ -49,6 +49,7 @@ class DrawPane(Horizontal):
         self.busy = False
         self.answer: tuple[list[float], list[float]] | None = None
         self.seconds = 0.0
+        self.release: Callable[[], None] | None = None  # lets the training thread go on once the answer is in
         self.answered_step = -1
 
     def compose(self) -> ComposeResult:
@@ -97,6 +98,9 @@ class DrawPane(Horizontal):
             return
         self.dirty, self.busy = False, True
         image = self.image(self.model_side(probe)).tolist()
+        # An app that trains beside the UI (the dashboard) lets this answer have the GIL to itself.
+        hold = getattr(self.app, "hold_training", None)
+        self.release = hold() if hold is not None else None
         self.run_worker(lambda: self._ask(probe, image, step), thread=True, group="draw", exit_on_error=False)
 
     def _ask(self, probe: Any, image: list[float], step: int) -> None:
@@ -108,12 +112,18 @@ class DrawPane(Horizontal):
             return
         self.app.call_from_thread(self._answered, answer, clock() - started, step, probe)
 
-    def _failed(self, message: str) -> None:
+    def _done(self) -> None:
         self.busy = False
+        if self.release is not None:
+            self.release, release = None, self.release
+            release()
+
+    def _failed(self, message: str) -> None:
+        self._done()
         self.query_one("#saliency-caption", Static).update(Text(f"the model could not answer: {message}", "red"))
 
     def _answered(self, answer: tuple[list[float], list[float]], seconds: float, step: int, probe: Any) -> None:
-        self.busy = False
+        self._done()
         self.answer, self.seconds, self.answered_step = answer, seconds, step
         self.show(probe)
 
