@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 
-from textual_plotext import PlotextPlot
-
 from core.compare import ChartView
 from core.curves import SMOOTHED
+from tui.widgets.plots import CurvePlot
 
 CROSSHAIR = (200, 200, 200)
 FAINT = 0.4  # share of a run's colour kept for its raw curve and its seed band
@@ -46,22 +45,12 @@ def nice_ticks(lo: float, hi: float, most: int = 6) -> tuple[list[float], list[s
     return ticks, same_width([f"{t:.{decimals}f}" for t in ticks])
 
 
-class ComparePlot(PlotextPlot):
-    """A PlotextPlot drawn from a ChartView; caches its rendering until the next draw or resize."""
+class ComparePlot(CurvePlot):
+    """A plot drawn from a ChartView (cached like the dashboard's own curves until the next draw or resize)."""
 
     def __init__(self, kind: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.kind = kind  # "loss" or "accuracy"
-        self.generation = 0
-        self._cached_key: tuple | None = None
-        self._cached = None
-
-    def render(self):
-        key = (self.generation, self.size, self.app.theme)
-        if key != self._cached_key:
-            self._cached = super().render()
-            self._cached_key = key
-        return self._cached
 
     def draw(self, view: ChartView, crosshair: float | None) -> None:
         """Rebuild the figure and refresh the widget itself (plotext does not)."""
