@@ -17,6 +17,7 @@ from tui.app import make_app
 
 sys.path.insert(0, str(Path(__file__).parent))
 from scripted_trainer import ScriptedTrainer  # noqa: E402
+from waiting import wait_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = (140, 40)
@@ -29,13 +30,6 @@ def _no_torch_probe(monkeypatch):
     """Switching to Lightning probes the device by importing torch; tests don't pay for that."""
     monkeypatch.setattr("tui.widgets.backend_switch.describe", lambda backend, device: "cpu")
 
-
-async def wait_for(pilot, condition, timeout: float = 20.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def scripted_app(tmp_path, trainer: ScriptedTrainer, config: TrainConfig = TINY, **kw):

@@ -15,6 +15,7 @@ from tui.digits import DigitsScreen
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_compare_screens import CONFIG, curve_run  # noqa: E402
+from waiting import wait_for  # noqa: E402
 
 SIZE = (140, 40)
 TINY = TrainConfig(hidden=(8,), input_size=7, train_subset=96, val_subset=24, test_subset=16, epochs=2, batch_size=8)
@@ -24,13 +25,6 @@ TINY = TrainConfig(hidden=(8,), input_size=7, train_subset=96, val_subset=24, te
 def _no_torch_probe(monkeypatch):
     monkeypatch.setattr("tui.widgets.backend_switch.describe", lambda backend, device: "cpu")
 
-
-async def wait_for(pilot, condition, timeout: float = 60.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 async def test_d_shows_the_runs_digits_its_evaluations_and_the_models_answers(tmp_path):

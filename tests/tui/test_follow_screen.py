@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from core.backends import RunControl
 from core.config import TrainConfig
@@ -26,13 +27,6 @@ CONFIG = TrainConfig(input_size=7, hidden=(8,), batch_size=4, epochs=2, train_su
 def _no_torch_probe(monkeypatch):
     monkeypatch.setattr("tui.widgets.backend_switch.describe", lambda backend, device: "cpu")
 
-
-async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def started(run_id: str, run_dir: Path) -> RunStarted:

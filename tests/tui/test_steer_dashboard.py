@@ -18,6 +18,7 @@ from tui.widgets.lr_control import LearningRateScreen, parse_lr
 
 sys.path.insert(0, str(Path(__file__).parent))
 from scripted_trainer import ScriptedTrainer  # noqa: E402
+from waiting import wait_for  # noqa: E402
 
 SIZE = (160, 48)
 TINY = TrainConfig(hidden=(4,), input_size=7, train_subset=48, val_subset=16, test_subset=16, epochs=1,
@@ -28,13 +29,6 @@ TINY = TrainConfig(hidden=(4,), input_size=7, train_subset=48, val_subset=16, te
 def _no_torch_probe(monkeypatch):
     monkeypatch.setattr("tui.widgets.backend_switch.describe", lambda backend, device: "cpu")
 
-
-async def wait_for(pilot, condition, timeout: float = 30.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def test_parse_lr():
