@@ -23,7 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check core tui tests bench scripts
 
-# The engine's speed-up over the naive seed-style engine, both timed in one run.
+# The engine's speed-up over the seed's own engine (../shared/reference), both timed in one run.
 bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 
@@ -32,9 +32,14 @@ bench-all: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/watch.py
 	$(BIN)/python bench/data.py
-	$(BIN)/python bench/lightning.py --threads 1
+	$(BIN)/python bench/lightning.py
+	$(BIN)/python bench/contention.py
+	$(BIN)/python bench/open_record.py
+	$(BIN)/python bench/open_dashboard.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/tui_latency.py --compare
+	$(BIN)/python bench/canvas_latency.py
+	$(BIN)/python bench/gpu.py
 
 # PNGs need rsvg-convert (Debian: librsvg2-bin), a development-only tool.
 screenshots: $(STAMP)
