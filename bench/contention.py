@@ -3,11 +3,13 @@
 Each measurement trains in a fresh process (as a user's run would start) and reports the median samples/s of
 its epochs (EpochEnded.samples_per_s: training steps only). Rows: the Lightning backend with the thread policy
 (threads 0 = auto), with torch's default thread count (one per core: how it ran before the policy), and the
-handmade engine. Competitors are `while True: pass` loops in subprocesses, started after the idle runs and
-killed at the end. Target (issue 15): under competition the Lightning backend keeps at least a third of its
-idle throughput on a 2-core machine, without losing idle speed.
+handmade engine, each headless, then Lightning and the handmade engine inside the real dashboard (Textual's
+test harness), whose UI thread competes too. Competitors are `while True: pass` loops in subprocesses,
+started after the idle runs and killed at the end. Target (issue 15): under competition the Lightning
+backend keeps at least a third of its idle throughput on a 2-core machine, without losing idle speed.
 
     .venv/bin/python bench/contention.py [--data-dir DIR] [--repeats 3] [--competitors 2] [--skip-scalar]
+                                         [--skip-dashboard]
 """
 
 from __future__ import annotations
@@ -26,9 +28,45 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "mnist"
 BUSY = "while True: pass"
 
 
+def dashboard_child(backend: str, data_dir: str, epochs: int) -> None:
+    """Train once in the real dashboard (Textual's test harness: the UI thread runs beside the training thread)."""
+    import asyncio
+    import tempfile
+
+    from core.config import TrainConfig
+    from core.events import EpochEnded, RunStarted
+    from core.jsonl import read_jsonl
+    from tui.app import make_app
+
+    if backend == "lightning":
+        config = TrainConfig(backend="lightning", device="cpu", epochs=epochs)
+    else:
+        config = TrainConfig(backend="scalar", epochs=1, train_subset=400, val_subset=50, test_subset=50)
+    runs = Path(tempfile.mkdtemp(prefix="mnist-dash-contention-"))
+
+    async def run() -> None:
+        app = make_app(config, runs_dir=runs, data_dir=data_dir)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await pilot.press("s")
+            for _ in range(6000):
+                await pilot.pause(0.1)
+                if app.controller.state in ("completed", "stopped", "failed", "diverged", "early_stopped"):
+                    break
+
+    asyncio.run(run())
+    (record,) = runs.iterdir()
+    events = read_jsonl(record / "events.jsonl")
+    rates = [e.samples_per_s for e in events if isinstance(e, EpochEnded)]
+    started = next(e for e in events if isinstance(e, RunStarted))
+    print(json.dumps({"samples_per_s": statistics.median(rates), "threads": started.threads}))
+
+
 def child(kind: str, threads: int, data_dir: str, epochs: int) -> None:
     """Train once in this process and print {"samples_per_s": ..., "threads": ...} as the last line."""
     sys.path[0] = str(REPO)  # this file's own folder must not shadow the lightning package
+    if kind.startswith("dashboard-"):
+        dashboard_child(kind.removeprefix("dashboard-"), data_dir, epochs)
+        return
     from core.backends import RunControl, get_trainer
     from core.config import TrainConfig
     from core.data import find_and_load, prepare
@@ -78,7 +116,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--competitors", type=int, default=2)
     parser.add_argument("--skip-scalar", action="store_true")
-    parser.add_argument("--child", choices=("lightning", "scalar"))
+    parser.add_argument("--child", choices=("lightning", "scalar", "dashboard-lightning", "dashboard-scalar"))
+    parser.add_argument("--skip-dashboard", action="store_true")
     parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args()
     if args.child:
@@ -87,6 +126,10 @@ def main() -> None:
     rows = [("lightning, thread policy (auto)", "lightning", 0), ("lightning, torch default threads", "lightning", -1)]
     if not args.skip_scalar:
         rows.append(("handmade engine", "scalar", 0))
+    if not args.skip_dashboard:  # the same runs inside the dashboard: its UI thread is one more competitor
+        rows.append(("lightning in the dashboard", "dashboard-lightning", 0))
+        if not args.skip_scalar:
+            rows.append(("handmade engine in the dashboard", "dashboard-scalar", 0))
     print(f"cores available: {len(os.sched_getaffinity(0))}, competitors: {args.competitors} busy loops, "
           f"repeats: {args.repeats} (median), default config (lightning: {args.epochs} epochs of 2,000 digits)")
     idle = {name: measure(kind, threads, args) for name, kind, threads in rows}
