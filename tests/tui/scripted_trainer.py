@@ -7,6 +7,7 @@ import threading
 import time
 
 from core.backends import RunControl, RunSummary
+from core.config import TrainConfig
 from core.events import EpochEnded, LayerGradStats, LogLine, RunFailed, RunFinished, RunStarted, ScalarWatch, StepEnded
 
 
@@ -89,3 +90,13 @@ class ScriptedTrainer:
                          seconds=1.0, test_loss=test[0], test_accuracy=test[1]))
         return RunSummary(run_id=run_id, reason=reason, steps=step, epochs_completed=epochs_done, seconds=1.0,
                           test_loss=test[0], test_accuracy=test[1])
+
+
+def feed(app, events: list, reason: str) -> None:
+    """Run the app's controller through a whole run of these events (no thread), then redraw."""
+    app.controller.start(TrainConfig.from_dict(events[0].config))
+    for event in events:
+        app.controller.pump.emit(event)
+    app.show(app.controller.fold())
+    app.show(app.controller.ended(reason))
+    app.redraw(force=True)

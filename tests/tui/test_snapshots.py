@@ -18,7 +18,7 @@ from core.events import RunStarted
 from tui.app import make_app
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scripted_trainer import ScriptedTrainer  # noqa: E402
+from scripted_trainer import ScriptedTrainer, feed  # noqa: E402
 
 BIG = (160, 48)
 MEDIUM = (120, 36)
@@ -30,15 +30,6 @@ def scripted_events(run_id: str, config: TrainConfig, steps_per_epoch: int = 40)
     ScriptedTrainer(steps_per_epoch=steps_per_epoch).fit(config, None, events.append, RunControl(), run_id=run_id)
     return [dataclasses.replace(e, run_dir=f"runs/{run_id}") if isinstance(e, RunStarted) else e for e in events]
 
-
-def feed(app, events: list, reason: str) -> None:
-    """Run the controller through a whole run of these events (no thread), then redraw."""
-    app.controller.start(TrainConfig.from_dict(events[0].config))
-    for event in events:
-        app.controller.pump.emit(event)
-    app.show(app.controller.fold())
-    app.show(app.controller.ended(reason))
-    app.redraw(force=True)
 
 
 @pytest.fixture(autouse=True)

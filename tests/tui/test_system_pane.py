@@ -16,7 +16,7 @@ from tui.marks import RunMarks
 from tui.widgets.system import lines, size, sparkline
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scripted_trainer import ScriptedTrainer  # noqa: E402
+from scripted_trainer import ScriptedTrainer, feed  # noqa: E402
 
 GIB, MIB = 1 << 30, 1 << 20
 
@@ -79,14 +79,6 @@ def scripted_run(run_id: str, config: TrainConfig) -> list:
             out.append(LearningRateChanged(run_id=run_id, step=60, lr=0.01, previous=0.05, source="dashboard"))
     return out
 
-
-def feed(app, events: list, reason: str) -> None:
-    app.controller.start(TrainConfig.from_dict(events[0].config))
-    for event in events:
-        app.controller.pump.emit(event)
-    app.show(app.controller.fold())
-    app.show(app.controller.ended(reason))
-    app.redraw(force=True)
 
 
 @pytest.fixture(autouse=True)
