@@ -35,7 +35,7 @@ def dashboard_child(backend: str, data_dir: str, epochs: int) -> None:
 
     from core.config import TrainConfig
     from core.events import EpochEnded, RunStarted
-    from core.jsonl import read_jsonl
+    from core.records.jsonl import read_jsonl
     from tui.app import make_app
 
     if backend == "lightning":

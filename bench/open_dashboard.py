@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "bench"))
 import open_record  # noqa: E402
 
 from core.config import TrainConfig  # noqa: E402
-from core.runs import RunRecorder  # noqa: E402
+from core.records.runs import RunRecorder  # noqa: E402
 
 
 def plain_json(path: Path) -> float:

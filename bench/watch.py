@@ -22,7 +22,7 @@ from core.backends.scalar import ScalarTrainer  # noqa: E402
 from core.config import TrainConfig  # noqa: E402
 from core.data import load_data  # noqa: E402
 from core.events import EpochEnded, RunStarted, ScalarWatch  # noqa: E402
-from core.jsonl import to_json
+from core.records.jsonl import to_json
 
 
 def watched_addresses(side: int) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""`python -m core` runs the mnist-dash command line; `entry` is the console script's target too."""
+"""`python -m core` runs the command line without the dashboard (headless, lists, exports); mnist-dash has it all."""
 
 from __future__ import annotations
 

@@ -10,12 +10,12 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import NoReturn, Protocol, Sequence
 
-from core import commands
 from core.config import FIELDS, FieldInfo, TrainConfig
 from core.config_files import read_settings
 from core.problems import ConfigError, Problem, plain
+from core.records import commands
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -106,7 +106,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, tuple[str, 
     values = TrainConfig().to_dict()
     saved: TrainConfig | None = None
     if args.resume:
-        from core.runs import NotARunError, open_run
+        from core.records.runs import NotARunError, open_run
 
         try:
             saved = open_run(args.resume).config
@@ -230,16 +230,24 @@ def _want_headless(args: argparse.Namespace) -> tuple[bool, str]:
     return False, ""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `mnist-dash` console script; returns the exit status (Ctrl+C: 130, no traceback)."""
+class FrontEnd(Protocol):
+    """What a front end offers the command line: the dashboard and the browser server (tui.main has one)."""
+
+    def dashboard(self, config: TrainConfig, args: argparse.Namespace, watch: tuple[str, ...]) -> int: ...
+
+    def serve(self, argv: list[str], port: int) -> int: ...
+
+
+def main(argv: Sequence[str] | None = None, front_end: FrontEnd | None = None) -> int:
+    """Run the command line; returns the exit status (Ctrl+C: 130, no traceback). Without a front end: headless."""
     try:
-        return _main(argv)
+        return _main(argv, front_end)
     except KeyboardInterrupt:  # e.g. while torch or textual import, before a run installs its own handler
         print("mnist-dash: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, front_end: FrontEnd | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse exits 2 with one clear line for unknown flags
     if args.resume and args.open_run:
@@ -261,7 +269,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"mnist-dash: saved the configuration to {args.save_config}")
         return 0
     if args.open_run:
-        from core.runs import NotARunError, open_run
+        from core.records.runs import NotARunError, open_run
 
         try:
             open_run(args.open_run)
@@ -272,10 +280,12 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.headless or args.jsonl or args.resume or config.devices * config.num_nodes > 1:
             return _usage_error(["--serve shows the dashboard; it cannot be combined with --headless, --jsonl, "
                                  "--resume or a multi-device run"])
-        from tui.serve import serve
-
-        return serve(list(sys.argv[1:] if argv is None else argv), port=args.port)
+        if front_end is None:
+            return _usage_error(["--serve needs the dashboard: run mnist-dash (or python -m tui)"])
+        return front_end.serve(list(sys.argv[1:] if argv is None else argv), port=args.port)
     headless, why = _want_headless(args)
+    if not headless and front_end is None:
+        headless, why = True, "python -m core has no dashboard (mnist-dash or python -m tui has)"
     if not headless and config.devices * config.num_nodes > 1:
         headless, why = True, "multi-device runs belong to the headless mode"
     if not headless and args.resume:
@@ -285,26 +295,14 @@ def _main(argv: Sequence[str] | None) -> int:
     if why and is_rank_zero():
         print(f"mnist-dash: {why}; running headless", file=sys.stderr, flush=True)
     if headless:
-        from core.commands import show_run
         from core.headless import run_headless
+        from core.records.commands import show_run
 
         if args.open_run:
             return show_run(args.open_run, jsonl=args.jsonl)
         return run_headless(config, data_dir=args.data_dir, runs_dir=args.runs_dir, resume=args.resume,
                             watch=watch, jsonl=args.jsonl)
-    return _run_dashboard(config, args, watch)
-
-
-def _run_dashboard(config: TrainConfig, args: argparse.Namespace, watch: tuple[str, ...]) -> int:
-    try:
-        from tui.app import make_app
-    except ImportError as exc:
-        print(f"mnist-dash: the dashboard cannot start ({exc}); try --headless", file=sys.stderr)
-        return 1
-    app = make_app(config, data_dir=args.data_dir, runs_dir=args.runs_dir, watch=watch,
-                   open_run=Path(args.open_run) if args.open_run else None)
-    result = app.run()
-    return result if isinstance(result, int) else 0
+    return front_end.dashboard(config, args, watch)
 
 
 if __name__ == "__main__":

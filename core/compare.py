@@ -1,4 +1,4 @@
-"""Comparing runs: loaded curves (core.curves) put on one x axis, smoothed, windowed and labelled.
+"""Comparing runs: loaded curves (core.records.curves) put on one x axis, smoothed, windowed and labelled.
 
 `build_view` turns loaded runs and ChartSettings into the lines both plots draw: stable colours per
 run id, legend names from what differs between the configs, seed groups as mean with a min-max band, the
@@ -14,8 +14,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from core.curves import ACCURACY_SERIES, LOSS_SERIES, SERIES, SMOOTHED, X_LABELS, RunCurves, smooth
-from core.runindex import RunRow
+from core.records.curves import ACCURACY_SERIES, LOSS_SERIES, SERIES, SMOOTHED, X_LABELS, RunCurves, smooth
+from core.records.runindex import RunRow
 from core.settings import ChartSettings
 
 # Twelve colours that stay apart on dark and light terminals; a run id hashes into them.

@@ -27,7 +27,7 @@ from core.events import (
     ScalarWatch,
     StepEnded,
 )
-from core.jsonl import to_json
+from core.records.jsonl import to_json
 
 PROGRESS_SECONDS = 5.0  # at most one progress line this often: log files stay readable
 EXIT_OK, EXIT_FAILED = 0, 1

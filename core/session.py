@@ -14,9 +14,10 @@ from core.backends import RunControl, RunSummary, get_trainer, new_run_id
 from core.backends.runbook import final_event, run_failed
 from core.config import TrainConfig
 from core.events import EpochEnded, Event, LearningRateChanged, LogLine, RunFailed, RunFinished, RunStarted
-from core.live import LiveRun
-from core.runlock import RunLock, RunLockedError
-from core.runs import CHECKPOINTS_DIR, CONFIG_FILE, NotARunError, RunRecorder, latest_checkpoint, open_run
+from core.records.files import CHECKPOINTS_DIR
+from core.records.live import LiveRun
+from core.records.runlock import RunLock, RunLockedError
+from core.records.runs import CONFIG_FILE, NotARunError, RunRecorder, latest_checkpoint, open_run
 
 if TYPE_CHECKING:
     from core.backends import Trainer
@@ -256,7 +257,7 @@ def _fail_unrecorded(config: TrainConfig | None, emit: Emit, message: str, kind:
 def _shared_checkpoint_dir(runs_dir: str | Path, run_id: str, resume: str | Path | None) -> Path:
     """Non-zero ranks point at rank zero's folder (Lightning saves from rank zero only)."""
     base = Path(resume) if resume is not None else Path(runs_dir) / run_id
-    return base / "checkpoints"
+    return base / CHECKPOINTS_DIR
 
 
 def _summary_dict(summary: RunSummary, facts: dict[str, Any], final: list[Event], recorder: RunRecorder,

@@ -41,7 +41,7 @@ from core.events import (  # noqa: E402
     ScalarWatch,
     StepEnded,
 )
-from core.jsonl import from_json, to_json  # noqa: E402
+from core.records.jsonl import from_json, to_json  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
@@ -282,7 +282,7 @@ from core.backends.lightning import LightningTrainer
 from core.backends.lightning.module import MnistModule
 from core.config import TrainConfig
 from core.data import find_and_load, prepare
-from core.jsonl import to_json
+from core.records.jsonl import to_json
 
 out, data_dir, stop_at = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 config = TrainConfig(backend="lightning", hidden=(8,), input_size=7, batch_size=32, epochs=2, train_subset=256,

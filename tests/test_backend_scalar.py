@@ -17,8 +17,8 @@ from core.backends.scalar.evaluation import evaluate
 from core.config import TrainConfig
 from core.data import load_data
 from core.events import EpochEnded, LayerGradStats, LogLine, RunFailed, RunFinished, RunStarted, ScalarWatch, StepEnded
-from core.jsonl import to_json
 from core.nn import MLP, cross_entropy, mse_loss
+from core.records.jsonl import to_json
 
 BASE = TrainConfig(input_size=7, hidden=(8,), batch_size=4, epochs=2, train_subset=48, val_subset=16,
                    test_subset=16, lr=0.1)

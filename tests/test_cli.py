@@ -15,7 +15,7 @@ import pytest
 from core.cli import build_parser, main, refusal, save_config
 from core.config import FIELDS, TrainConfig
 from core.config_files import read_settings
-from core.jsonl import from_json, read_jsonl
+from core.records.jsonl import from_json, read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parents[1] / "shared" / "data" / "mnist"

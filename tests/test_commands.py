@@ -88,7 +88,7 @@ def test_steering_a_run_that_is_not_running_is_refused(tmp_path, capsys):
 def test_export_csv_of_an_opened_run(tmp_path, tiny_config, tiny_data, capsys):
     from core.backends import RunControl
     from core.events import StepEnded
-    from core.jsonl import read_jsonl
+    from core.records.jsonl import read_jsonl
     from core.session import run_training
 
     dirs = []

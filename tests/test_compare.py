@@ -21,9 +21,9 @@ from core.compare import (
     zoom_range,
 )
 from core.config import TrainConfig
-from core.curves import load_run, smooth
 from core.events import EpochEnded, RunFinished, RunStarted, StepEnded
-from core.runs import RunRecorder
+from core.records.curves import load_run, smooth
+from core.records.runs import RunRecorder
 from core.settings import ChartSettings
 
 BASE = TrainConfig(input_size=7, hidden=(8,), batch_size=4, epochs=2, train_subset=8, val_subset=4,

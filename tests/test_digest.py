@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from core import events as ev
-from core import jsonl as jl
-from core.digest import RecordDigest, Thinned, read_digest
+from core.records import jsonl as jl
+from core.records.digest import RecordDigest, Thinned, read_digest
 
 
 def step(n: int, loss: float = 0.5) -> ev.StepEnded:

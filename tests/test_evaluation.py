@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.evaluation import MAX_MISTAKES, evaluate_predictions, format_confusion
-from core.jsonl import from_json, to_json
+from core.records.jsonl import from_json, to_json
 
 
 def one_hot_probs(predicted: list[int], confidence: list[float] | None = None) -> np.ndarray:

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import events as ev
-from core import jsonl as jl
 from core.config import TrainConfig
+from core.records import jsonl as jl
 
 SAMPLES = [
     ev.RunStarted(run_id="r", backend="scalar", device="cpu", data_source="embedded", config=TrainConfig().to_dict(),

@@ -1,4 +1,4 @@
-"""core.export: CSV rows equal the record's events, exactly; smoothing, x axes, window, atomic file."""
+"""core.records.export: CSV rows equal the record's events, exactly; smoothing, x axes, window, atomic file."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from test_compare import BASE, write_run
 
 from core.events import EpochEnded, StepEnded
-from core.export import COLUMNS, export_csv, write_rows
-from core.jsonl import read_jsonl
+from core.records.export import COLUMNS, export_csv, write_rows
+from core.records.jsonl import read_jsonl
 
 
 def read_csv(path):

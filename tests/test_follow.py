@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import events as ev
-from core import jsonl as jl
-from core.follow import Follower, summary_reason
-from core.runlock import RunLock
+from core.records import jsonl as jl
+from core.records.follow import Follower, summary_reason
+from core.records.runlock import RunLock
 
 
 def step(n: int, loss: float = 0.5) -> ev.StepEnded:
@@ -180,7 +180,7 @@ def test_any_flush_boundaries_give_the_same_events(tmp_path, cuts):
 
 def test_following_a_real_recorder_through_a_resume(tmp_path):
     from core.config import TrainConfig
-    from core.runs import RunRecorder
+    from core.records.runs import RunRecorder
 
     config = TrainConfig()
     follower = Follower(tmp_path / "run-1")

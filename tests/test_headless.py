@@ -13,11 +13,11 @@ import pytest
 
 from core import cli, headless
 from core.backends import RunSummary
-from core.commands import show_run
 from core.config import TrainConfig
 from core.events import EpochEnded, LogLine, RunFailed, RunFinished, RunStarted, ScalarWatch, StepEnded
 from core.headless import HeadlessPrinter, exit_status
-from core.runs import RunRecorder
+from core.records.commands import show_run
+from core.records.runs import RunRecorder
 
 CFG = TrainConfig(epochs=2, train_subset=64, input_size=7)
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from core.backends import RunSummary
-from core.commands import show_run
 from core.config import TrainConfig
 from core.events import RunStarted
 from core.headless import exit_status
-from core.runs import RunRecorder
+from core.records.commands import show_run
+from core.records.runs import RunRecorder
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "mnist"

@@ -62,3 +62,20 @@ def test_engine_modules_use_the_standard_library_only(name):
             continue
         for n in names:
             assert n.split(".")[0] in stdlib, f"core/{name} imports {n}"
+
+
+def _imported_names(path: Path) -> list[str]:
+    """Every module named by an import statement anywhere in the file, lazy ones inside functions included."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.append(node.module or "")
+    return names
+
+
+def test_no_core_module_imports_tui_even_lazily():
+    offenders = {str(p.relative_to(ROOT)): name for p in (ROOT / "core").rglob("*.py")
+                 for name in _imported_names(p) if name == "tui" or name.startswith("tui.")}
+    assert offenders == {}

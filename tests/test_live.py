@@ -1,4 +1,4 @@
-"""A recorded run steered through its folder (core.live via core.session): real runs of the handmade engine."""
+"""A recorded run steered through its folder (core.records.live via core.session): real runs of the handmade engine."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from core import live
 from core.backends import RunControl
 from core.events import ControlApplied, LearningRateChanged, StepEnded, SystemStats
-from core.runlock import RunLock
-from core.runs import open_run
+from core.records import live
+from core.records.runlock import RunLock
+from core.records.runs import open_run
+from core.records.steer import send
 from core.session import run_training
-from core.steer import send
 
 
 def _wait_for(predicate, timeout: float = 30.0) -> None:
@@ -80,7 +80,7 @@ def test_commands_left_by_a_crashed_run_are_not_obeyed(tmp_path, tiny_config, ti
 
 @pytest.mark.parametrize("bad", ["0", "-1", "nan", "11"])
 def test_bad_learning_rates_are_refused_at_the_sender(tmp_path, bad):
-    from core.steer import SteerError
+    from core.records.steer import SteerError
 
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(SteerError, match="learning rate"):

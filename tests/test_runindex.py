@@ -8,9 +8,9 @@ import os
 import orjson
 
 from core import events as ev
-from core import jsonl as jl
-from core.runindex import filter_rows, format_table, list_runs_table, read_row, sort_rows
-from core.runlock import RunLock
+from core.records import jsonl as jl
+from core.records.runindex import filter_rows, format_table, list_runs_table, read_row, sort_rows
+from core.records.runlock import RunLock
 
 CONFIG = {"backend": "scalar", "hidden": [64, 32], "input_size": 14, "optimizer": "adam", "lr": 0.01, "epochs": 3,
           "seed": 0}

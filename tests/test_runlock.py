@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from core import runlock
-from core.runlock import RunLock, RunLockedError
+from core.records import runlock
+from core.records.runlock import RunLock, RunLockedError
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_run_lock_refuses_a_second_writer_and_frees_on_release(run_dir):
 
 HOLDER = """
 import sys, time
-from core.runlock import RunLock
+from core.records.runlock import RunLock
 lock = RunLock(sys.argv[1]).acquire()
 print("locked", flush=True)
 time.sleep(60)

@@ -11,8 +11,8 @@ import pytest
 from core.atomic import atomic_write_json
 from core.config import TrainConfig
 from core.events import EpochEnded, LogLine, RunFinished, RunStarted, StepEnded
-from core.jsonl import read_jsonl
-from core.runs import NotARunError, RunRecorder, latest_checkpoint, list_runs, open_run
+from core.records.jsonl import read_jsonl
+from core.records.runs import NotARunError, RunRecorder, latest_checkpoint, list_runs, open_run
 
 CFG = TrainConfig(epochs=1, train_subset=64)
 
@@ -182,8 +182,8 @@ def test_interrupted_atomic_write_keeps_the_old_file_and_no_temporary(tmp_path, 
 
 
 def test_read_events_thins_per_step_events_and_keeps_every_rare_one(tmp_path):
-    from core.digest import read_events
     from core.events import ScalarWatch
+    from core.records.digest import read_events
 
     with RunRecorder(tmp_path, "long", CFG) as rec:
         rec(started("long"))

@@ -68,7 +68,7 @@ def test_app_argv_drops_only_the_serving_flags():
 
 def test_app_command_runs_this_python_on_the_cli_with_the_users_settings():
     command = app_command(["--serve", "--port", "8001", "--runs-dir", "my runs", "--lr", "0.1"])
-    assert command == f"exec {sys.executable} -m core --runs-dir 'my runs' --lr 0.1"
+    assert command == f"exec {sys.executable} -m tui --runs-dir 'my runs' --lr 0.1"
 
 
 def test_a_port_in_use_is_refused_with_one_line(capsys: pytest.CaptureFixture[str]):
@@ -142,7 +142,7 @@ def test_a_run_is_started_from_the_browser(tmp_path: Path, mnist_dir: Path):
     port = free_port()
     runs = tmp_path / "runs"
     runs.mkdir()
-    server, _ = start([sys.executable, "-m", "core", "--serve", "--port", str(port), "--runs-dir", str(runs),
+    server, _ = start([sys.executable, "-m", "tui", "--serve", "--port", str(port), "--runs-dir", str(runs),
                        "--data-dir", str(mnist_dir), *TINY], port)
     try:
         screen, folders = asyncio.run(_drive(port, runs))

@@ -10,7 +10,7 @@ import pytest
 from core.backends import RunControl, RunSummary
 from core.config import TrainConfig
 from core.events import EpochEnded, RunFailed, RunFinished, RunStarted, StepEnded
-from core.runs import open_run
+from core.records.runs import open_run
 from core.session import global_rank, is_rank_zero, run_training
 
 CFG = TrainConfig(epochs=2, train_subset=64, val_subset=32, test_subset=32, input_size=7)

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from core import steer
-from core.runlock import RunLock
-from core.steer import ControlInbox, SteerError
+from core.records import steer
+from core.records.runlock import RunLock
+from core.records.steer import ControlInbox, SteerError
 
 
 @pytest.fixture

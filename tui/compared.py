@@ -28,7 +28,7 @@ class ComparedRun:
 def load_compared(path: Path) -> ComparedRun:
     """Read a run's config and a probe over its latest checkpoint (slow: off the UI thread); never raises."""
     from core.backends import load_probe
-    from core.runs import open_run
+    from core.records.runs import open_run
 
     try:
         record = open_run(path)

@@ -1,10 +1,10 @@
 """Following a run that another process (or this one) is writing: its record tailed in a thread worker.
 
-`FollowedRun` is a plain class around `core.follow.Follower`: `poll()` (called from a worker thread about
+`FollowedRun` is a plain class around `core.records.follow.Follower`: `poll()` (called from a worker thread about
 four times a second) returns a `Polled` batch of new events, whether the file was rewritten by a resume, and
 the run's status. `Following` (the app owns one; no Textual in it) folds each batch through the same
 RunController and history as the app's own run, says what the status line shows, and steers the followed
-run through its folder (core.steer): the headless process obeys and records each command.
+run through its folder (core.records.steer): the headless process obeys and records each command.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any, Callable
 
 from textual.message import Message
 
-from core import steer
 from core.events import Event
-from core.follow import Follower
+from core.records import steer
+from core.records.follow import Follower
 from tui.controller import Note, RunController
 
 POLL_S = 0.25  # new events on screen within a second, as for an own run

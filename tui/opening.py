@@ -50,7 +50,7 @@ def open_run_dir(app: Any, path: Path) -> None:
 
 def show_record(app: Any, path: Path) -> bool:
     """Show a recorded run's curves and configuration (the run before stays dimmed); False when it cannot."""
-    from core.runs import NotARunError, open_run
+    from core.records.runs import NotARunError, open_run
 
     try:
         record = open_run(path)

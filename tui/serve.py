@@ -2,7 +2,7 @@
 
 textual-serve answers `GET /` with a page running xterm.js and, for each WebSocket on `/ws`, starts the app
 command under Textual's web driver (stdin/stdout pipes carrying length-prefixed packets). Nothing here knows
-the dashboard: the served command is `python -m core` with the user's own options, so the browser gets the
+the dashboard: the served command is `python -m tui` with the user's own options, so the browser gets the
 same app, settings and runs folder as the terminal would.
 """
 
@@ -47,8 +47,8 @@ def app_argv(argv: Sequence[str]) -> list[str]:
 
 
 def app_command(argv: Sequence[str]) -> str:
-    """The shell command textual-serve runs per browser session: this Python, `-m core`, the user's options."""
-    return "exec " + shlex.join([sys.executable, "-m", "core", *app_argv(argv)])  # exec: no idle shell left
+    """The shell command textual-serve runs per browser session: this Python, `-m tui`, the user's options."""
+    return "exec " + shlex.join([sys.executable, "-m", "tui", *app_argv(argv)])  # exec: no idle shell left
 
 
 def is_loopback(host: str) -> bool:

@@ -1,7 +1,7 @@
 """Steering the run the dashboard shows: x, p and L routed to its own run or the followed one, and recorded.
 
 `Steering` (the app owns one; no Textual in it) sends each command to the own run's RunController while one
-goes, else to the followed run through its folder (core.steer), whose process obeys and records it; a
+goes, else to the followed run through its folder (core.records.steer), whose process obeys and records it; a
 refusal is a warning, never a traceback.
 
 A run's record is written by core.session from the `emit` it hands the backend's `fit`. The dashboard wraps
@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 
 from core.backends import get_trainer
 from core.events import ControlApplied, Event
-from core.steer import SteerError
+from core.records.steer import SteerError
 from tui.controller import PAUSED, RUNNING, STARTING, Note, Refused, RunController
 from tui.follow import Following
 

@@ -191,7 +191,7 @@ def get_trainer(name: str) -> Trainer:
 
 def load_probe(run_dir: str | Path) -> Probe:
     """A Probe over a recorded run's latest checkpoint, from the backend that wrote it; ValueError if none."""
-    from core.runs import open_run
+    from core.records.runs import open_run
 
     record = open_run(run_dir)
     checkpoint = record.latest_checkpoint()

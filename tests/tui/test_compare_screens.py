@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input, Static
 
 from core.config import TrainConfig
 from core.events import EpochEnded, RunFinished, RunStarted, StepEnded
-from core.runs import RunRecorder
+from core.records.runs import RunRecorder
 from core.settings import ChartSettings, load_settings
 from tui.compare import CompareScreen, RunsChoice, RunsTableScreen
 

@@ -11,9 +11,9 @@ from waiting import wait_for
 from core.backends import RunControl
 from core.config import TrainConfig
 from core.events import ControlApplied, LearningRateChanged, RunFinished, RunStarted, StepEnded, SystemStats
-from core.jsonl import read_jsonl
-from core.runlock import RunLock
-from core.runs import RunRecorder
+from core.records.jsonl import read_jsonl
+from core.records.runlock import RunLock
+from core.records.runs import RunRecorder
 from tui.app import make_app
 from tui.controller import RunController
 from tui.follow import FollowedRun, Following, is_going

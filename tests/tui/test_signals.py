@@ -1,6 +1,6 @@
 """The dashboard survives its terminal: SIGHUP/SIGTERM stop its run (checkpoint, summary `stopped`), then exit.
 
-A real `python -m core` dashboard on a pseudo-terminal, training the handmade engine on real MNIST.
+A real `python -m tui` dashboard on a pseudo-terminal, training the handmade engine on real MNIST.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ SLOW = ("--input-size", "28", "--hidden", "128", "--train-subset", "4000", "--ep
 
 
 class Dashboard:
-    """`python -m core` on a pty of 140x40; a thread reads its output so its writes never block."""
+    """`python -m tui` on a pty of 140x40; a thread reads its output so its writes never block."""
 
     def __init__(self, runs_dir: Path, data_dir: Path, *extra: str) -> None:
         self.runs_dir = runs_dir
@@ -32,7 +32,7 @@ class Dashboard:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
         env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "core", "--runs-dir", str(runs_dir), "--data-dir", str(data_dir), *SLOW, *extra],
+            [sys.executable, "-m", "tui", "--runs-dir", str(runs_dir), "--data-dir", str(data_dir), *SLOW, *extra],
             stdin=slave, stdout=slave, stderr=slave, cwd=runs_dir.parent, env=env, start_new_session=True)
         os.close(slave)
         self.master: int | None = master

@@ -10,8 +10,8 @@ import pytest
 
 from core.config import TrainConfig
 from core.events import ControlApplied, LearningRateChanged, RunFinished
-from core.jsonl import read_jsonl
-from core.steer import SteerError
+from core.records.jsonl import read_jsonl
+from core.records.steer import SteerError
 from tui.app import make_app
 from tui.steering import RecordingTrainer
 from tui.widgets.lr_control import LearningRateScreen, parse_lr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from core.compare import ChartView
-from core.curves import SMOOTHED
+from core.records.curves import SMOOTHED
 from tui.widgets.plots import CurvePlot
 
 CROSSHAIR = (200, 200, 200)

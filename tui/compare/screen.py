@@ -17,8 +17,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from core.compare import ChartView, build_view, config_diff, crosshair_stops, readings_at
-from core.curves import RunCurves, load_run
-from core.export import export_csv
+from core.records.curves import RunCurves, load_run
+from core.records.export import export_csv
 from core.settings import ChartSettings, load_settings, save_settings
 from tui.compare.commands import ChartCommands
 from tui.compare.plot import ComparePlot

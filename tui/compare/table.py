@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from core.compare import assign_colours
-from core.runindex import RunRow, filter_rows, list_runs_table, sort_rows
+from core.records.runindex import RunRow, filter_rows, list_runs_table, sort_rows
 
 # (RunRow field, heading); "mark" is the selection / baseline column.
 COLUMNS = (("mark", " "), ("run_id", "run"), ("status", "status"), ("backend", "backend"), ("shape", "network"),

@@ -10,11 +10,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from core.steer import SteerError, validate
+from core.records.steer import SteerError, validate
 
 
 def parse_lr(text: str) -> float:
-    """The rate typed, checked as core.steer checks it (finite, 0 < lr <= 10); SteerError otherwise."""
+    """The rate typed, checked as core.records.steer checks it (finite, 0 < lr <= 10); SteerError otherwise."""
     try:
         value = float(text.strip())
     except ValueError:

@@ -4,7 +4,7 @@
 last line (the writer mid-flush) is held until its newline arrives; a file replaced or truncated (a resume
 rewriting the folder) is read again from its top, with `reset` set for that poll so the caller can clear what
 it drew; each poll costs one stat when nothing changed. `status()` says what the run is doing now. (A whole
-record in bounded memory: core.digest.)
+record in bounded memory: core.records.digest.)
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from core import runlock
 from core.events import ControlApplied, Event, RunFailed, RunFinished, RunStarted, StepEnded
-from core.jsonl import loads, parse_line
+from core.records import runlock
+from core.records.files import EVENTS_FILE, SUMMARY_FILE
+from core.records.jsonl import loads, parse_line
 
-EVENTS_FILE = "events.jsonl"
-SUMMARY_FILE = "summary.json"
 STALE_AFTER = 60.0  # seconds without a new event before an unlocked run is called stale
 MAX_PARTIAL = 64 << 20  # a "line" this long without a newline is not one of ours: dropped
 STATUSES = ("waiting", "live", "paused", "completed", "stopped", "early_stopped", "diverged", "failed", "killed",

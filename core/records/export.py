@@ -18,11 +18,11 @@ from typing import Iterable, Iterator
 
 from core.atomic import current_umask
 from core.compare import legend_names
-from core.curves import SMOOTHED, Clock
 from core.events import EpochEnded, RunStarted, StepEnded
-from core.follow import EVENTS_FILE
-from core.jsonl import iter_jsonl
-from core.runindex import read_row
+from core.records.curves import SMOOTHED, Clock
+from core.records.follow import EVENTS_FILE
+from core.records.jsonl import iter_jsonl
+from core.records.runindex import read_row
 from core.settings import X_AXES
 
 COLUMNS = ("run_id", "label", "series", "x_axis", "x", "step", "raw", "smoothed")

@@ -20,15 +20,12 @@ from typing import Any
 
 from core.atomic import atomic_write_json, atomic_write_text
 from core.config import TrainConfig
-from core.digest import read_events
 from core.events import EpochEnded, Event, RunFailed, RunFinished
-from core.jsonl import to_json
 from core.problems import ConfigError
+from core.records.digest import read_events
+from core.records.files import CHECKPOINTS_DIR, CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE
+from core.records.jsonl import to_json
 
-CONFIG_FILE = "config.json"
-EVENTS_FILE = "events.jsonl"
-SUMMARY_FILE = "summary.json"
-CHECKPOINTS_DIR = "checkpoints"
 # Checkpoint file suffixes per backend, so --resume picks the right kind.
 CHECKPOINT_SUFFIXES = {"scalar": (".json",), "lightning": (".pt", ".ckpt")}
 

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from core.records.files import CONFIG_FILE
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STEER_FLAGS = {"stop": "--stop", "pause": "--pause", "resume": "--resume-run", "set_lr": "--set-lr"}
 
@@ -60,7 +62,7 @@ def dispatch(args: argparse.Namespace) -> int | None:
 
 def steer_run(flag: str, command: str, run_dir: str, value: str | None = None) -> int:
     """Send one command through the run folder; says what was sent, or why it could not be."""
-    from core.steer import SteerError, send
+    from core.records.steer import SteerError, send
 
     try:
         send(run_dir, command, value)
@@ -74,7 +76,7 @@ def steer_run(flag: str, command: str, run_dir: str, value: str | None = None) -
 
 def list_runs(runs_dir: str, *, jsonl: bool = False) -> int:
     """Every run under runs_dir, as a table or as JSON lines."""
-    from core.runindex import format_table, list_runs_table
+    from core.records.runindex import format_table, list_runs_table
 
     rows = list_runs_table(runs_dir)
     if jsonl:
@@ -89,10 +91,10 @@ def list_runs(runs_dir: str, *, jsonl: bool = False) -> int:
 
 
 def export_run(run_dir: str, path: str) -> int:
-    """A run's curves as CSV (core.export); the number of rows on stderr."""
-    from core.export import export_csv
+    """A run's curves as CSV (core.records.export); the number of rows on stderr."""
+    from core.records.export import export_csv
 
-    if not (Path(run_dir) / "config.json").is_file():
+    if not (Path(run_dir) / CONFIG_FILE).is_file():
         return _usage(f"--open {run_dir}: not a run folder (no config.json)")
     try:
         rows = export_csv([run_dir], path)
@@ -105,11 +107,11 @@ def export_run(run_dir: str, path: str) -> int:
 
 def follow_run(run_dir: str, *, jsonl: str | None = None) -> int:
     """Print a run as it is written: its log lines (or events with --jsonl -) until it ends; Ctrl+C leaves."""
-    from core.follow import Follower
     from core.headless import HeadlessPrinter
-    from core.jsonl import to_json
+    from core.records.follow import Follower
+    from core.records.jsonl import to_json
 
-    if not (Path(run_dir) / "config.json").is_file():
+    if not (Path(run_dir) / CONFIG_FILE).is_file():
         return _usage(f"--open {run_dir}: not a run folder (no config.json)")
     stream = sys.stdout if jsonl == "-" else None
     printer = HeadlessPrinter(sys.stderr if stream else sys.stdout, progress_seconds=5.0)
@@ -131,7 +133,7 @@ def follow_run(run_dir: str, *, jsonl: str | None = None) -> int:
 def show_run(run_dir: str | Path, out: TextIO | None = None, *, jsonl: str | None = None) -> int:
     """Print a past run's record as the headless mode would have (no progress lines); jsonl='-' replays it."""
     from core.headless import HeadlessPrinter, close_stream
-    from core.runs import NotARunError, open_run
+    from core.records.runs import NotARunError, open_run
 
     try:
         record = open_run(run_dir)

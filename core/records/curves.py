@@ -1,7 +1,7 @@
 """A run's curves read in bounded memory: train/val loss and accuracy against step, epoch, samples or time.
 
-`load_run` folds a record through core.digest's RecordDigest (thinned StepEnded rows, never one object per
-step); `smooth` is TensorBoard's debiased exponential moving average. core.compare and core.export build on it.
+`load_run` folds a record through core.records.digest's RecordDigest (thinned StepEnded rows, never one object per
+step); `smooth` is TensorBoard's debiased exponential moving average. core.compare and core.records.export build on it.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from core.digest import read_digest
 from core.events import EpochEnded, RunStarted
-from core.follow import EVENTS_FILE
-from core.runindex import RunRow, read_row
+from core.records.digest import read_digest
+from core.records.follow import EVENTS_FILE
+from core.records.runindex import RunRow, read_row
 
 SERIES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
 LOSS_SERIES, ACCURACY_SERIES = SERIES[:2], SERIES[2:]

@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-LOCK_FILE = "run.lock"
+from core.records.files import LOCK_FILE
+
 MAX_LOCK_BYTES = 4096  # the lock file holds one short JSON line
 
 

@@ -31,7 +31,7 @@ from core.events import (
     StepEnded,
     SystemStats,
 )
-from core.jsonl import iter_lines, parse_line
+from core.records.jsonl import iter_lines, parse_line
 
 
 class Thinned:

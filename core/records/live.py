@@ -1,7 +1,7 @@
 """What a recorded run offers while it runs: its folder's lock, a control inbox, and system figures.
 
 `LiveRun` is started by core.session around one run. A thread polls the run folder's control inbox
-(core.steer) about five times a second and turns commands into calls on the run's `RunControl`, recording each
+(core.records.steer) about five times a second and turns commands into calls on the run's `RunControl`, recording each
 one as a `ControlApplied` event (learning-rate changes are recorded by the backend, as `LearningRateChanged`,
 at the exact step they take effect). A second thread samples CPU, memory and GPU figures (core.system) into
 low-rate `SystemStats` events, so a run opened later still shows them.
@@ -15,7 +15,7 @@ from typing import Callable
 
 from core.backends import RunControl
 from core.events import ControlApplied, Event, LogLine, StepEnded
-from core.steer import ControlInbox
+from core.records.steer import ControlInbox
 from core.system import SystemSampler
 
 INBOX_EVERY_S = 0.2  # a command is obeyed within one step of a slow run, within a fifth of a second of a fast one

@@ -13,7 +13,7 @@ Stale commands: a command names the pid of the run it was sent to (from the lock
 it opens, every file already there that was not addressed to its own process (left by a crashed or
 finished run) and afterwards ignores files addressed to another pid or run id.
 
-Who is running: the run lock (core.runlock) names the live process; `send` refuses a run nobody holds.
+Who is running: the run lock (core.records.runlock) names the live process; `send` refuses a run nobody holds.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.runlock import lock_info
+from core.records.files import CONFIG_FILE, CONTROL_DIR
+from core.records.runlock import lock_info
 
 COMMANDS = ("stop", "pause", "resume", "set_lr")
-CONTROL_DIR = "control"
 MAX_LR = 10.0
 MAX_COMMAND_BYTES = 4096  # a command file is a few dozen bytes; anything bigger is not one of ours
 
@@ -90,7 +90,7 @@ def send(run_dir: str | os.PathLike, command: str, value: Any = None, *, require
     """Ask the run writing `run_dir` to stop, pause, resume or change its learning rate; the command file."""
     lr = validate(command, value)
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
+    if not (run_dir / CONFIG_FILE).is_file():
         raise SteerError(f"{run_dir}: not a run folder (no config.json)")
     holder = lock_info(run_dir)
     if holder is None and require_live:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from core import runlock
-from core.follow import EVENTS_FILE, STALE_AFTER, SUMMARY_FILE
-from core.jsonl import loads
+from core.records import runlock
+from core.records.files import CONFIG_FILE
+from core.records.follow import EVENTS_FILE, STALE_AFTER, SUMMARY_FILE
+from core.records.jsonl import loads
 
-CONFIG_FILE = "config.json"
 EDGE_BYTES = 64 << 10  # how much of the head and tail of events.jsonl an unfinished run is read for
 TAIL_LINES = 16  # lines at the end of the stream parsed whole (steps, last time)
 MAX_JSON_BYTES = 1 << 20  # config and summary files are a few hundred bytes; bigger ones are not ours
