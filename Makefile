@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/mnist-dash $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n auto $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check core tui tests bench scripts

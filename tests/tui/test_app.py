@@ -10,14 +10,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from scripted_trainer import ScriptedTrainer  # noqa: E402
 from textual.widgets import Input, Static
+from waiting import wait_for  # noqa: E402
 
 from core.config import TrainConfig
 from tui.app import make_app
-
-sys.path.insert(0, str(Path(__file__).parent))
-from scripted_trainer import ScriptedTrainer  # noqa: E402
-from waiting import wait_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = (140, 40)

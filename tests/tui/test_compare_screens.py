@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import math
-import sys
 from pathlib import Path
 
+from test_compare import write_run
 from textual.app import App
 from textual.widgets import DataTable, Input, Static
 
@@ -15,9 +15,6 @@ from core.events import EpochEnded, RunFinished, RunStarted, StepEnded
 from core.records.runs import RunRecorder
 from core.settings import ChartSettings, load_settings
 from tui.compare import CompareScreen, RunsChoice, RunsTableScreen
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from test_compare import write_run  # noqa: E402
 
 CONFIG = TrainConfig(input_size=14, hidden=(64, 32), batch_size=8, epochs=3, lr=0.1, device="cpu")
 SIZE = (100, 30)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_compare_screens import CONFIG, curve_run  # noqa: E402
+from waiting import wait_for  # noqa: E402
 
 from core.config import TrainConfig
 from tui.app import make_app
 from tui.compare import CompareScreen, RunsTableScreen
 from tui.digits import DigitsScreen
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_compare_screens import CONFIG, curve_run  # noqa: E402
-from waiting import wait_for  # noqa: E402
 
 SIZE = (140, 40)
 TINY = TrainConfig(hidden=(8,), input_size=7, train_subset=96, val_subset=24, test_subset=16, epochs=2, batch_size=8)

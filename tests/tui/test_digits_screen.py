@@ -6,20 +6,15 @@ Update snapshots after an intended change: pytest tests/tui/test_digits_screen.p
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from test_digits_support import tiny_data, trained_probe  # noqa: E402
 from textual.app import App
 
 from core.evaluation import evaluate_predictions
 from tui.digits import DigitsScreen
 from tui.digits.canvas import DrawCanvas
 from tui.digits.draw import DrawPane
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_digits_support import tiny_data, trained_probe  # noqa: E402
 
 SIZE = (100, 30)
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from engine_probe import EngineProbe  # noqa: E402
 from textual.widgets import Input, Static
 
 import core.gradcheck
@@ -22,9 +21,6 @@ from tui.app import make_app
 from tui.inspector import InspectorScreen
 from tui.render import fmt
 from tui.widgets.inspector_watch import AddressSuggester
-
-sys.path.insert(0, str(Path(__file__).parent))
-from engine_probe import EngineProbe  # noqa: E402
 
 CONFIG = TrainConfig(hidden=(6,), input_size=7, train_subset=64, val_subset=16, test_subset=16, epochs=1)
 SIZE = (150, 46)

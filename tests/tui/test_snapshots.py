@@ -6,19 +6,15 @@ Update after an intended change: pytest tests/tui/test_snapshots.py --snapshot-u
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 
 import pytest
+from scripted_trainer import ScriptedTrainer, feed  # noqa: E402
 from textual.widgets import Input
 
 from core.backends import RunControl
 from core.config import TrainConfig
 from core.events import RunStarted
 from tui.app import make_app
-
-sys.path.insert(0, str(Path(__file__).parent))
-from scripted_trainer import ScriptedTrainer, feed  # noqa: E402
 
 BIG = (160, 48)
 MEDIUM = (120, 36)

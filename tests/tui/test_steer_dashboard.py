@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import signal
-import sys
 from pathlib import Path
 
 import pytest
+from scripted_trainer import ScriptedTrainer  # noqa: E402
+from waiting import wait_for  # noqa: E402
 
 from core.config import TrainConfig
 from core.events import ControlApplied, LearningRateChanged, RunFinished
@@ -15,10 +16,6 @@ from core.records.steer import SteerError
 from tui.app import make_app
 from tui.steering import RecordingTrainer
 from tui.widgets.lr_control import LearningRateScreen, parse_lr
-
-sys.path.insert(0, str(Path(__file__).parent))
-from scripted_trainer import ScriptedTrainer  # noqa: E402
-from waiting import wait_for  # noqa: E402
 
 SIZE = (160, 48)
 TINY = TrainConfig(hidden=(4,), input_size=7, train_subset=48, val_subset=16, test_subset=16, epochs=1,

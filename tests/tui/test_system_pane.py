@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 
 import pytest
+from scripted_trainer import ScriptedTrainer, feed  # noqa: E402
 
 from core.backends import RunControl
 from core.config import TrainConfig
@@ -14,9 +13,6 @@ from core.events import LearningRateChanged, RunStarted, StepEnded, SystemStats
 from tui.app import make_app
 from tui.marks import RunMarks
 from tui.widgets.system import lines, size, sparkline
-
-sys.path.insert(0, str(Path(__file__).parent))
-from scripted_trainer import ScriptedTrainer, feed  # noqa: E402
 
 GIB, MIB = 1 << 30, 1 << 20
 
