@@ -147,6 +147,8 @@ def test_completions_follow_the_shape():
     assert c("L0.N1.w19", SIZES, graph_nodes=True) == ["L0.N1.w19", *[f"L0.N1.w{i}" for i in range(190, 196)]]
     assert c("L0.N1.", SIZES, graph_nodes=True, limit=3) == ["L0.N1.w0", "L0.N1.w1", "L0.N1.w2"]
     assert c("L2.N3.b", SIZES, graph_nodes=True) == ["L2.N3.b"]
+    # more neurons (64) than the limit with nothing typed after N: the limit still holds (no full range)
+    assert c("L0.N", SIZES, graph_nodes=True, limit=3) == ["L0.N0.", "L0.N1.", "L0.N2."]
     assert c("L0.N1.", (4, 2, 10), graph_nodes=False) == [f"L0.N1.w{i}" for i in range(4)] + ["L0.N1.b"]
     assert c("L0.N1.", (4, 2, 10), graph_nodes=True) == [f"L0.N1.w{i}" for i in range(4)] + ["L0.N1.b", "L0.N1.z",
                                                                                                "L0.N1.a"]
