@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 
@@ -68,14 +67,13 @@ class ScriptedTrainer:
                     emit(RunFailed(run_id=run_id, time=0.0, error="scripted failure: the loss became NaN"))
                     return RunSummary(run_id=run_id, reason="failed", steps=step, epochs_completed=epoch - 1,
                                       seconds=0.0, message="scripted failure")
-                loss = 2.3 * math.exp(-step / (0.6 * total)) + 0.05 * math.sin(step)
-                acc = min(0.98, 0.1 + 0.85 * (1 - math.exp(-step / (0.4 * total))))
+                loss, acc = scripted_curve(step, total)
                 emit(StepEnded(run_id=run_id, time=0.0, step=step, epoch=epoch, loss=loss, accuracy=acc,
                                samples_per_s=100.0, samples_seen=step * config.batch_size,
                                progress=step / total, total_steps=total))
                 for address in control.watched:
                     emit(ScalarWatch(run_id=run_id, time=0.0, step=step, address=address,
-                                     data=0.01 * step, grad=0.001 * math.cos(step)))
+                                     data=step / 128, grad=wobble(step) / 1024))
                 emit(LayerGradStats(run_id=run_id, time=0.0, step=step, layer=0, mean=0.0, std=0.01,
                                     max_abs=0.05, histogram=(1, 4, 9, 4, 1),
                                     histogram_edges=(-6, -5, -4, -3, -2, -1)))
@@ -90,6 +88,19 @@ class ScriptedTrainer:
                          seconds=1.0, test_loss=test[0], test_accuracy=test[1]))
         return RunSummary(run_id=run_id, reason=reason, steps=step, epochs_completed=epochs_done, seconds=1.0,
                           test_loss=test[0], test_accuracy=test[1])
+
+
+def wobble(step: int) -> float:
+    """A repeatable zig-zag in [-1, 1] in steps of 1/8: exact in binary, the same on every machine's libm."""
+    return ((step * 37) % 17 - 8) / 8
+
+
+def scripted_curve(step: int, total: int) -> tuple[float, float]:
+    """A falling loss and rising accuracy from +, -, * and / only (IEEE rounds those the same everywhere;
+    exp/sin/cos differ by an ULP between libms, which moved a plot dot or a colour in a snapshot)."""
+    loss = 2.25 * (0.6 * total) / (0.6 * total + 2 * step) + 0.05 + wobble(step) / 32
+    acc = min(0.98, 0.1 + 0.85 * step / (step + 0.4 * total))
+    return loss, acc
 
 
 def feed(app, events: list, reason: str) -> None:
