@@ -14,8 +14,14 @@ import typing
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Callable
 
-# Why a run ended (RunFinished.reason).
-REASONS = ("completed", "stopped", "early_stopped", "diverged")
+# How a run ends, the one list (RunFinished.reason, summary.json's "reason"; "failed" is RunFailed's ending,
+# "pruned" a sweep's pruner stopping a trial).
+REASONS = ("completed", "early_stopped", "diverged", "stopped", "failed", "pruned")
+# A run folder's status (core.records.status.run_status decides it): an ending, or killed (died without a
+# summary), paused / live (its lock is held), stale (no lock to ask, quiet too long), incomplete (no events).
+STATUSES = (*REASONS, "killed", "paused", "live", "stale", "incomplete")
+# The endings a command line reports as success (exit 0): the run did what it was asked to.
+OK_REASONS = ("completed", "early_stopped", "stopped", "pruned")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,6 +15,7 @@ from core.backends import RunControl, RunSummary
 from core.config import TrainConfig
 from core.evaluation import format_confusion
 from core.events import (
+    OK_REASONS,
     ControlApplied,
     EpochEnded,
     Evaluation,
@@ -31,7 +32,6 @@ from core.records.jsonl import to_json
 
 PROGRESS_SECONDS = 5.0  # at most one progress line this often: log files stay readable
 EXIT_OK, EXIT_FAILED = 0, 1
-OK_REASONS = ("completed", "early_stopped")
 
 
 class HeadlessPrinter:
@@ -216,7 +216,7 @@ def exit_status(summary: RunSummary, signum: int | None) -> int:
     """0 when the run completed, 128+signal when a signal stopped it, 1 when it failed or diverged."""
     if signum is not None:
         return 128 + signum
-    return EXIT_OK if summary.reason in OK_REASONS or summary.reason == "stopped" else EXIT_FAILED
+    return EXIT_OK if summary.reason in OK_REASONS else EXIT_FAILED
 
 
 def run_headless(

@@ -14,13 +14,12 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Mapping
 
 from core.backends import RunSummary
-from core.events import RunFailed, RunFinished
+from core.events import REASONS, RunFailed, RunFinished
 
 if TYPE_CHECKING:
     from core.config import TrainConfig
 
-# Why a run ended. "failed" is RunFailed's, never RunFinished's.
-REASONS = ("completed", "stopped", "early_stopped", "diverged")
+# Why a run ended: core.events.REASONS. "failed" is RunFailed's, never RunFinished's.
 # What a user can do about each ending (front ends may show it under the message); words, never CLI flags.
 HINTS: dict[str, str] = {
     "completed": "",
@@ -251,7 +250,7 @@ class RunBook:
                  test_accuracy: float | None = None, message: str | None = None) -> tuple[RunFinished, RunSummary]:
         """The RunFinished event and the RunSummary of a run that ended without an error."""
         reason = reason or self.reason or "completed"
-        if reason not in REASONS:
+        if reason not in REASONS or reason == "failed":
             raise ValueError(f"unknown run end {reason!r} (one of {', '.join(REASONS)})")
         message = self.message if message is None else message
         seconds = self.seconds() if seconds is None else seconds
