@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tui.digits.brush import Surface
-from tui.digits.render import bar, heat, top3
+from tui.digits.render import SHADES, bar, count_colour, count_level, heat, top3
 from tui.digits.screen import resize
 from tui.digits.selection import Filter, LivePredictions, cell_indices, select
 
@@ -116,3 +116,30 @@ def test_bar_and_top3_and_heat():
     rgb = heat(np.array([[2.0, -2.0, 0.0, 0.5]]))
     assert tuple(rgb[0, 0]) == (255, 60, 0) and tuple(rgb[0, 1]) == (0, 60, 255) and tuple(rgb[0, 2]) == (0, 0, 0)
     assert rgb[0, 3, 0] == int(255 * 0.5)  # sqrt(0.5 / 2)
+
+
+def test_count_level_is_exact_at_its_boundaries():
+    # log(3)/log(9) is exactly 1/2: level 8 of 16, however a machine's log1p rounds
+    assert count_level(2, 8) == SHADES // 2
+    assert count_level(0, 8) == 0 and count_level(8, 8) == SHADES and count_level(9, 8) == SHADES
+    assert count_level(1, 1) == SHADES and count_level(1, 0) == SHADES  # largest 0 counts as 1
+    # 16 * log(2)/log(1001) = 1.6055...: rounds to 2; log(2)/log(2**16 * 4) * 16 = 16/18 = 0.888...: 1
+    assert count_level(1, 1000) == 2 and count_level(1, 2**18 - 1) == 1
+    # exactly half-way between levels: 16 * log(2)/log(2**32) = 0.5 rounds up to 1, just below it to 0
+    assert count_level(1, 2**32 - 1) == 1 and count_level(1, 2**32) == 0
+    for count in range(0, 50):
+        exact = 0 if count == 0 else round(SHADES * math.log1p(count) / math.log1p(49))
+        assert abs(count_level(count, 49) - exact) <= 0, count  # no half-way cases here: libm agrees
+
+
+def test_count_colour_is_integer_rounded():
+    assert count_colour(0, 8, True).color.name == "#5a5a5a"
+    half = count_colour(2, 8, False)  # 20 + (200-20)/2 = 110, (60-20)/2+20 = 40, (50-20)/2+20 = 35
+    assert half.bgcolor.triplet.hex == "#6e2823" and half.color.triplet.hex == "#ffffff"
+    assert count_colour(8, 8, True).bgcolor.triplet.hex == "#28aa3c"  # the full diagonal colour
+    dim = count_colour(1, 1000, True)  # level 2: 20 + 20*2/16 = 22.5 -> 23 (half up), 20 + 150/8 -> 39, 25
+    assert dim.bgcolor.triplet.hex == "#172719" and dim.color.triplet.hex == "#dddddd"
+    # the text turns white from level 6 (6/16 > 0.35) and not at level 5
+    first = {count_level(c, 1000): c for c in range(999, 0, -1)}  # the smallest count of each level
+    assert count_colour(first[6], 1000, False).color.triplet.hex == "#ffffff"
+    assert count_colour(first[5], 1000, False).color.triplet.hex == "#dddddd"

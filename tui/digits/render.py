@@ -102,11 +102,31 @@ def top3(probs: np.ndarray | None, width: int = 14) -> Text:
     return text
 
 
+SHADES = 16  # brightness levels of a confusion cell
+
+
+@lru_cache(maxsize=4096)
+def count_level(count: int, largest: int, levels: int = SHADES) -> int:
+    """round(levels * log(1 + count) / log(1 + largest)), decided in exact integer arithmetic.
+
+    level >= L + 1/2 exactly when (1 + count) ** (2 * levels) >= (1 + largest) ** (2L + 1): no libm, so no
+    machine rounds a boundary case (counts 2 and 8 are exactly level 8 of 16) the other way.
+    """
+    if count <= 0:
+        return 0
+    base, top = count + 1, max(largest, 1) + 1
+    if base >= top:
+        return levels
+    power = base ** (2 * levels)
+    return sum(1 for step in range(levels) if power >= top ** (2 * step + 1))
+
+
 def count_colour(count: int, largest: int, diagonal: bool) -> Style:
-    """Confusion cell style: darker to brighter with the count (log scale); green on the diagonal, red off it."""
+    """Confusion cell style: darker to brighter with the count (log scale, SHADES integer levels); green on the
+    diagonal, red off it."""
     if count == 0:
         return Style(color="#5a5a5a")
-    t = np.log1p(count) / np.log1p(max(largest, 1))
+    level = count_level(count, largest)
     base = (40, 170, 60) if diagonal else (200, 60, 50)
-    bg = tuple(int(20 + (c - 20) * t) for c in base)
-    return Style(color="#ffffff" if t > 0.35 else "#dddddd", bgcolor=Color.from_rgb(*bg))
+    bg = tuple(20 + ((c - 20) * level * 2 + SHADES) // (2 * SHADES) for c in base)  # rounded, in integers
+    return Style(color="#ffffff" if level * 20 > 7 * SHADES else "#dddddd", bgcolor=Color.from_rgb(*bg))
