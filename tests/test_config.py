@@ -182,3 +182,16 @@ def test_lr_drop_epochs_parse_round_trip_and_check():
         Problem("lr_drop_epochs", "4,4: epochs must be strictly increasing")]
     assert [p.field for p in TrainConfig(lr_drop_epochs=("2",)).problems()] == ["lr_drop_epochs"]
     assert FIELDS["lr_drop_epochs"].flag == "--lr-drop-epochs" and FIELDS["lr_drop_epochs"].widget == "sizes"
+
+
+def test_boundaries_layers_rate_drops_and_whole_epochs():
+    """Issue 20's surviving config mutants, each pinned on its boundary."""
+    assert TrainConfig(hidden=(4,) * 8).problems() == []  # > MAX_LAYERS, not >=
+    assert TrainConfig(hidden=(4,) * 9).problems() == [Problem("hidden", "9 layers is too many (at most 8)")]
+    assert [p.field for p in TrainConfig(lr=0.0).problems()] == ["lr"]  # 0 < lr, not 0 <= lr
+    assert TrainConfig(lr=1e-12).problems() == []
+    assert [p.field for p in TrainConfig(epochs=3, lr_drop_epochs=(1,)).problems()] == ["lr_drop_epochs"]
+    assert TrainConfig(epochs=3, lr_drop_epochs=(2,)).problems() == []  # 2 <= d, not 1 <= d
+    half = TrainConfig.from_dict({"epochs": 2.5})
+    assert half.epochs == 2.5 and [p.field for p in half.problems()] == ["epochs"]  # never silently 2
+    assert TrainConfig.from_dict({"epochs": 2.0}).epochs == 2
