@@ -72,13 +72,14 @@ def run_training(
     announce: Callable[[str], None] | None = None,
     on_run_dir: Callable[[Path], None] | None = None,
     record: bool = True,
+    on_live: Callable[[LiveRun], None] | None = None,
 ) -> RunSummary:
     """Run one training run to its end, recording it under runs_dir; never raises for run errors.
 
     With `resume` (a run directory) the run continues from its latest checkpoint, appending to the same
     events.jsonl; `config` may then be None (the saved one) and always keeps the saved backend.
     Processes of a multi-device run other than rank zero train without writing a record; record=False
-    writes nothing at all (no record, no checkpoints).
+    writes nothing at all (no record, no checkpoints). `on_live` receives the run's LiveRun once it records.
     """
     started = time.time()
     resume_from: Path | None = None
@@ -151,6 +152,8 @@ def run_training(
         nonlocal live
         try:
             live = LiveRun(Path(run_dir), run_id, control, fan_out).start()
+            if on_live is not None:  # the front end's way to command and annotate the run (signals, hang-up)
+                on_live(live)
         except OSError as exc:
             emit(LogLine(run_id=run_id, level="warning", source="control",
                          message=f"the run cannot be steered through its folder: {exc}"))
