@@ -1,5 +1,7 @@
 """The event stream as JSON lines: one event a line, written fast (orjson) and read leniently.
 
+Reading opens regular files only (a FIFO, a device or a folder named as a record is refused with NotRegularFile,
+never waited on) and bounds the length of a line (MAX_LINE; longer ones are skipped and counted in `Skipped`).
 Writing keeps NaN and Infinity as Python's json writes them (orjson would write null). Reading never raises
 for a torn, undecodable, unknown or foreign line: those are skipped, so a crash mid-write or a file from
 another version still opens. `iter_lines` and `iter_jsonl` stream a record of any length.
@@ -7,13 +9,17 @@ another version still opens. `iter_lines` and `iter_jsonl` stream a record of an
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
-from typing import Any, Iterable, Iterator
+import stat
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Iterable, Iterator
 
 import orjson
 
+from core.atomic import kind_of
 from core.events import Event, build_event, from_dict, to_dict
 
 
@@ -76,26 +82,82 @@ def parse_line(line: bytes | str) -> Event | None:
 
 
 CHUNK = 1 << 20  # bytes read at a time by the streaming readers
+MAX_LINE = 1 << 20  # the longest line read: an event is a few hundred bytes, a RunStarted a few KB
 
 
-def iter_lines(path: str | os.PathLike, *, offset: int = 0) -> Iterator[bytes]:
-    """Every line of a file as bytes (no newline) in bounded memory; a last line without a newline too."""
-    with open(path, "rb") as fh:
+class NotRegularFile(OSError):
+    """A record that is a FIFO, a device, a folder or a socket: never opened for reading (it could block or
+    never end)."""
+
+
+@dataclass
+class Skipped:
+    """What a reader left out: lines longer than MAX_LINE (a record linked to a huge file of NUL bytes)."""
+
+    long_lines: int = 0
+    long_bytes: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.long_lines:,} line(s) longer than {MAX_LINE:,} bytes skipped ({self.long_bytes:,} bytes)"
+
+
+def open_regular(path: str | os.PathLike) -> BinaryIO:
+    """Open a file for reading only if it is a regular file (a link to one is followed); NotRegularFile else.
+
+    O_NONBLOCK: opening a FIFO without a writer would otherwise wait for ever before fstat could refuse it.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(errno.EINVAL, f"{kind_of(mode)}, not a regular file", os.fspath(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def iter_lines(path: str | os.PathLike, *, offset: int = 0, max_line: int = MAX_LINE,
+               skipped: Skipped | None = None) -> Iterator[bytes]:
+    """Every line of a regular file as bytes (no newline) in bounded memory; a last line without a newline too.
+
+    A line longer than `max_line` is skipped (counted in `skipped`) without ever being held whole, so a record
+    of NUL bytes with no newline costs time in its size but memory in max_line only.
+    """
+    skipped = skipped if skipped is not None else Skipped()
+    with open_regular(path) as fh:
         fh.seek(offset)
-        rest = b""
+        rest, skipping = b"", False
         while chunk := fh.read(CHUNK):
+            if skipping:  # inside an over-long line: drop bytes up to its end
+                end = chunk.find(b"\n")
+                if end < 0:
+                    skipped.long_bytes += len(chunk)
+                    continue
+                skipped.long_bytes += end
+                skipping, chunk = False, chunk[end + 1:]
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
-            yield from lines
+            for line in lines:
+                if len(line) > max_line:
+                    skipped.long_lines += 1
+                    skipped.long_bytes += len(line)
+                else:
+                    yield line
+            if len(rest) > max_line:
+                skipped.long_lines += 1
+                skipped.long_bytes += len(rest)
+                rest, skipping = b"", True
         if rest:
             yield rest
 
 
-def iter_jsonl(path: str | os.PathLike, *, keep: Iterable[str] | None = None) -> Iterator[Event]:
+def iter_jsonl(path: str | os.PathLike, *, keep: Iterable[str] | None = None,
+               skipped: Skipped | None = None) -> Iterator[Event]:
     """Events of a JSONL file one by one; `keep` names the event types wanted (others are not built)."""
     wanted = frozenset(keep) if keep is not None else None
     fast = orjson.loads
-    for line in iter_lines(path):
+    for line in iter_lines(path, skipped=skipped):
         try:
             obj = fast(line)
         except orjson.JSONDecodeError:
@@ -114,14 +176,14 @@ def iter_jsonl(path: str | os.PathLike, *, keep: Iterable[str] | None = None) ->
         yield event
 
 
-def read_jsonl(path: str | os.PathLike) -> list[Event]:
+def read_jsonl(path: str | os.PathLike, *, skipped: Skipped | None = None) -> list[Event]:
     """Every event in a JSONL file; torn, undecodable or unknown lines are skipped, never raised."""
     # Events hold no cycles, yet each one allocated would trigger cyclic collections that walk everything
     # read so far (a quarter of the time on a long record): the collector resumes afterwards.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return list(iter_jsonl(path))
+        return list(iter_jsonl(path, skipped=skipped))
     finally:
         if enabled:
             gc.enable()
