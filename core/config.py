@@ -22,6 +22,9 @@ DEVICES = ("auto", "cpu", "gpu")
 WIDGETS = ("choice", "int", "float", "sizes", "text", "bool")
 MAX_WIDTH = 4096  # wider layers are a typo, not a plan; the scalar engine would need gigabytes
 MAX_LAYERS = 8
+MAX_LR = 10.0  # the one bound on a learning rate: the form, the config, a live change (core.backends.control)
+
+
 @dataclass(frozen=True)
 class FieldInfo:
     """What front ends need to know about one TrainConfig field: the one description of it."""
@@ -269,7 +272,7 @@ def _check(c: TrainConfig) -> list[Problem]:
         out.append(Problem("hidden", f"{len(c.hidden)} layers is too many (at most {MAX_LAYERS})"))
     for name in ("activation", "loss", "optimizer"):
         choice(name)
-    number("lr", isinstance(c.lr, (int, float)) and 0 < c.lr <= 10, "> 0 and <= 10.0")
+    number("lr", isinstance(c.lr, (int, float)) and 0 < c.lr <= MAX_LR, f"> 0 and <= {MAX_LR}")
     drops = c.lr_drop_epochs
     if not isinstance(drops, tuple) or not all(type(d) is int for d in drops):
         out.append(Problem("lr_drop_epochs", f"{show(drops)} must be whole epoch numbers, e.g. 4,6"))
