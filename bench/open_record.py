@@ -7,8 +7,8 @@ EpochEnded, Evaluation) into a temporary directory, then for each size reports, 
   json.loads   the baseline: the standard library parsing every line (nothing kept)
   old reader   the wave-1 read_jsonl (json + typing.get_type_hints per event), 100k lines only, one round
   read_jsonl   every event as an object (what --open did in wave 1)
-  read_events  what --open does: core.records.digest.read_events, per-step events thinned, rare ones whole
-  read_digest  the bounded reader of the compare view (thinned StepEnded rows, rare events whole)
+  read_events  what --open does: core.records.fold.read_events, per-step events thinned, rare ones whole
+  RunFold.read the one fold (compare, export, curves): thinned StepEnded rows, rare events whole
 and each one's tracemalloc peak in a separate pass (tracing slows code down, so times come from untraced runs).
 """
 
@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from core import events as ev  # noqa: E402
 from core.records import jsonl as jl  # noqa: E402
-from core.records.digest import read_digest, read_events  # noqa: E402
+from core.records.fold import RunFold, read_events  # noqa: E402
 from core.records.runindex import format_table, list_runs_table  # noqa: E402
 from core.records.runlock import RunLock  # noqa: E402
 
@@ -134,7 +134,7 @@ def bench_record(root: Path, lines: int, rounds: int) -> None:
         readers["old reader"] = lambda: old_read_jsonl(path)
         readers["read_jsonl"] = lambda: jl.read_jsonl(path)
     readers["read_events"] = lambda: read_events(path)
-    readers["read_digest"] = lambda: read_digest(path)
+    readers["RunFold.read"] = lambda: RunFold.read(path)
     old = readers.pop("old reader", None)
     times = interleaved(readers, rounds)
     if old is not None:  # slow enough that one round tells its story
@@ -151,7 +151,7 @@ def bench_record(root: Path, lines: int, rounds: int) -> None:
                              "to_json": lambda: [jl.to_json(e) for e in events]}, rounds)
         print(f"  writing {len(events):,} events: json.dumps(to_dict) {write['json.dumps']:.3f} s, "
               f"to_json {write['to_json']:.3f} s ({write['json.dumps'] / write['to_json']:.1f}x faster)")
-    digest = read_digest(path)
+    digest = RunFold.read(path)
     print(f"  digest: {digest.counts['StepEnded']:,} StepEnded -> {len(digest.steps.rows())} rows, "
           f"last step {digest.last_step.step if digest.last_step else None}")
 

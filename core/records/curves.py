@@ -1,7 +1,9 @@
 """A run's curves read in bounded memory: train/val loss and accuracy against step, epoch, samples or time.
 
-`load_run` folds a record through core.records.digest's RecordDigest (thinned StepEnded rows, never one object per
-step); `smooth` is TensorBoard's debiased exponential moving average. core.compare and core.records.export build on it.
+`load_run` folds a record through core.records.fold's RunFold (thinned StepEnded rows, never one object per step);
+`curves_of` turns any RunFold (the dashboard's live one too) into the same curves; `smooth` is TensorBoard's
+debiased exponential moving average, the one smoothing of every curve shown or exported. core.compare and
+core.records.export build on it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from core.events import EpochEnded, RunStarted
-from core.records.digest import read_digest
-from core.records.follow import EVENTS_FILE
+from core.records.files import EVENTS_FILE
+from core.records.fold import SERIES_CAPACITY, RunFold
 from core.records.runindex import RunRow, read_row
 
 SERIES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
@@ -89,6 +91,7 @@ class RunCurves:
     path: Path
     row: RunRow
     curves: dict[str, Curve]
+    problem: str = ""  # why the record could not be read (a FIFO, a device), when it could not
 
     @property
     def config(self) -> dict[str, Any]:
@@ -99,23 +102,38 @@ class RunCurves:
         return max((c.step[-1] for c in self.curves.values() if c.step), default=0.0)
 
 
-def load_run(run_dir: str | os.PathLike, *, capacity: int = 1024) -> RunCurves:
+def load_run(run_dir: str | os.PathLike, *, capacity: int = SERIES_CAPACITY) -> RunCurves:
     """Read one record in bounded memory: at most about `capacity` training points per series."""
     path = Path(run_dir)
     row = read_row(path)
-    digest = read_digest(path / EVENTS_FILE, capacity=capacity)
-    config = row.config or (dict(digest.started.config) if digest.started is not None else {})
-    rows = digest.steps.rows()
-    firsts = [t for t in (digest.started.time if digest.started else None, rows[0][3] if rows else None,
-                          digest.epochs[0].time if digest.epochs else None) if t is not None]
-    clock = Clock(config, digest.started, min(firsts) if firsts else None)
+    fold, problem = read_fold(path / EVENTS_FILE, capacity=capacity)
+    return RunCurves(run_id=path.name, path=path, row=row, curves=curves_of(fold, row.config), problem=problem)
+
+
+def read_fold(path: str | os.PathLike, *, capacity: int = SERIES_CAPACITY) -> tuple[RunFold, str]:
+    """A record's fold, and why it is empty when the record could not be read (missing, a FIFO, a device)."""
+    try:
+        return RunFold.read(path, capacity=capacity), ""
+    except FileNotFoundError:
+        return RunFold(capacity=capacity), ""
+    except OSError as exc:
+        return RunFold(capacity=capacity), f"{path}: {exc.strerror or exc}"
+
+
+def curves_of(fold: RunFold, config: Mapping[str, Any] | None = None) -> dict[str, Curve]:
+    """The four curves of a fold, each point with its four x values (a record's or a live run's alike)."""
+    config = config or fold.config
+    rows = fold.steps.rows()
+    firsts = [t for t in (fold.started.time if fold.started else None, rows[0][3] if rows else None,
+                          fold.epochs[0].time if fold.epochs else None) if t is not None]
+    clock = Clock(config, fold.started, min(firsts) if firsts else None)
     curves = {name: Curve() for name in SERIES}
     for step, epoch, samples, when, loss, accuracy, *_ in rows:
         xs = clock.point(step, epoch, samples, when)
         curves["train_loss"].add(xs, loss)
         curves["train_accuracy"].add(xs, accuracy)
-    for event in digest.epochs:
+    for event in fold.epochs:
         xs = clock.epoch_point(event)
         curves["val_loss"].add(xs, event.val_loss)
         curves["val_accuracy"].add(xs, event.val_accuracy)
-    return RunCurves(run_id=path.name, path=path, row=row, curves=curves)
+    return curves
