@@ -1,0 +1,320 @@
+"""The dashboard screen: the form and buttons on the left, curves, progress, system and log on the right.
+
+It is the app's default screen (`MnistDashApp.get_default_screen`), so its keys act only while it is on top:
+screens pushed over it (inspector, digits, runs, compare) get the controller or a `RunLink`, never the app.
+The run lifecycle lives in `tui.controller.RunController` (a plain class in the `Lab`); the screen shows what
+it says and mirrors its state into the `state` reactive, whose watcher enables and disables the controls.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from tui.controller import ACTIVE, IDLE, PAUSED, RUNNING, Note, Refused
+from tui.dashboard.lab import Lab, RunLink
+from tui.follow import Polled
+from tui.messages import Announced, EventsReady, RunEnded
+from tui.redraw import REDRAW_HZ, Redrawer
+from tui.runner import train
+from tui.steering import recording_factory
+from tui.widgets.backend_switch import BackendSwitch
+from tui.widgets.buttons import ButtonBar
+from tui.widgets.config_form import ConfigForm
+from tui.widgets.help import HelpPanel
+from tui.widgets.log import LogPane
+from tui.widgets.plots import CurvesPane
+from tui.widgets.sidebar import Sidebar
+from tui.widgets.status import StatusPane
+from tui.widgets.system import SystemPane
+from tui.widgets.too_small import TooSmall
+
+SEVERITY = {"error": "error", "warning": "warning"}
+
+
+class DashboardScreen(Screen[None]):
+    """Train MNIST with the handmade engine or Lightning and watch it learn."""
+
+    CSS_PATH = "dashboard.tcss"
+    BINDINGS = [
+        Binding("s", "start", "start"),
+        Binding("p", "pause", "pause/resume"),
+        Binding("x", "stop", "stop"),
+        Binding("L", "set_lr", "learning rate"),
+        Binding("b", "switch_backend", "backend"),
+        Binding("i", "inspector", "inspector"),
+        Binding("d", "digits", "digits"),
+        Binding("o", "open_runs", "runs"),
+        Binding("D", "toggle_debug", "debug log", show=False),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("escape", "leave_form", "leave form", show=False),
+    ]
+
+    state: reactive[str] = reactive(IDLE, init=False)  # mirrors controller.state; the watcher sets the controls
+
+    def __init__(self, lab: Lab) -> None:
+        super().__init__(id="dashboard")
+        self.lab = lab
+        self.controller, self.following, self.steering = lab.controller, lab.following, lab.steering
+        self.priority = lab.priority
+
+    # ---- layout -----------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield Sidebar(self.lab.config, id="sidebar")
+            with Vertical(id="right"):
+                yield CurvesPane(id="curves")
+                with Horizontal(id="status-row"):
+                    yield StatusPane(id="status")
+                    yield SystemPane(id="system")
+                yield LogPane(id="log")
+        yield TooSmall("", id="too-small")
+        yield HelpPanel(id="help-overlay")
+        yield Footer()
+
+    @property
+    def sidebar(self) -> Sidebar:
+        return self.query_one(Sidebar)
+
+    @property
+    def buttons(self) -> ButtonBar:
+        return self.query_one(ButtonBar)
+
+    @property
+    def form(self) -> ConfigForm:
+        return self.query_one(ConfigForm)
+
+    @property
+    def switch(self) -> BackendSwitch:
+        return self.query_one(BackendSwitch)
+
+    @property
+    def log_pane(self) -> LogPane:
+        return self.query_one(LogPane)
+
+    @property
+    def system_pane(self) -> SystemPane:
+        return self.query_one(SystemPane)
+
+    def on_mount(self) -> None:
+        self.redrawer = Redrawer(self.controller, self.following, status=self.query_one(StatusPane),
+                                 system=self.system_pane, curves=self.query_one(CurvesPane),
+                                 busy=self.priority.busy, show=self.show)
+        self.query_one(StatusPane).border_title = "progress"
+        self.set_interval(1 / REDRAW_HZ, self.redraw)  # the size check waits for the first Resize event
+        self.update_backend_info()
+        self.buttons.button("start-button").focus()
+        if self.lab.open_run is not None:
+            self.open_run_dir(Path(self.lab.open_run))
+        self.redraw()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.query_one(TooSmall).check(event.size)
+
+    def watch_state(self, state: str) -> None:
+        """Every control that depends on the run state, in one place."""
+        going = state in ACTIVE
+        self.sidebar.set_running(going)
+        self.buttons.show_state(state)
+        self.sub_title = {PAUSED: "paused", RUNNING: "training"}.get(state, "watch a network learn")
+        if not going:
+            self.priority.run_over()
+        self.redraw(plots=False)  # a key press must not wait for a plot rebuild
+
+    def redraw(self, plots: bool = True, force: bool = False) -> None:
+        """Redraw the panes from the history (the timer's tick; `force`: the plots too, now)."""
+        self.redrawer.draw(self.state, plots, force)
+
+    def show(self, notes: Iterable[Note]) -> None:
+        """Log what the controller said; notify the user of what carries a title."""
+        for note in notes:
+            if note.log:
+                self.log_pane.add(note.text, note.level, note.source)
+            if note.title:
+                timeout = 10 if note.level == "error" else 4
+                self.notify(note.text, title=note.title, severity=SEVERITY.get(note.level, "information"),
+                            timeout=timeout)
+
+    def warn(self, text: str) -> None:
+        self.notify(text, severity="warning")
+
+    # ---- the run -------------------------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        config = self.form.config
+        if config is None:
+            problems = "\n".join(self.form.problem_lines()) or "the configuration is not valid"
+            self.notify(problems, title="Cannot start", severity="error")
+            return
+        try:
+            control = self.controller.start(config)
+        except Refused as exc:
+            self.warn(str(exc))
+            return
+        self.following.end()
+        self.log_pane.add(f"starting a {config.backend} run: {config.layer_sizes}, lr {config.lr}")
+        self.priority.run_started(config)
+        lab = self.lab
+        job = partial(train, config, control, self.controller.pump.emit,
+                      announce=lambda text: self.post_message(Announced(text)),
+                      on_trainer=self.controller.set_trainer, data_dir=lab.data_dir, runs_dir=lab.runs_dir,
+                      trainer_factory=recording_factory(lab.trainer_factory), on_data=self.controller.set_data)
+        self.run_worker(partial(self._train_thread, job), thread=True, exit_on_error=False, group="training",
+                        name="training")
+
+    def _train_thread(self, job: Callable[[], tuple[str, str]]) -> None:
+        reason, message = job()
+        self.post_message(RunEnded(reason, message))
+
+    def action_pause(self) -> None:
+        self.steering.pause()
+
+    def action_stop(self) -> None:
+        self.steering.stop()
+
+    def action_set_lr(self) -> None:
+        """Ask for a new learning rate of the live run (own or followed) from its next step on."""
+        from tui.widgets.lr_control import LearningRateScreen
+
+        asked = self.steering.lr_request()
+        if asked is not None:
+            current, target, apply = asked
+            self.app.push_screen(LearningRateScreen(current, target), apply)
+
+    def on_polled(self, message: Polled) -> None:
+        """A batch of a followed run's events: the same folding, history and redraw as an own run's."""
+        self.show(self.following.take(message))
+        run = self.following.run  # pause and stop act on a followed run while it goes
+        if run is None or self.controller.active:
+            return
+        self.buttons.show_followed(run)
+        self.sub_title = f"following {run.run_dir.name}: {self.following.describe(run.status)}"
+
+    def on_events_ready(self, _message: EventsReady) -> None:
+        self.show(self.controller.fold())
+        if self.controller.stepped and self.controller.active:
+            self.priority.model_exists()
+
+    def on_run_ended(self, message: RunEnded) -> None:
+        self.show(self.controller.ended(message.reason, message.error))
+        self.update_backend_info()
+        self.lab.run_ended()
+
+    def on_announced(self, message: Announced) -> None:
+        self.log_pane.add(message.text, message.level, "data")
+
+    # ---- the sidebar -------------------------------------------------------------------------------
+
+    def action_switch_backend(self) -> None:
+        if self.controller.active:
+            self.notify("The backend is fixed while a run goes.", severity="warning")
+            return
+        self.sidebar.toggle_backend()
+
+    @on(ConfigForm.Changed, "#config-form")
+    def config_changed(self, event: ConfigForm.Changed) -> None:
+        self.controller.form_changed(event.config)
+        self.update_backend_info()
+
+    def update_backend_info(self) -> None:
+        """Device line and per-epoch estimate for the form's backend and device."""
+        self.sidebar.update_info(self.controller.estimator)
+
+    def action_leave_form(self) -> None:
+        if not self.query_one(HelpPanel).close():
+            self.buttons.button("start-button").focus()
+
+    def action_toggle_debug(self) -> None:
+        """Show or hide library chatter (debug log lines: Lightning's tips, deprecation warnings)."""
+        self.log_pane.show_debug = not self.log_pane.show_debug
+
+    def action_help(self) -> None:
+        """Toggle the help overlay, centred on the current size."""
+        self.query_one(HelpPanel).toggle(self.size)
+
+    # ---- screens on top ----------------------------------------------------------------------------
+
+    def action_inspector(self) -> None:
+        from tui.inspector import InspectorScreen
+
+        try:
+            self.app.push_screen(InspectorScreen(RunLink(self.controller, self.steering.pause)))
+        except Exception as exc:  # a broken inspector must not take the dashboard down
+            self.notify(f"inspector: {type(exc).__name__}: {exc}", severity="error")
+
+    def action_digits(self) -> None:
+        """The model shown, on real digits: its answers, its confusion matrix, and a digit you draw."""
+        data = self.controller.data
+        if data is None:
+            self.notify("No digits yet: start a run (s) or open one (o); they appear once its data is loaded.",
+                        severity="warning")
+            return
+        from tui.digits import DigitsScreen
+
+        self.app.push_screen(DigitsScreen(self.controller.probe, data, lambda: self.controller.evaluations))
+
+    def action_open_runs(self) -> None:
+        """The runs table: every run in the runs folder (live ones marked); open one or compare several."""
+        from tui.compare import RunsTableScreen
+
+        self.app.push_screen(RunsTableScreen(self.lab.runs_dir), self.runs_chosen)
+
+    def runs_chosen(self, choice: Any) -> None:
+        """What the runs table returned: "open" one run in the dashboard, or "compare" the selection."""
+        if choice is None or not choice.runs:
+            return
+        if choice.action == "compare":
+            from tui.compare import CompareScreen
+
+            self.controller.compared.set(choice.runs)  # the inspector compares watched scalars across them
+            self.app.push_screen(CompareScreen(choice.runs, choice.baseline, export_dir=self.lab.runs_dir))
+        elif self.controller.active:
+            self.notify("Stop the run before opening another one (comparing runs is fine: c).", severity="warning")
+        else:
+            self.open_run_dir(Path(choice.runs[0]))
+
+    def open_run_dir(self, path: Path) -> None:
+        """Show a recorded run's curves and configuration; follow it live while another process writes it."""
+        if not self.show_record(path):
+            return
+        followed = self.following.begin(path)
+        if followed is not None:
+            self.log_pane.add(f"following {path.name} live: x stops it, p pauses it, L changes its learning rate",
+                              source="follow")
+            self.run_worker(partial(followed.run, self.post_message), thread=True, exit_on_error=False,
+                            group="follow", name="follow")
+
+    def show_record(self, path: Path) -> bool:
+        """Show a recorded run's curves and configuration (the run before stays dimmed); False when it cannot."""
+        from core.records.runs import NotARunError, open_run
+
+        try:
+            record = open_run(path)
+            note = self.controller.view(record.events, record.config, path, record.status)
+        except (NotARunError, OSError, Refused) as exc:
+            self.show([Note(str(exc), "error", "runs", "Cannot open the run")])
+            return False
+        self.switch.set_backend(record.config.backend)
+        self.form.load(record.config)
+        self.show([note])
+        self.run_worker(self._load_inside, thread=True, exit_on_error=False, group="probe", name="load probe")
+        return True
+
+    def _load_inside(self) -> None:
+        """Off the UI thread: the viewed run's probe (its checkpoint) and its digits (its config's data split)."""
+        controller = self.controller
+        whys = (controller.load_viewed_probe(), controller.load_viewed_data(self.lab.data_dir))
+        notes = [Note(why, "debug", "runs") for why in whys if why]
+        if notes:
+            self.app.call_from_thread(self.show, notes)
