@@ -9,8 +9,8 @@ that file is missing, bench/naive_engine.py (a stand-in in the seed's style) is 
 output says so. Both engines run in the same process on the same digits, interleaved, and are timed in CPU
 seconds of this process, so the ratio holds on a busy machine even when wall-clock times do not. Garbage
 collection runs as it normally would (the seed's closures make reference cycles it has to pay for).
---engine-rev REV also times core/engine.py and core/optim.py as of git revision REV (under today's core/nn.py)
-in the same loop: a before/after of an engine change, measured side by side.
+--engine-rev REV also times core/engine.py, core/nn.py and core/optim.py as of git revision REV in the same
+loop: a before/after of an engine change, measured side by side.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def naive_baseline() -> Baseline:
 
 
 def engine_at(rev: str) -> tuple[types.ModuleType, types.ModuleType]:
-    """(nn, optim) modules running on core/engine.py and core/optim.py as of git revision `rev`."""
+    """(nn, optim) modules: core/engine.py, core/nn.py and core/optim.py as of git revision `rev`."""
     def source(path: str) -> str:
         return subprocess.run(["git", "show", f"{rev}:{path}"], cwd=REPO, capture_output=True, text=True,
                               check=True).stdout
@@ -83,7 +83,7 @@ def engine_at(rev: str) -> tuple[types.ModuleType, types.ModuleType]:
     modules = {}
     for name, path, src in (("engine", "core/engine.py", source("core/engine.py")),
                             ("optim", "core/optim.py", source("core/optim.py")),
-                            ("nn", "core/nn.py", (REPO / "core" / "nn.py").read_text())):
+                            ("nn", "core/nn.py", source("core/nn.py"))):
         module = types.ModuleType(f"{name}_at_{rev}")
         sys.modules[module.__name__] = module  # dataclasses and typing look modules up by name
         if name != "engine":
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="timed steps of the baseline engine")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "mnist")
     parser.add_argument("--naive", action="store_true", help="use bench/naive_engine.py even if the seed's is there")
-    parser.add_argument("--engine-rev", help="also time core/engine.py and core/optim.py of this git revision")
+    parser.add_argument("--engine-rev", help="also time core/engine.py, nn.py and optim.py of this git revision")
     args = parser.parse_args(argv)
 
     xs, ys = load_digits(args.data, 256)

@@ -17,6 +17,7 @@ Speed tricks, each named where it lives:
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 from typing import Callable, Iterable, Sequence, Union
@@ -120,6 +121,7 @@ class Scalar:
         self.grad = 1.0
         for node in reversed(order):
             node._op.backward(node)
+        note_reached(self, order)
 
     def topological_order(self) -> list[Scalar]:
         """Interior nodes upstream of (and including) this one, parents before children; leaves omitted."""
@@ -147,6 +149,133 @@ class Scalar:
 
 
 _interior = operator.attrgetter("_op")  # truthy exactly for nodes made by an op
+
+
+class Parameter(Scalar):
+    """A leaf that an optimiser updates (a weight or a bias); its `ledger`, if any, hears when a pass reaches it."""
+
+    __slots__ = ("ledger",)
+
+    def __init__(self, data: Number, ledger: GradLedger | None = None) -> None:
+        super().__init__(data)
+        self.ledger = ledger
+
+
+class GradLedger:
+    """Speed trick "the gradient ledger": which of a model's parameters backward passes have reached.
+
+    Only about a fifth of a 784-input network's weights get a gradient from one digit (the rest multiply a zero
+    pixel or feed a ReLU that did not fire), yet `zero_grad` and the optimiser's search for gradients used to
+    visit all 52,650 parameters each step: half of a step. `Scalar.backward` now files every group of
+    parameters it gave gradient to (a `Dot` node's weights and bias, or a single parameter elsewhere) here, so
+    `zero_grad` clears and SGD updates only those. The invariant: a parameter whose grad is not 0 is in
+    `groups`, or `complete` is False and everyone falls back to visiting all parameters. Backward passes and
+    zeroing keep it; a non-zero grad written by hand does not (write it, then call `mark_incomplete()`).
+    """
+
+    __slots__ = ("groups", "size", "complete", "dot_only")
+    MAX_GROUPS = 4096  # beyond this (a big batch, a probe that never zeroes) a full pass is cheaper than holding
+
+    def __init__(self) -> None:
+        self.groups: list[tuple[Parameter, ...]] = []
+        self.size = 0  # how many parameters file here: an optimiser uses the ledger only if it holds them all
+        self.complete = True  # fresh parameters have grad 0: nothing is missing
+        self.dot_only = True  # every group is one Dot node's weights and bias (see `reached`)
+
+    def adopt(self, params: Iterable[Parameter]) -> None:
+        """File these parameters here from now on."""
+        for p in params:
+            p.ledger = self
+            self.size += 1
+
+    def file(self, group: tuple[Parameter, ...], dot: bool) -> None:
+        """Note that a pass gave gradient to `group`."""
+        groups = self.groups
+        if len(groups) >= self.MAX_GROUPS:
+            self.mark_incomplete()
+            return
+        groups.append(group)
+        if not dot:
+            self.dot_only = False
+
+    def mark_incomplete(self) -> None:
+        """Forget the groups: the next zero_grad visits every parameter."""
+        self.groups = []
+        self.complete = False
+
+    def clear(self) -> None:
+        """Every grad filed here is 0 again (the caller zeroed them)."""
+        self.groups = []
+        self.complete = True
+        self.dot_only = True
+
+    def reached(self) -> Iterable[Parameter]:
+        """Each parameter with a gradient since the last clear, once (only meaningful while `complete`)."""
+        groups = self.groups
+        # One pass of a model built from neurons files each neuron's Dot once, and neurons own disjoint
+        # weights: the groups are disjoint when no bias repeats. Otherwise (a minibatch) merge them in C.
+        if self.dot_only and len({g[-1] for g in groups}) == len(groups):
+            return itertools.chain.from_iterable(groups)
+        return dict.fromkeys(itertools.chain.from_iterable(groups))
+
+    def zero_grads(self) -> bool:
+        """Zero every reached parameter's grad and clear; False (nothing done) when the ledger is incomplete."""
+        if not self.complete:
+            return False
+        for group in self.groups:
+            for p in group:
+                p.grad = 0.0
+        self.clear()
+        return True
+
+    @staticmethod
+    def covering(params: Sequence[Scalar]) -> GradLedger | None:
+        """The ledger that all of `params`, and nothing else, file into; None if there is no such ledger."""
+        ledger = getattr(params[0], "ledger", None) if params else None
+        if ledger is None or ledger.size != len(params):
+            return None
+        if all(type(p) is Parameter and p.ledger is ledger for p in params) and len(set(params)) == len(params):
+            return ledger
+        return None
+
+
+def note_reached(root: Scalar, order: list[Scalar]) -> None:
+    """After a backward pass: file the parameters it gave gradient to in their ledgers (see `GradLedger`).
+
+    Every gradient the pass wrote into a leaf went through a node of `order` whose parent that leaf is, so
+    walking `order` once finds them all: about 220 nodes for the 784-64-32-10 network.
+    """
+    if root._op is None:  # backward() on a leaf: its grad was set directly
+        _file_leaves((root,))
+        return
+    for node in order:
+        prev = node._prev
+        if node._op is Dot:
+            if node.grad == 0.0:  # weights untouched and the bias got + 0.0: nothing changed
+                continue
+            bias = prev[-1]
+            ledger = bias.ledger if type(bias) is Parameter else None
+            if node._ctx is not None:  # constant inputs: every parent is a weight or the bias
+                if ledger is not None:
+                    ledger.file(prev, True)  # a Dot node's weights are filed under its bias's ledger
+                else:
+                    _file_leaves(prev)
+                continue
+            n = (len(prev) - 1) // 2
+            if ledger is not None:
+                ledger.file((*prev[:n], bias), True)
+            else:
+                _file_leaves(prev[:n] + (bias,))
+            _file_leaves(itertools.filterfalse(_interior, prev[n:-1]))  # inputs that are leaves (rare)
+        else:
+            _file_leaves(itertools.filterfalse(_interior, prev))
+
+
+def _file_leaves(leaves: Iterable[Scalar]) -> None:
+    """File single leaves one by one (those that are parameters with a ledger)."""
+    for p in leaves:
+        if type(p) is Parameter and p.ledger is not None:
+            p.ledger.file((p,), False)
 
 
 def _lift(x: Scalar | Number) -> Scalar:

@@ -13,7 +13,7 @@ import random
 from typing import Sequence
 
 from core.address import Address, AddressError, parse
-from core.engine import Dot, ReLU, Scalar, Sigmoid, Sum, Tanh, picker
+from core.engine import Dot, GradLedger, Parameter, ReLU, Scalar, Sigmoid, Sum, Tanh, picker
 
 HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid")
 ACTIVATIONS = (*HIDDEN_ACTIVATIONS, "linear")  # linear: the output layer
@@ -38,10 +38,16 @@ class Module:
         """All parameters, in `named_parameters()` order."""
         return [p for _, p in self.named_parameters()]
 
+    ledger: GradLedger | None = None  # an MLP's: which parameters have a gradient (core/engine.py GradLedger)
+
     def zero_grad(self) -> None:
-        """Set every parameter's grad to 0."""
+        """Set every parameter's grad to 0 (only those with a gradient, when the module keeps a ledger)."""
+        if self.ledger is not None and self.ledger.zero_grads():
+            return
         for p in self.parameters():
             p.grad = 0.0
+        if self.ledger is not None:
+            self.ledger.clear()
 
 
 class Neuron(Module):
@@ -57,8 +63,8 @@ class Neuron(Module):
         # "scaled": U(-1, 1) / sqrt(fan_in) keeps z of order 1 whatever the fan-in. The seed's plain
         # U(-1, 1) starts a digit's MSE near 1e3 (measured), and SGD at lr 0.05 reaches inf within 5 steps.
         scale = 1.0 / math.sqrt(nin) if init == "scaled" else 1.0
-        self.w = [Scalar(rng.uniform(-1.0, 1.0) * scale) for _ in range(nin)]
-        self.b = Scalar(0.0 if init == "scaled" else rng.uniform(-1.0, 1.0))
+        self.w = [Parameter(rng.uniform(-1.0, 1.0) * scale) for _ in range(nin)]
+        self.b = Parameter(0.0 if init == "scaled" else rng.uniform(-1.0, 1.0))
         self.activation = activation
         self._act = _ACT_OPS[activation]
         self.z: Scalar | None = None  # last forward pass's pre-activation node
@@ -123,6 +129,8 @@ class MLP(Module):
                        for i in range(len(nouts))]
         self.nin, self.nouts, self.activation, self.init = nin, list(nouts), activation, init
         self.last_loss: Scalar | None = None  # the loss node of the last sample, if someone registered it
+        self.ledger = GradLedger()  # backward passes file the parameters they reach here (see core/optim.py)
+        self.ledger.adopt(self.parameters())
 
     def __call__(self, x: Sequence[float] | Sequence[Scalar]) -> list[Scalar]:
         if len(x) != self.nin:
