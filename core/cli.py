@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 from typing import NoReturn, Protocol, Sequence
 
+from core import terminal
 from core.config import FIELDS, FieldInfo, TrainConfig
 from core.config_files import read_settings
+from core.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from core.problems import ConfigError, Problem, plain
 from core.records import commands
 
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 PATH_FLAGS = {"data_dir": "--data-dir", "runs_dir": "--runs-dir", "config": "--config", "save_config": "--save-config",
               "jsonl": "--jsonl", "resume": "--resume", "open_run": "--open", "export_csv": "--export-csv"}
 
@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "runs its own dashboard with these settings) on 127.0.0.1 (default: off)")
     files.add_argument("--port", metavar="N", type=int, default=8000,
                        help="with --serve: the port to listen on (default: 8000)")
+    files.add_argument("--token", metavar="TOKEN", default=None,
+                       help="with --serve: the token the browser must present (in the printed URL, "
+                       "?token=TOKEN) (default: a new random one per server)")
+    terminal.add_arguments(parser)
     commands.add_arguments(parser)
     return parser
 
@@ -203,6 +207,51 @@ def save_config(config: TrainConfig, path: str | Path) -> None:
     atomic_write_text(target, tomli_w.dumps({"train": config.to_dict()}))
 
 
+def resume_data(args: argparse.Namespace, config: TrainConfig) -> tuple[str | None, object, str | None]:
+    """(data_dir, prepared data or None, problem) for this run: a resume trains on the data its folder
+    recorded unless --data-dir says otherwise; a folder that cannot be resumed is a problem (exit 2)."""
+    if not args.resume:
+        return args.data_dir, None, None
+    from core.datasource import for_resume
+    from core.records.runlock import RunLock, RunLockedError
+    from core.records.runs import NotARunError, open_run
+
+    try:
+        saved = open_run(args.resume)
+    except NotARunError as exc:
+        return None, None, f"--resume: {exc}"
+    if saved.latest_checkpoint() is None:
+        return None, None, (f"--resume {args.resume}: no {saved.config.backend} checkpoint in it to resume from "
+                            "(the run ended before its first one); start a new run")
+    from core.session import is_rank_zero
+
+    try:  # a live run cannot be resumed by a second process: say so before loading anything
+        if is_rank_zero(config):  # the other ranks of a multi-device resume run beside rank zero's lock
+            RunLock(saved.path, saved.run_id).acquire().release()
+    except (RunLockedError, OSError) as exc:
+        return None, None, f"--resume {args.resume}: {exc}"
+    return for_resume(saved.path, args.data_dir, config)
+
+
+def announcer(settings: terminal.TerminalSettings):
+    """What a headless run does once it ended: the desktop notification, the user's --notify command."""
+    if not settings.notify and not settings.notify_command:
+        return None
+
+    def on_end(summary, run_dir: str) -> None:
+        from core import notify
+
+        full = notify.read_summary(run_dir, summary.to_dict())
+        if settings.notify:
+            notify.to_terminal(full)
+        if settings.notify_command:
+            problem = notify.run_command(settings.notify_command, full)
+            if problem:
+                print(f"mnist-dash: {problem}", file=sys.stderr, flush=True)
+
+    return on_end
+
+
 def _usage_error(problems: Sequence[str]) -> int:
     for problem in problems:
         print(f"mnist-dash: {problem}", file=sys.stderr)
@@ -267,7 +316,7 @@ def _main(argv: Sequence[str] | None, front_end: FrontEnd | None) -> int:
             return _usage_error([f"--save-config {plain(args.save_config)}: cannot write it "
                                  f"({exc.strerror or plain(exc)})"])
         print(f"mnist-dash: saved the configuration to {args.save_config}")
-        return 0
+        return EXIT_OK
     if args.open_run:
         from core.records.runs import NotARunError, open_run
 
@@ -283,6 +332,8 @@ def _main(argv: Sequence[str] | None, front_end: FrontEnd | None) -> int:
         if front_end is None:
             return _usage_error(["--serve needs the dashboard: run mnist-dash (or python -m tui)"])
         return front_end.serve(list(sys.argv[1:] if argv is None else argv), port=args.port)
+    if args.token is not None:
+        return _usage_error(["--token goes with --serve"])
     headless, why = _want_headless(args)
     if not headless and front_end is None:
         headless, why = True, "python -m core has no dashboard (mnist-dash or python -m tui has)"
@@ -300,8 +351,13 @@ def _main(argv: Sequence[str] | None, front_end: FrontEnd | None) -> int:
 
         if args.open_run:
             return show_run(args.open_run, jsonl=args.jsonl)
-        return run_headless(config, data_dir=args.data_dir, runs_dir=args.runs_dir, resume=args.resume,
-                            watch=watch, jsonl=args.jsonl)
+        data_dir, data, problem = resume_data(args, config)
+        if problem:
+            return _usage_error([problem])
+        settings = terminal.from_args(args)
+        return run_headless(config, data_dir=data_dir, runs_dir=args.runs_dir, resume=args.resume,
+                            watch=watch, jsonl=args.jsonl, on_hangup=settings.on_hangup, data=data,
+                            on_end=announcer(settings))
     return front_end.dashboard(config, args, watch)
 
 

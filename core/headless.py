@@ -9,13 +9,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 
 from core.backends import RunControl, RunSummary
 from core.config import TrainConfig
 from core.evaluation import format_confusion
 from core.events import (
-    OK_REASONS,
     ControlApplied,
     EpochEnded,
     Evaluation,
@@ -28,10 +27,15 @@ from core.events import (
     ScalarWatch,
     StepEnded,
 )
+from core.exits import EXIT_FAILED, EXIT_USAGE, for_reason, for_signal
 from core.records.jsonl import to_json
+from core.signals import DEFAULT_HANGUP, SignalPolicy, hangup_message, signal_name, tty_fds
+
+if TYPE_CHECKING:
+    from core.data import MnistData
+    from core.records.live import LiveRun
 
 PROGRESS_SECONDS = 5.0  # at most one progress line this often: log files stay readable
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 class HeadlessPrinter:
@@ -213,10 +217,48 @@ def _duration(seconds: float) -> str:
 
 
 def exit_status(summary: RunSummary, signum: int | None) -> int:
-    """0 when the run completed, 128+signal when a signal stopped it, 1 when it failed or diverged."""
+    """0 when the run did its job (completed, early-stopped, stopped on request), 128+signal when a signal
+    stopped it, 1 when it failed or diverged."""
     if signum is not None:
-        return 128 + signum
-    return EXIT_OK if summary.reason in OK_REASONS else EXIT_FAILED
+        return for_signal(signum)
+    return for_reason(summary.reason)
+
+
+class RunCommands:
+    """What signals do to a headless run: stops through the one command path (`RunControl.apply`, recorded by
+    the run book where the run obeys), the hang-up's note through the run's LiveRun (its record).
+
+    A hang-up can come before the run records (while data loads): its note waits for the LiveRun.
+    """
+
+    def __init__(self, control: RunControl) -> None:
+        self.control = control
+        self.live: LiveRun | None = None
+        self._waiting: list[str] = []  # hang-up notes to record once the run records
+        self._lock = threading.Lock()
+
+    def attach(self, live: LiveRun) -> None:
+        with self._lock:
+            self.live, waiting, self._waiting = live, self._waiting, []
+        for message in waiting:
+            self._note(live, message)
+
+    def stop(self, source: str) -> None:
+        from core.backends.control import Command
+
+        self.control.apply(Command("stop"), source)
+
+    def note_hangup(self, message: str) -> None:
+        with self._lock:
+            live = self.live
+            if live is None:
+                self._waiting.append(message)
+                return
+        self._note(live, message)
+
+    @staticmethod
+    def _note(live: LiveRun, message: str) -> None:
+        live.emit(LogLine(run_id=live.run_id, level="warning", source="hangup", message=message))
 
 
 def run_headless(
@@ -228,8 +270,14 @@ def run_headless(
     watch: tuple[str, ...] = (),
     jsonl: str | None = None,
     progress_seconds: float = PROGRESS_SECONDS,
+    on_hangup: str = DEFAULT_HANGUP,
+    data: MnistData | None = None,
+    on_end: Callable[[RunSummary, str], None] | None = None,
 ) -> int:
-    """Run one training run without a screen; returns the process exit status."""
+    """Run one training run without a screen; returns the process exit status.
+
+    `on_end(summary, run_dir)` runs once the run has ended and is recorded (notifications).
+    """
     from core.session import is_rank_zero, run_training
 
     rank_zero = is_rank_zero()  # other ranks of a multi-device run stay silent
@@ -242,31 +290,34 @@ def run_headless(
             stream = open(jsonl, "w", encoding="utf-8")
         except OSError as exc:
             print(f"mnist-dash: --jsonl {jsonl}: cannot write it ({exc.strerror or exc})", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
     printer = HeadlessPrinter(human, jsonl=stream, progress_seconds=progress_seconds)
     control = RunControl(watched=watch)
-    signals: list[int] = []
+    commands = RunCommands(control)
 
-    def on_signal(signum: int, _frame: object) -> None:
-        if signals and signum == signal.SIGINT:
-            os._exit(128 + signum)  # the second Ctrl+C: the user does not want to wait
-        if not signals:
-            signals.append(signum)
-            name = signal.Signals(signum).name
-            printer.line(f"{name}: stopping after the current step, then saving (Ctrl+C again quits at once)")
-        control.stop()
+    def on_stop(signum: int, source: str) -> None:
+        if source == "signal":
+            printer.line(f"{signal_name(signum)}: stopping after the current step, then saving "
+                         "(Ctrl+C again quits at once)")
+        commands.stop(source)
+
+    def on_hung_up(cause: str) -> None:
+        commands.note_hangup(hangup_message(cause))
 
     # Other ranks leave stopping to rank zero: ranks that stop on their own at different steps break DDP's
     # collectives (Ctrl+C reaches the whole process group), while one rank's stop ends the run for all.
-    handler = on_signal if rank_zero else signal.SIG_IGN
-    previous = _install(handler) if threading.current_thread() is threading.main_thread() else {}
+    policy = SignalPolicy(on_stop=on_stop, on_hangup=on_hung_up, hangup=on_hangup, output_fds=tty_fds((1, 2)))
+    ignored: dict[int, object] = {}
+    installed = rank_zero and policy.install()  # False off the main thread: nothing changes there
+    if not rank_zero and threading.current_thread() is threading.main_thread():
+        ignored = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     result: list[RunSummary] = []
 
     def target() -> None:
         result.append(run_training(
-            config, printer, control, data_dir=data_dir, runs_dir=runs_dir, resume=resume,
+            config, printer, control, data_dir=data_dir, runs_dir=runs_dir, resume=resume, data=data,
             announce=lambda text: printer.line(f"data: {text}"),
-            on_run_dir=lambda path: setattr(printer, "run_dir", str(path)),
+            on_run_dir=lambda path: setattr(printer, "run_dir", str(path)), on_live=commands.attach,
         ))
 
     # Training runs in a worker so the main thread stays free for signal handlers (Lightning also skips
@@ -277,21 +328,20 @@ def run_headless(
         while worker.is_alive():
             worker.join(0.2)
     finally:
-        for signum, handler in previous.items():
+        if installed:
+            policy.restore()
+        for signum, handler in ignored.items():
             signal.signal(signum, handler)
         close_stream(stream)
     if not result:
         printer.line("failed: the training thread ended without a summary")
         return EXIT_FAILED
-    return exit_status(result[0], signals[0] if signals else None)
-
-
-def _install(handler) -> dict:
-    previous = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous[signum] = signal.getsignal(signum)
-        signal.signal(signum, handler)
-    return previous
+    if on_end is not None and rank_zero:
+        try:
+            on_end(result[0], printer.run_dir)
+        except Exception as exc:  # a notification never changes how the run ended
+            printer.line(f"notify: {type(exc).__name__}: {exc}")
+    return exit_status(result[0], policy.stops[0] if policy.stops else None)
 
 
 def close_stream(stream: TextIO | None) -> None:

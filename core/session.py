@@ -177,6 +177,8 @@ def run_training(
                 event = dataclasses.replace(event, run_dir=run_dir)
             facts.update(device=event.device, data_source=event.data_source,
                          resumed_from_step=event.resumed_from_step)
+            if run_dir and data is not None:
+                _record_data(run_dir, data)
             if pending is not None:
                 reopen_record()
         elif isinstance(event, EpochEnded) and math.isfinite(event.val_accuracy):
@@ -237,6 +239,16 @@ def run_training(
     if lock is not None:
         lock.release()
     return summary
+
+
+def _record_data(run_dir: str, data: MnistData) -> None:
+    """Say in the run folder where its digits came from, so a resume trains on the same ones."""
+    from core.datasource import record
+
+    try:
+        record(run_dir, data)
+    except OSError:
+        pass  # a resume without it searches as before, or takes --data-dir
 
 
 class _RunError(Exception):

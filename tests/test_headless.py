@@ -98,6 +98,21 @@ def test_show_run_of_an_incomplete_record(tmp_path, capsys):
     assert "backend scalar" in out and "incomplete: no summary.json" in out
 
 
+class FakeFrontEnd:
+    """What tui.main plugs into the command line, recording what it was asked to show."""
+
+    def __init__(self, calls: dict) -> None:
+        self.calls = calls
+
+    def dashboard(self, config, args, watch):
+        self.calls["tui"] = (config, args, watch)
+        return 0
+
+    def serve(self, argv, port):
+        self.calls["serve"] = (argv, port)
+        return 0
+
+
 @pytest.fixture
 def tty(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_stdout_is_terminal", lambda: True)
@@ -105,18 +120,8 @@ def tty(monkeypatch, capsys):
     calls: dict = {}
     monkeypatch.setattr(headless, "run_headless", lambda config, **kw: calls.setdefault("headless", (config, kw))
                         and 0)
-    fake = types.ModuleType("tui.app")
-
-    class App:
-        def run(self):
-            return None
-
-    def make_app(config, **kw):
-        calls["tui"] = (config, kw)
-        return App()
-
-    fake.make_app = make_app
-    monkeypatch.setitem(sys.modules, "tui.app", fake)
+    real_main = cli.main
+    monkeypatch.setattr(cli, "main", lambda argv=None: real_main(argv, front_end=FakeFrontEnd(calls)))
     return calls
 
 
@@ -125,9 +130,9 @@ def test_terminal_opens_the_dashboard_with_the_settings(tty, tmp_path):
         pass
     assert cli.main(["--epochs", "5", "--watch", "L0.N1.w2", "--runs-dir", str(tmp_path),
                      "--open", str(tmp_path / "r")]) == 0
-    config, kw = tty["tui"]
-    assert config.epochs == 5 and kw["watch"] == ("L0.N1.w2",) and kw["runs_dir"] == str(tmp_path)
-    assert kw["open_run"] == tmp_path / "r" and kw["data_dir"] is None and "headless" not in tty
+    config, args, watch = tty["tui"]
+    assert config.epochs == 5 and watch == ("L0.N1.w2",) and args.runs_dir == str(tmp_path)
+    assert args.open_run == str(tmp_path / "r") and args.data_dir is None and "headless" not in tty
 
 
 @pytest.mark.parametrize(

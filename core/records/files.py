@@ -8,3 +8,4 @@ SUMMARY_FILE = "summary.json"  # written once, when the run ends (any reason)
 CHECKPOINTS_DIR = "checkpoints"  # one file per checkpoint, newest last
 LOCK_FILE = "run.lock"  # held (fcntl.flock) by the process writing the folder
 CONTROL_DIR = "control"  # command files from other processes (stop, pause, lr), one file a command
+DATA_FILE = "data.json"  # where the digits came from (a directory and its files, or the sample): resume

@@ -1,0 +1,161 @@
+"""A closed terminal is not a stop command: a headless run on a real pty that hangs up goes on to its end.
+
+Each test waits for events (a line in the record, the process's end), never for time: the run is paused
+through its folder before the hang-up and resumed after it, so it cannot finish before the terminal goes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ("--headless", "--backend", "scalar", "--train-subset", "600", "--val-subset", "50", "--test-subset", "50",
+       "--input-size", "7", "--hidden", "16", "--epochs", "3", "--batch-size", "8")
+WAIT_S = 120.0  # a generous bound on a busy machine; the waits end as soon as the event is there
+
+
+def env(tmp_path: Path) -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if k not in ("MNIST_DASH_DATA", "TMUX")}
+    out.update(PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
+               TERM="xterm-256color")
+    return out
+
+
+class PtyRun:
+    """`python -m core` with its terminal on a pty; a thread drains the master so writes never block."""
+
+    def __init__(self, tmp_path: Path, *extra: str) -> None:
+        self.tmp_path, self.runs = tmp_path, tmp_path / "runs"
+        master, slave = os.openpty()
+        self.proc = subprocess.Popen([sys.executable, "-m", "core", *RUN, "--runs-dir", str(self.runs), *extra],
+                                     stdin=slave, stdout=slave, stderr=slave, cwd=tmp_path, env=env(tmp_path),
+                                     start_new_session=True)
+        os.close(slave)
+        self.master: int | None = master
+        self.output = bytearray()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        while self.master is not None:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.output += chunk
+
+    def wait(self, condition, what: str) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while not condition():
+            if self.proc.poll() is not None and not condition():
+                raise AssertionError(f"exited ({self.proc.returncode}) before {what}: {self.output[-2000:]!r}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {what} within {WAIT_S:.0f} s: {self.output[-2000:]!r}")
+            time.sleep(0.05)  # polling interval only: every wait ends on an event
+
+    def run_dir(self) -> Path | None:
+        found = list(self.runs.glob("*/events.jsonl")) if self.runs.is_dir() else []
+        return found[0].parent if found else None
+
+    def events(self) -> list[dict]:
+        run = self.run_dir()
+        if run is None:
+            return []
+        lines = (run / "events.jsonl").read_text().splitlines()
+        return [json.loads(line) for line in lines if line.endswith("}")]
+
+    def has(self, predicate) -> bool:
+        return any(predicate(e) for e in self.events())
+
+    def command(self, *args: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "core", *args], cwd=self.tmp_path, env=env(self.tmp_path),
+                              capture_output=True, text=True, timeout=WAIT_S)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def paused_mid_epoch(self) -> Path:
+        """Wait for a step in the record, pause the run through its folder, wait until the pause is recorded."""
+        self.wait(lambda: self.has(lambda e: e["type"] == "StepEnded"), "StepEnded in the record")
+        run = self.run_dir()
+        self.command("--pause", str(run))
+        self.wait(lambda: self.has(lambda e: e["type"] == "ControlApplied" and e["command"] == "pause"),
+                  "the pause in the record")
+        return run
+
+    def hang_up(self) -> None:
+        """The terminal goes away: its master side closes (writes now fail with EIO), then SIGHUP."""
+        master, self.master = self.master, None
+        os.close(master)
+        self.proc.send_signal(signal.SIGHUP)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
+
+
+@pytest.fixture
+def pty_run(tmp_path, mnist_dir):
+    runs: list[PtyRun] = []
+
+    def start(*extra: str) -> PtyRun:
+        runs.append(PtyRun(tmp_path, "--data-dir", str(mnist_dir), *extra))
+        return runs[-1]
+
+    yield start
+    for run in runs:
+        run.close()
+
+
+def test_a_headless_run_outlives_its_terminal(pty_run):
+    run = pty_run()
+    run_dir = run.paused_mid_epoch()
+    run.hang_up()
+    run.wait(lambda: run.has(lambda e: e["type"] == "LogLine" and e["source"] == "hangup"), "the hang-up recorded")
+    run.command("--resume-run", str(run_dir))  # still steerable from another terminal
+    assert run.proc.wait(WAIT_S) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["reason"] == "completed" and summary["epochs_completed"] == 3
+    events = run.events()
+    hangups = [e for e in events if e["type"] == "LogLine" and e["source"] == "hangup"]
+    assert len(hangups) == 1 and "the terminal hung up (SIGHUP)" in hangups[0]["message"]
+    assert [e["command"] for e in events if e["type"] == "ControlApplied"] == ["pause", "resume"]
+    assert events[-1]["type"] == "RunFinished" and events[-1]["reason"] == "completed"
+
+
+def test_on_hangup_stop_keeps_the_old_behaviour(pty_run):
+    run = pty_run("--on-hangup", "stop")
+    run_dir = run.paused_mid_epoch()
+    run.hang_up()
+    assert run.proc.wait(WAIT_S) == 128 + signal.SIGHUP
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["reason"] == "stopped" and summary["checkpoint"]
+    assert (run_dir / summary["checkpoint"]).is_file()
+    events = run.events()
+    assert [(e["command"], e["source"]) for e in events if e["type"] == "ControlApplied"] == [
+        ("pause", "cli"), ("stop", "hangup")]
+
+
+def test_ctrl_c_is_recorded_as_a_stop_from_a_signal(pty_run):
+    run = pty_run()
+    run_dir = run.paused_mid_epoch()
+    run.proc.send_signal(signal.SIGINT)
+    assert run.proc.wait(WAIT_S) == 130
+    assert json.loads((run_dir / "summary.json").read_text())["reason"] == "stopped"
+    events = run.events()
+    stops = [e for e in events if e["type"] == "ControlApplied" and e["command"] == "stop"]
+    steps = [e["step"] for e in events if e["type"] == "StepEnded"]
+    assert [s["source"] for s in stops] == ["signal"] and stops[0]["step"] == steps[-1]
+    assert b"SIGINT: stopping after the current step" in run.output
