@@ -16,8 +16,11 @@ from core import terminal
 from core.config import FIELDS, FieldInfo, TrainConfig
 from core.config_files import read_settings
 from core.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from core.explain.cli import add_explain_arguments, run_explain
 from core.problems import ConfigError, Problem, plain
 from core.records import commands
+from core.sweeps import cli as sweeps
+from core.sweeps.cli import add_sweep_arguments
 
 PATH_FLAGS = {"data_dir": "--data-dir", "runs_dir": "--runs-dir", "config": "--config", "save_config": "--save-config",
               "jsonl": "--jsonl", "resume": "--resume", "open_run": "--open", "export_csv": "--export-csv"}
@@ -89,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "?token=TOKEN) (default: a new random one per server)")
     terminal.add_arguments(parser)
     commands.add_arguments(parser)
+    add_explain_arguments(parser)
+    add_sweep_arguments(parser)
     return parser
 
 
@@ -301,12 +306,16 @@ def _main(argv: Sequence[str] | None, front_end: FrontEnd | None) -> int:
     args = parser.parse_args(argv)  # argparse exits 2 with one clear line for unknown flags
     if args.resume and args.open_run:
         return _usage_error(["--resume and --open cannot be combined"])
+    if (explained := run_explain(args)) is not None:  # --explain: no training either
+        return explained
     acted = commands.dispatch(args)  # --stop, --pause, --list-runs, --follow...: no training here
     if acted is not None:
         return acted
     config, watch, problems = config_from_args(args)
     if problems:
         return _usage_error(problems)
+    if (swept := sweeps.dispatch(args, config, front_end)) is not None:  # --sweep, --open-sweep, a sweep folder
+        return swept
     if args.save_config:
         try:
             save_config(config, args.save_config)
