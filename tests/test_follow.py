@@ -27,7 +27,7 @@ def line(event: ev.Event) -> bytes:
 def test_partial_lines_are_held_until_complete(tmp_path):
     path = tmp_path / "events.jsonl"
     follower = Follower(tmp_path)
-    assert follower.poll() == [] and follower.status() == "waiting"
+    assert follower.poll() == [] and follower.status() == "incomplete"  # nothing recorded, nothing made
     first, second = line(step(1)), line(step(2))
     path.write_bytes(first + second[:10])
     assert follower.poll() == [step(1)]
@@ -94,12 +94,13 @@ def test_status_follows_the_run_from_live_to_its_end(tmp_path):
         follower.poll()
         assert follower.status() == "paused"
     assert follower.status() == "killed"  # the lock is free and there is no summary
-    (tmp_path / "summary.json").write_text('{"reason": "stopped"}')
-    assert follower.status() == "stopped"
-    with open(tmp_path / "events.jsonl", "ab") as fh:
+    with open(tmp_path / "events.jsonl", "ab") as fh:  # died after its RunFinished, before its summary
         fh.write(line(ev.RunFinished(run_id="r", reason="early_stopped", steps=1, epochs_completed=1, seconds=1.0)))
     follower.poll()
     assert follower.status() == "early_stopped"
+    (tmp_path / "summary.json").write_text('{"reason": "stopped"}')
+    assert follower.status() == "stopped"  # the summary's word stands
+    (tmp_path / "summary.json").unlink()  # a resume removes it before it writes
     with open(tmp_path / "events.jsonl", "ab") as fh:  # resumed into the same folder: live again
         fh.write(line(ev.RunStarted(run_id="r", backend="scalar", device="cpu", data_source="x", config={},
                                     train_size=1, val_size=1, test_size=1, resumed_from_step=1)))
@@ -119,7 +120,8 @@ def test_without_a_lock_a_quiet_record_is_called_stale(tmp_path):
     follower = Follower(tmp_path, stale_after=30)
     follower.poll()
     assert follower.status(now=1020.0) == "live"
-    assert follower.status(now=1042.0) == "stale: no events for 42 s: the process may be gone"
+    assert follower.status(now=1042.0) == "stale"
+    assert follower.run_status(now=1042.0).detail == "no events for 42 s and no lock to ask: the process may be gone"
 
 
 def test_summary_reason_reads_failures_and_ignores_junk(tmp_path):

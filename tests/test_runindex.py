@@ -60,18 +60,18 @@ def test_every_kind_of_run_gets_its_status_and_columns(tmp_path):
         ("scalar", "196-64-32-10", "adam", 0.01, 3)
     assert done.started == 1767323045.0
     assert (killed.status, killed.epochs_done, killed.best_val_accuracy, killed.seconds, killed.steps) == \
-        ("incomplete", 3, 0.75, 42.5, 30)
+        ("killed", 3, 0.75, 42.5, 30)
     assert (running.status, running.pid) == ("live", os.getpid())
     assert failed.status == "failed"
     assert broken.status == "incomplete" and broken.problem == "config.json is unreadable" and broken.shape == ""
-    assert older.status == "incomplete"
+    assert older.status == "stale"  # no lock to ask and quiet for long
 
 
 def test_a_lockless_record_written_just_now_counts_as_live(tmp_path):
     folder = make_run(tmp_path, "r", events=[STARTED])
     os.utime(folder / "events.jsonl", (5000.0, 5000.0))
     assert read_row(folder, now=5010.0).status == "live"
-    assert read_row(folder, now=5100.0).status == "incomplete"
+    assert read_row(folder, now=5100.0).status == "stale"
 
 
 def test_only_the_edges_of_a_long_stream_are_read(tmp_path):

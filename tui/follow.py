@@ -1,8 +1,10 @@
 """Following a run that another process (or this one) is writing: its record tailed in a thread worker.
 
 `FollowedRun` is a plain class around `core.records.follow.Follower`: `poll()` (called from a worker thread about
-four times a second) returns a `Polled` batch of new events, whether the file was rewritten by a resume, and
-the run's status. `Following` (the app owns one; no Textual in it) folds each batch through the same
+four times a second) returns a `Polled` batch of new events, whether the file was rewritten, and the run's
+status (core.records.status.run_status's word). The worker goes on after the run ends, so a resume into the
+same folder is picked up: the status goes back to live, the new events arrive, and the log says so.
+`Following` (the app owns one; no Textual in it) folds each batch through the same
 RunController and history as the app's own run, says what the status line shows, and steers the followed
 run through its folder (core.records.steer): the headless process obeys and records each command.
 """
@@ -19,11 +21,10 @@ from textual.message import Message
 from core.events import Event
 from core.records import steer
 from core.records.follow import Follower
+from core.records.status import ENDED, GOING, run_status
 from tui.controller import Note, RunController
 
 POLL_S = 0.25  # new events on screen within a second, as for an own run
-GOING = ("waiting", "live", "paused")  # statuses of a run that may still write
-FINAL = ("completed", "stopped", "early_stopped", "diverged", "failed", "killed")
 
 
 @dataclass
@@ -33,13 +34,13 @@ class Polled(Message):
     run_dir: Path
     events: list[Event] = field(default_factory=list)
     reset: bool = False  # the file was rewritten (a resume): clear what was drawn, these events are all of it
-    status: str = "live"
+    status: str = "live"  # one of core.events.STATUSES
     first: bool = False  # the first batch: the whole record so far
 
 
 def is_going(run_dir: str | Path) -> bool:
     """True when the run in `run_dir` is still being written (its lock is held, or a fresh lockless record)."""
-    return Follower(run_dir).status() in GOING
+    return run_status(run_dir).going
 
 
 class FollowedRun:
@@ -48,14 +49,14 @@ class FollowedRun:
     def __init__(self, run_dir: str | Path, *, stale_after: float = 60.0) -> None:
         self.run_dir = Path(run_dir)
         self.follower = Follower(self.run_dir, stale_after=stale_after)
-        self.status = "waiting"
+        self.status = ""  # no poll yet; then one of core.events.STATUSES
         self.stopped = threading.Event()  # set by the app: the worker ends at its next tick
         self._polls = 0
 
     @property
     def going(self) -> bool:
-        """Whether the run may still write (live, paused, waiting for its first event)."""
-        return self.status in GOING
+        """Whether the run may still write (live, paused; or not polled yet)."""
+        return self.status in GOING or not self.status
 
     @property
     def paused(self) -> bool:
@@ -63,15 +64,15 @@ class FollowedRun:
 
     @property
     def ended(self) -> bool:
-        """The run finished, failed or died: nothing more will come."""
-        return self.status in FINAL
+        """The run finished, failed or died: nothing more will come until a resume."""
+        return self.status in ENDED
 
     def poll(self) -> Polled:
         """New events and the status now (may read megabytes on the first call: run it off the UI thread)."""
         events = self.follower.poll()
         reset = self.follower.reset
         status = self.follower.status()
-        if status in FINAL and not self.follower.caught_up:
+        if status in ENDED and not self.follower.caught_up:
             status = "live"  # the end is written but not yet read: read it first
         self._polls += 1
         return Polled(self.run_dir, events, reset, status, first=self._polls == 1)
@@ -83,14 +84,15 @@ class FollowedRun:
         return f"sent {what} to {self.run_dir.name}: the run applies it at its next step"
 
     def run(self, post: Callable[[Any], Any]) -> None:
-        """The worker's loop: poll, post what changed, until the run ends or `stopped` is set."""
+        """The worker's loop: poll, post what changed, until `stopped` is set (not when the run ends: a resume
+        into the same folder would be missed; an ended run costs a stat and a status read per poll)."""
         last = None
         while True:
             polled = self.poll()
             if polled.events or polled.reset or polled.first or polled.status != last:
                 last = polled.status
                 post(polled)
-            if polled.status in FINAL or self.stopped.wait(POLL_S):
+            if self.stopped.wait(POLL_S):
                 return
 
 
@@ -134,23 +136,30 @@ class Following:
         else:
             notes.extend(self.controller.fold(polled.events))
         was, run.status = run.status, polled.status
-        if run.status != was and not run.status.startswith("stale"):
-            if run.status in FINAL:
-                notes.append(Note(f"the followed run {run.run_dir.name} ended: {self.describe(run.status)}",
+        if run.status != was and run.status != "stale":
+            name = run.run_dir.name
+            if run.status in ENDED:
+                notes.append(Note(f"the followed run {name} ended: {self.describe(run.status)}",
                                   "warning" if run.status == "killed" else "info", "follow", "Followed run"))
-            elif was != "waiting" or run.status != "live":
-                notes.append(Note(f"the followed run is {run.status}", source="follow", log=was != "waiting"))
+            elif was in ENDED and run.status in GOING:
+                notes.append(Note(f"the followed run {name} was resumed into the same folder: live again",
+                                  "info", "follow", "Followed run"))
+            elif was or run.status != "live":
+                notes.append(Note(f"the followed run is {self.describe(run.status)}", source="follow", log=bool(was)))
         return notes
 
     def shown_state(self, state: str) -> str:
-        """What the status line says: the followed run's status, else the app's own run state."""
+        """What the status line says: the followed run's status; an opened run's status (not "viewing"); else the
+        app's own run state."""
         if self.run is None:
-            return state
-        return self.describe(self.run.status) + ("" if self.run.ended else " · followed")
+            viewed = getattr(self.controller, "viewed_status", "")
+            return self.describe(viewed) if state == "viewing" and viewed else state
+        return self.describe(self.run.status or "live") + ("" if self.run.ended else " · followed")
 
     @staticmethod
     def describe(status: str) -> str:
-        return status.removeprefix("stale: ").replace("_", " ")
+        """A status word as the status line says it ("early_stopped" -> "early stopped")."""
+        return status.replace("_", " ")
 
     def send(self, command: str, value: float | None = None) -> Note:
         """Steer the followed run (SteerError when it cannot be sent: say it, never raise further)."""

@@ -3,8 +3,10 @@
 `Follower(run_dir).poll()` returns the events appended to RUN_DIR/events.jsonl since the last poll: a partial
 last line (the writer mid-flush) is held until its newline arrives; a file replaced or truncated (a resume
 rewriting the folder) is read again from its top, with `reset` set for that poll so the caller can clear what
-it drew; each poll costs one stat when nothing changed. `status()` says what the run is doing now. (A whole
-record in bounded memory: core.records.digest.)
+it drew; each poll costs one stat when nothing changed. `status()` says what the run is doing now: the word of
+core.records.status.run_status, the one function that decides it. `follow()` yields events as they come until
+the run ends; with `resume_wait` it waits that long after an ending for a resume into the same folder (a new
+RunStarted appended, the lock taken again) and follows on. (A whole record in bounded memory: the fold.)
 """
 
 from __future__ import annotations
@@ -16,14 +18,12 @@ from pathlib import Path
 from typing import Iterator
 
 from core.events import ControlApplied, Event, RunFailed, RunFinished, RunStarted, StepEnded
-from core.records import runlock
-from core.records.files import EVENTS_FILE, SUMMARY_FILE
-from core.records.jsonl import loads, parse_line
+from core.records.files import EVENTS_FILE
+from core.records.jsonl import parse_line
+from core.records.regular import open_regular
+from core.records.status import GOING, STALE_AFTER, RunStatus, read_summary, run_status, summary_ending
 
-STALE_AFTER = 60.0  # seconds without a new event before an unlocked run is called stale
 MAX_PARTIAL = 64 << 20  # a "line" this long without a newline is not one of ours: dropped
-STATUSES = ("waiting", "live", "paused", "completed", "stopped", "early_stopped", "diverged", "failed", "killed",
-            "stale")
 
 
 class Follower:
@@ -65,7 +65,7 @@ class Follower:
         if (st.st_dev, st.st_ino) == self._ident and st.st_size == self._offset:
             return []
         try:
-            with open(self.path, "rb") as fh:
+            with os.fdopen(open_regular(self.path), "rb") as fh:  # a FIFO here is skipped, never read
                 st = os.fstat(fh.fileno())
                 ident = (st.st_dev, st.st_ino)
                 if self._ident is not None and (ident != self._ident or st.st_size < self._offset):
@@ -111,52 +111,43 @@ class Follower:
         elif isinstance(event, StepEnded):
             self.last_step = event.step
 
-    def follow(self, *, interval: float = 0.25, stop: threading.Event | None = None) -> Iterator[Event]:
-        """Every event as it comes (like `tail -f`), until the run ends, dies or goes stale, or `stop` is set."""
+    def follow(self, *, interval: float = 0.25, stop: threading.Event | None = None,
+               resume_wait: float = 0.0) -> Iterator[Event]:
+        """Every event as it comes (like `tail -f`) until the run ends, or `stop` is set.
+
+        A resume into the same folder (a new RunStarted, the lock held again) is followed on; a run that was
+        killed (it did not choose to end: a supervisor may restart it) is waited for `resume_wait` s first.
+        """
         stop = stop or threading.Event()
+        ended_at: float | None = None
         while True:
             yield from self.poll()
-            if self.caught_up and self.status() not in ("live", "paused", "waiting"):
+            status = self.run_status() if self.caught_up else None
+            if status is not None and not status.going:
                 yield from self.poll()  # anything written between the last read and the status check
-                return
+                status = self.run_status() if self.caught_up else None
+            if status is None or status.going:
+                ended_at = None  # still writing, or a resume began meanwhile
+            else:
+                ended_at = time.monotonic() if ended_at is None else ended_at
+                if time.monotonic() - ended_at >= (resume_wait if status.word == "killed" else 0.0):
+                    return
             if stop.wait(interval):
                 return
 
+    def run_status(self, now: float | None = None) -> RunStatus:
+        """The run's status (core.records.status.run_status) with this follower's stale_after."""
+        return run_status(self.run_dir, now=now, stale_after=self.stale_after)
+
     def status(self, now: float | None = None) -> str:
-        """One of STATUSES ("stale" as "stale: no events for N s: the process may be gone")."""
-        if self.ended is not None:
-            return "failed" if isinstance(self.ended, RunFailed) else self.ended.reason
-        if runlock.lock_info(self.run_dir) is not None:
-            return "paused" if self.paused else "live"
-        reason = summary_reason(self.run_dir)
-        if reason is not None:
-            return reason
-        if (self.run_dir / runlock.LOCK_FILE).exists():
-            return "killed"  # the lock is free and no summary was written: the process died mid-run
-        if self._ident is None and not self.path.exists():
-            return "waiting"
-        # No lock to ask (a record from an older version, or another machine's): judge by the file's age.
-        quiet = (time.time() if now is None else now) - (self._mtime or _mtime(self.path))
-        if quiet > self.stale_after:
-            return f"stale: no events for {quiet:.0f} s: the process may be gone"
-        return "paused" if self.paused else "live"
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return 0.0
+        """The status word (one of core.events.STATUSES)."""
+        return self.run_status(now).word
 
 
 def summary_reason(run_dir: str | os.PathLike) -> str | None:
-    """The reason in RUN_DIR/summary.json ("failed" for a failure), or None when there is no readable one."""
-    try:
-        with open(Path(run_dir) / SUMMARY_FILE, "rb") as fh:
-            data = loads(fh.read(1 << 20))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    reason = data.get("reason")
-    return str(reason) if reason else ("failed" if data.get("error") else None)
+    """The ending RUN_DIR/summary.json names ("failed" for a failure), or None when there is no readable one."""
+    summary = read_summary(Path(run_dir))[0]
+    return None if summary is None else summary_ending(summary)
+
+
+__all__ = ["GOING", "STALE_AFTER", "Follower", "summary_reason"]

@@ -2,30 +2,37 @@
 
 `list_runs_table(runs_dir)` reads summary.json, config.json, the run lock and, only when there is no summary,
 the first and last 64 KiB of events.jsonl; never the whole stream, so a thousand runs list in well under a
-second. `filter_rows`, `sort_rows`, `RunRow.to_dict` and `format_table` serve the dashboard's table and the
-headless `--list-runs` (text, or one JSON object per run).
+second. The status word is core.records.status.run_status's (the one function every reader asks).
+`filter_rows`, `sort_rows`, `RunRow.to_dict` and `format_table` serve the dashboard's table and the headless
+`--list-runs` (text, or one JSON object per run). Files that are not regular files (a FIFO, a device, a symlink
+loop) are never opened: the row's `problem` names them.
 """
 
 from __future__ import annotations
 
 import calendar
+import errno
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from core.records import runlock
-from core.records.files import CONFIG_FILE
-from core.records.follow import EVENTS_FILE, STALE_AFTER, SUMMARY_FILE
+from core.records.files import CONFIG_FILE, EVENTS_FILE
 from core.records.jsonl import loads
+from core.records.regular import open_regular, read_regular, why
+from core.records.status import STALE_AFTER, run_status
 
 EDGE_BYTES = 64 << 10  # how much of the head and tail of events.jsonl an unfinished run is read for
 TAIL_LINES = 16  # lines at the end of the stream parsed whole (steps, last time)
 MAX_JSON_BYTES = 1 << 20  # config and summary files are a few hundred bytes; bigger ones are not ours
-STATUSES = ("live", "completed", "stopped", "early_stopped", "diverged", "failed", "incomplete")
 COLUMNS = ("run_id", "status", "backend", "shape", "optimizer", "lr", "epochs_done", "best_val_accuracy",
            "test_accuracy", "seconds", "started")
+
+
+class RunsDirError(OSError):
+    """The runs folder cannot be listed (missing, not a folder, permission denied); the message says why."""
 
 
 @dataclass
@@ -34,7 +41,7 @@ class RunRow:
 
     run_id: str
     path: Path
-    status: str  # one of STATUSES
+    status: str  # one of core.events.STATUSES (core.records.status.run_status's word)
     backend: str = ""
     shape: str = ""  # layer sizes, e.g. "196-64-32-10"
     optimizer: str = ""
@@ -47,7 +54,7 @@ class RunRow:
     seconds: float | None = None
     started: float | None = None  # Unix seconds
     pid: int | None = None  # the writing process, while live
-    problem: str = ""  # why part of the row is missing (an unreadable config.json, ...)
+    problem: str = ""  # why part of the row is missing (an unreadable config.json, a FIFO as summary.json, ...)
     config: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,29 +96,35 @@ def _duration(seconds: float) -> str:
 
 
 def _read_json(path: Path) -> Any:
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_JSON_BYTES + 1)
+    data = read_regular(path, MAX_JSON_BYTES)
     if len(data) > MAX_JSON_BYTES:
         raise ValueError("too big")
     return loads(data)
 
 
 def _edge_events(path: Path) -> tuple[list[dict], list[dict]]:
-    """The first line of a stream (its RunStarted) and, of its last EDGE_BYTES, the epoch ends and last lines."""
+    """Of the stream's first EDGE_BYTES its RunStarted; of its last EDGE_BYTES the epoch ends and last lines."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(EDGE_BYTES)
-            size = os.fstat(fh.fileno()).st_size
-            if size > EDGE_BYTES:
-                fh.seek(max(EDGE_BYTES, size - EDGE_BYTES))
-                tail = fh.read(EDGE_BYTES).split(b"\n")[1:]  # the first piece may be half a line
-            else:
-                tail = head.split(b"\n")
+        fd = open_regular(path)
     except OSError:
         return [], []
-    # Only what the row shows is parsed: epoch ends anywhere in the tail, and the last few lines.
+    try:
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, EDGE_BYTES, 0)
+        if size > EDGE_BYTES:
+            start = max(EDGE_BYTES, size - EDGE_BYTES)
+            tail = os.pread(fd, EDGE_BYTES, start).split(b"\n")[1:]  # the first piece may be half a line
+        else:
+            tail = head.split(b"\n")
+    except OSError:
+        return [], []
+    finally:
+        os.close(fd)
+    # Only what the row shows is parsed: the RunStarted near the top (a SystemStats sample may come before it),
+    # epoch ends anywhere in the tail, and the last few lines.
+    started = [line for line in head.split(b"\n")[:-1] if b'"RunStarted"' in line][:1]
     picked = [line for line in tail[:-TAIL_LINES] if b'"EpochEnded"' in line] + tail[-TAIL_LINES:]
-    return _parse(head.split(b"\n", 1)[:1]), _parse(picked)
+    return _parse(started), _parse(picked)
 
 
 def _parse(lines: Iterable[bytes]) -> list[dict]:
@@ -119,7 +132,7 @@ def _parse(lines: Iterable[bytes]) -> list[dict]:
     for line in lines:
         try:
             obj = loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(obj, dict):
             out.append(obj)
@@ -130,44 +143,33 @@ def read_row(run_dir: str | os.PathLike, *, now: float | None = None) -> RunRow:
     """One run's row (never raises for a damaged record: the row says what it could not read)."""
     path = Path(run_dir)
     row = RunRow(run_id=path.name, path=path, status="incomplete")
+    problems = []
     try:
         config = _read_json(path / CONFIG_FILE)
         if not isinstance(config, dict):
             raise ValueError("not an object")
         row.config = config
-    except (OSError, ValueError):
-        row.problem = f"{CONFIG_FILE} is unreadable"
+    except (OSError, ValueError, RecursionError) as exc:
+        problems.append(f"{CONFIG_FILE} is unreadable" + (f" ({why(exc)})" if isinstance(exc, OSError) else ""))
         config = {}
     row.backend = str(config.get("backend", ""))
     row.optimizer = str(config.get("optimizer", ""))
     row.lr = _number(config.get("lr"))
     row.epochs = _integer(config.get("epochs"))
     row.shape = _shape(config)
-    try:
-        summary = _read_json(path / SUMMARY_FILE)
-        summary = summary if isinstance(summary, dict) else None
-    except (OSError, ValueError):
-        summary = None
-    if summary is not None:  # written last, and removed by a resume before it writes: the run is over
+    status = run_status(path, now=now, stale_after=STALE_AFTER)
+    row.status, row.pid = status.word, status.pid
+    problems += status.problems
+    row.problem = "; ".join(problems)
+    summary = status.summary
+    if summary is not None:
         _from_summary(row, summary)
-        reason = str(summary.get("reason") or ("failed" if summary.get("error") else "incomplete"))
-        row.status = reason if reason in STATUSES else "incomplete"
         if row.best_val_accuracy is None and "best_val_accuracy" not in summary:
             # A summary from before the field existed: the best of the epochs at the end of the stream.
             row.best_val_accuracy = _best_val(_edge_events(path / EVENTS_FILE)[1])
         return row
-    holder = runlock.lock_info(path)
-    if holder is not None:
-        row.status, row.pid = "live", holder.pid
     head, tail = _edge_events(path / EVENTS_FILE)
     _from_events(row, head, tail)
-    if holder is None and not (path / runlock.LOCK_FILE).exists():
-        # A record without a lock (an older version's, or a live run on another machine): judge by age.
-        try:
-            quiet = (time.time() if now is None else now) - os.stat(path / EVENTS_FILE).st_mtime
-            row.status = "live" if quiet < STALE_AFTER else "incomplete"
-        except OSError:
-            pass
     return row
 
 
@@ -222,18 +224,39 @@ def _best_val(lines: list[dict]) -> float | None:
     return max(accuracies) if accuracies else None
 
 
-def list_runs_table(runs_dir: str | os.PathLike, *, now: float | None = None) -> list[RunRow]:
-    """A row for every run folder (a folder holding config.json) under runs_dir, oldest run id first."""
+def run_folders(runs_dir: str | os.PathLike) -> list[Path]:
+    """The run folders (folders holding a config.json) under runs_dir, by name; RunsDirError when it is unreadable.
+
+    Entries that cannot be looked at (a symlink loop, a folder gone meanwhile) are skipped, never raised.
+    """
     root = Path(runs_dir)
     try:
+        if not stat.S_ISDIR(os.stat(root).st_mode):
+            raise RunsDirError(errno.ENOTDIR, f"{root} is not a folder")
         entries = sorted(os.scandir(root), key=lambda e: e.name)
-    except OSError:
+    except RunsDirError:
+        raise
+    except FileNotFoundError:
+        raise RunsDirError(errno.ENOENT, f"{root}: no such folder") from None
+    except OSError as exc:
+        raise RunsDirError(exc.errno or errno.EIO, f"{root}: cannot read it ({exc.strerror or exc})") from None
+    out = []
+    for entry in entries:
+        try:
+            if entry.is_dir() and os.path.lexists(os.path.join(entry.path, CONFIG_FILE)):
+                out.append(Path(entry.path))
+        except OSError:
+            continue  # a symlink loop (ELOOP), or an entry removed while we looked
+    return out
+
+
+def list_runs_table(runs_dir: str | os.PathLike, *, now: float | None = None) -> list[RunRow]:
+    """A row for every run folder under runs_dir, oldest run id first ([] when the folder cannot be read)."""
+    try:
+        folders = run_folders(runs_dir)
+    except RunsDirError:
         return []
-    return [
-        read_row(Path(e.path), now=now)
-        for e in entries
-        if e.is_dir() and os.path.isfile(os.path.join(e.path, CONFIG_FILE))
-    ]
+    return [read_row(folder, now=now) for folder in folders]
 
 
 def _words(row: RunRow) -> list[str]:

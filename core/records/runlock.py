@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +47,11 @@ class RunLock:
 
     def acquire(self) -> RunLock:
         """Take the lock within `wait` s: RunLockedError if another process holds it, OSError if unwritable."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
+        # O_NOFOLLOW: a run.lock planted as a symlink would make us lock (and truncate) its target.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device: never lock, read or write it
+            os.close(fd)
+            raise OSError(f"{self.path} is not a regular file: remove it to run here")
         deadline = time.monotonic() + self.wait
         while True:
             try:
@@ -99,10 +104,12 @@ def _held_message(run_dir: Path, holder: LockInfo | None) -> str:
 def lock_info(run_dir: str | os.PathLike) -> LockInfo | None:
     """Who is writing the run now, or None when nobody is (no lock file, or its lock is free: killed/ended)."""
     try:
-        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None  # a FIFO (opening it would have blocked without O_NONBLOCK) is nobody's lock
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -9,7 +9,6 @@ Layout of RUNS_DIR/<run-id>/:
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -25,9 +24,12 @@ from core.problems import ConfigError
 from core.records.digest import read_events
 from core.records.files import CHECKPOINTS_DIR, CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE
 from core.records.jsonl import to_json
+from core.records.regular import read_regular
+from core.records.status import read_summary, run_status
 
 # Checkpoint file suffixes per backend, so --resume picks the right kind.
 CHECKPOINT_SUFFIXES = {"scalar": (".json",), "lightning": (".pt", ".ckpt")}
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few hundred bytes; a bigger file is not ours
 
 
 class NotARunError(ValueError):
@@ -58,6 +60,8 @@ class RunRecorder:
         else:
             self.path.mkdir(parents=True, exist_ok=False)
         self.checkpoints.mkdir(exist_ok=True)
+        # Opened for writing: the temporaries a killed run left mid-write (a 2 MB half checkpoint) go.
+        self.cleaned = remove_stale_temporaries(self.path) if reopen else []
         atomic_write_text(self.path / CONFIG_FILE, config.to_json())
         events = self.path / EVENTS_FILE
         if reopen:
@@ -145,6 +149,31 @@ class RunRecorder:
         self.close()
 
 
+def remove_stale_temporaries(run_dir: Path) -> list[str]:
+    """Delete the temporaries of atomic writes (".NAME.XXXX.tmp") in a run folder and its checkpoints/.
+
+    Only the folder's writer calls this (it holds the run lock, and its own writes have not begun), so every
+    such file is a leftover of a process that died mid-write. Only regular files are removed. Returns their
+    paths relative to the run folder.
+    """
+    removed = []
+    for folder in (run_dir, run_dir / CHECKPOINTS_DIR):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+                continue
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+                    removed.append(os.path.relpath(entry.path, run_dir))
+            except OSError:
+                continue
+    return sorted(removed)
+
+
 def _end_with_newline(path: Path) -> None:
     """After a crash mid-line, start appending on a fresh line so the torn one stays alone."""
     try:
@@ -180,8 +209,8 @@ class RunRecord:
 
     @property
     def status(self) -> str:
-        """The summary's reason, or "incomplete" when there is none."""
-        return str(self.summary.get("reason", "unknown")) if self.summary else "incomplete"
+        """The run's status word now (core.records.status.run_status: the one that decides it)."""
+        return run_status(self.path).word
 
     def latest_checkpoint(self) -> Path | None:
         return latest_checkpoint(self.path, self.config.backend)
@@ -198,7 +227,10 @@ def open_run(run_dir: str | Path) -> RunRecord:
     if not config_file.is_file():
         raise NotARunError(f"{path}: not a run directory (no {CONFIG_FILE}; runs live in RUNS_DIR/<run-id>/)")
     try:
-        config = TrainConfig.from_json(config_file.read_text(encoding="utf-8"))
+        raw = read_regular(config_file, MAX_CONFIG_BYTES, follow=True)  # a FIFO here is refused, not waited on
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ValueError("too big")
+        config = TrainConfig.from_json(raw.decode("utf-8"))
     except ConfigError as exc:
         raise NotARunError(f"{config_file}: unreadable run config ({exc})") from None
     except (UnicodeDecodeError, RecursionError, ValueError, TypeError) as exc:  # binary, absurdly nested, not JSON
@@ -207,23 +239,17 @@ def open_run(run_dir: str | Path) -> RunRecord:
         raise NotARunError(f"{config_file}: unreadable run config ({why})") from None
     except OSError as exc:
         raise NotARunError(f"{config_file}: cannot read it ({exc.strerror or exc})") from None
-    summary = None
-    summary_file = path / SUMMARY_FILE
-    if summary_file.is_file():
-        try:
-            loaded = json.loads(summary_file.read_text(encoding="utf-8"))
-            summary = loaded if isinstance(loaded, dict) else None
-        except (OSError, ValueError):
-            summary = None
-    return RunRecord(path=path, config=config, summary=summary)
+    return RunRecord(path=path, config=config, summary=read_summary(path)[0])
 
 
 def list_runs(runs_dir: str | Path = "runs") -> list[Path]:
     """Run directories under runs_dir, oldest first (run ids sort by time)."""
-    root = Path(runs_dir)
-    if not root.is_dir():
+    from core.records.runindex import RunsDirError, run_folders
+
+    try:
+        return [p for p in run_folders(runs_dir) if (p / CONFIG_FILE).is_file()]
+    except RunsDirError:
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and (p / CONFIG_FILE).is_file())
 
 
 def latest_checkpoint(run_dir: str | Path, backend: str) -> Path | None:

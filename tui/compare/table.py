@@ -16,14 +16,13 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from core.compare import assign_colours
 from core.records.runindex import RunRow, filter_rows, list_runs_table, sort_rows
+from tui.status_style import STATUS_STYLE
 
 # (RunRow field, heading); "mark" is the selection / baseline column.
 COLUMNS = (("mark", " "), ("run_id", "run"), ("status", "status"), ("backend", "backend"), ("shape", "network"),
            ("optimizer", "optimiser"), ("lr", "lr"), ("epochs_done", "epochs"), ("best_val_accuracy", "best val"),
            ("test_accuracy", "test"), ("seconds", "time"), ("started", "started"))
 SORTABLE = [key for key, _ in COLUMNS if key != "mark"]
-STATUS_STYLES = {"live": "bold green", "failed": "red", "diverged": "red", "incomplete": "yellow",
-                 "stopped": "dim", "early_stopped": "cyan"}
 REFRESH_SECONDS = 2.0
 
 
@@ -46,7 +45,7 @@ def row_cells(row: RunRow, mark: Text) -> list[Text | str]:
         elif key == "started":
             cells.append("-" if row.started is None else time.strftime("%m-%d %H:%M", time.localtime(row.started)))
         elif key == "status":
-            cells.append(Text(row.cell("status"), style=STATUS_STYLES.get(row.status, "")))
+            cells.append(Text(row.cell("status"), style=STATUS_STYLE.get(row.status, "")))
         else:
             cells.append(row.cell(key))
     return cells

@@ -8,20 +8,9 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from tui.history import History
+from tui.status_style import STATUS_STYLE
 
-STATE_STYLE = {
-    "idle": "dim",
-    "starting": "yellow",
-    "running": "green",
-    "paused": "yellow",
-    "stopping": "yellow",
-    "completed": "green",
-    "stopped": "yellow",
-    "early_stopped": "green",
-    "diverged": "red",
-    "failed": "red",
-    "viewing": "cyan",
-}
+STATE_STYLE = STATUS_STYLE  # the one colour table (tui/status_style.py)
 
 
 class StatusPane(Vertical):
