@@ -1,77 +1,31 @@
-"""What the dashboard keeps beside the curves: learning-rate changes, commands obeyed, system figures.
-
-`RunMarks` follows the current run (a new run id starts afresh) like `tui.history.History` does, fed the
-same events on the UI thread; the plots mark its learning-rate changes and the system pane draws its
-`SystemStats`, both on the app's redraw timer, never per event.
+"""Moved: a run's marks (rate changes, commands obeyed, system samples) are kept by core.records.fold.RunFold, and
+the plot draws the rate changes from the fold (tui.widgets.plots). This thin shim keeps `RunMarks` for old
+importers: the current run's fold, following a new run id as tui.history.History does; nothing is folded here.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Iterable
 
-from core.events import ControlApplied, Event, LearningRateChanged, RunStarted, SystemStats
-
-SYSTEM_CAPACITY = 240  # samples kept (8 minutes at one per 2 s): more than a sparkline's width
-MAX_MARKS = 200  # learning-rate markers drawn at most (the latest)
-LR_COLOR = (220, 80, 220)
-LR_LEGEND = "  [rgb(220,80,220)]│[/] lr change"
+from core.events import ControlApplied, LearningRateChanged, SystemStats
+from tui.history import History
 
 
-class RunMarks:
-    """Learning-rate changes, commands and system samples of the current run."""
+class RunMarks(History):
+    """The current run's marks, read from its fold."""
 
-    def __init__(self) -> None:
-        self.run_id: str | None = None
-        self.version = 0
-        self.lr: float | None = None  # the rate in force, when known
-        self.lr_changes: deque[LearningRateChanged] = deque(maxlen=MAX_MARKS)
-        self.controls: deque[ControlApplied] = deque(maxlen=MAX_MARKS)
-        self.system: deque[SystemStats] = deque(maxlen=SYSTEM_CAPACITY)
+    @property
+    def lr(self) -> float | None:
+        return self.marks.lr
 
-    def clear(self) -> None:
-        """Forget everything (a new run, or a record rewritten by a resume)."""
-        self.run_id, self.lr = None, None
-        self.lr_changes.clear()
-        self.controls.clear()
-        self.system.clear()
-        self.version += 1
+    @property
+    def lr_changes(self) -> deque[LearningRateChanged]:
+        return self.marks.lr_changes
 
-    def load(self, events: Iterable[Event]) -> None:
-        """Show a recorded run's marks (replacing what was shown)."""
-        self.clear()
-        for event in events:
-            self.add(event)
+    @property
+    def controls(self) -> deque[ControlApplied]:
+        return self.marks.controls
 
-    def add(self, event: Event) -> None:
-        """Fold one event (any type; only a few are kept)."""
-        if event.run_id != self.run_id:
-            self.clear()
-            self.run_id = event.run_id
-        if isinstance(event, SystemStats):
-            self.system.append(event)
-        elif isinstance(event, LearningRateChanged):
-            self.lr_changes.append(event)
-            self.lr = event.lr
-        elif isinstance(event, ControlApplied):
-            self.controls.append(event)
-        elif isinstance(event, RunStarted):
-            lr = event.config.get("lr")
-            if isinstance(lr, (int, float)) and not self.lr_changes:
-                self.lr = float(lr)
-        else:
-            return
-        self.version += 1
-
-
-def mark_lr_changes(curves: Any, marks: RunMarks) -> None:
-    """Add a vertical marker per learning-rate change to the loss plot just rebuilt (before it renders)."""
-    plot = curves.query_one("#loss-plot")
-    for change in marks.lr_changes:
-        plot.plt.vline(change.step, color=LR_COLOR)
-    if marks.lr_changes:
-        plot.generation = getattr(plot, "generation", 0) + 1
-        legend = curves.query_one("#plot-legend")
-        text = str(legend.content) if hasattr(legend, "content") else ""
-        if LR_LEGEND not in text:
-            legend.update(text + LR_LEGEND)
+    @property
+    def system(self) -> deque[SystemStats]:
+        return self.marks.system

@@ -12,7 +12,6 @@ from typing import Callable, Iterable
 
 from tui.controller import Note, RunController
 from tui.follow import Following
-from tui.marks import mark_lr_changes
 from tui.widgets.plots import CurvesPane
 from tui.widgets.status import StatusPane
 from tui.widgets.system import SystemPane
@@ -53,10 +52,9 @@ class Redrawer:
         if key != self.drawn:
             self.drawn = key
             self.status.update_from(history, shown)
-        self.system.update_from(self.controller.marks)
+        self.system.update_from(history.marks)
         now = time.monotonic()
         if plots and history.version != self.plotted and now - self.plotted_at >= 1 / PLOT_HZ - 0.01:
             self.plotted, self.plotted_at = history.version, now
             self.busy()  # the figures are built during the next refresh; build them without the trainer
-            self.curves.redraw(history)
-            mark_lr_changes(self.curves, self.controller.marks)
+            self.curves.redraw(history)  # rate changes and epoch ends are marked from the fold

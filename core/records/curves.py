@@ -29,14 +29,16 @@ def smooth(values: Sequence[float], weight: float) -> list[float]:
     """TensorBoard's debiased exponential moving average (weight 0..0.999); NaN/inf pass through unsmoothed."""
     if weight <= 0:
         return list(values)
-    out, last, count = [], 0.0, 0
+    # weight**count kept as a running product: plain multiplication rounds the same on every machine (libm's
+    # pow need not), so a plot or snapshot built from it does too.
+    out, last, decay = [], 0.0, 1.0
     for value in values:
         if not math.isfinite(value):
             out.append(value)
             continue
         last = last * weight + (1 - weight) * value
-        count += 1
-        out.append(last / (1 - weight**count))
+        decay *= weight
+        out.append(last / (1 - decay))
     return out
 
 

@@ -1,9 +1,20 @@
-"""Unit tests for the bounded event history the dashboard and inspector read."""
+"""The dashboard's history of runs (each a core.records.fold.RunFold) and the curves its plots draw from them."""
 
 from __future__ import annotations
 
-from core.events import EpochEnded, LogLine, RunFinished, RunStarted, ScalarWatch, StepEnded
+import csv
+import io
+
+from test_compare import write_run
+
+from core.compare import build_view
+from core.events import EpochEnded, LearningRateChanged, LogLine, RunFinished, RunStarted, ScalarWatch, StepEnded
+from core.records.curves import load_run, smooth
+from core.records.export import write_rows
+from core.records.jsonl import read_jsonl
+from core.settings import ChartSettings
 from tui.history import History, Series
+from tui.widgets.plots import curve_points, legend
 
 
 def _started(run_id: str) -> RunStarted:
@@ -40,3 +51,38 @@ def test_history_rotates_runs_and_tracks_watches():
     assert run.watches["L0.N0.b"].grad.ys == [0.1, 0.2]
     h.add(_started("b"))
     assert h.previous is run and h.current.run_id == "b" and h.current.status == "running"
+
+
+def test_history_marks_are_the_current_runs_fold():
+    h = History()
+    assert h.marks.lr is None and not h.marks.system
+    h.add(_started("a"))
+    h.add(LearningRateChanged(run_id="a", step=3, lr=0.01, previous=0.1, source="key"))
+    assert h.marks is h.current and h.marks.lr == 0.01 and legend(h.current).endswith("lr change")
+    h.add(_started("b"))  # a new run starts afresh
+    assert h.marks.lr is None and not h.marks.lr_changes and "lr change" not in legend(h.current)
+
+
+def test_the_dashboard_compare_and_csv_smooth_with_one_function(tmp_path):
+    """The same record gives the same smoothed training curve on the dashboard, the compare screen and the CSV."""
+    run_dir = write_run(tmp_path, "a", losses=(1.0, 0.0, 1.0, 0.5), accuracies=(0.25, 0.5, 0.75, 1.0))
+    history = History()
+    history.extend(read_jsonl(run_dir / "events.jsonl"))  # as the dashboard folds its own or a followed run
+    weight = 0.5
+    xs, raw, shown = curve_points(history.current.train_loss, smoothing=weight)
+    compared = next(li for li in build_view([load_run(run_dir)], ChartSettings(smoothing=weight)).lines
+                    if li.series == "train_loss")
+    buffer = io.StringIO()
+    write_rows(buffer, [run_dir], smoothing=weight)
+    exported = [float(r[7]) for r in csv.reader(io.StringIO(buffer.getvalue())) if r[2] == "train_loss"]
+    assert shown == compared.ys == exported == smooth([1.0, 0.0, 1.0, 0.5], weight)
+    assert xs == [1, 2, 3, 4] and raw == [1.0, 0.0, 1.0, 0.5] and shown != raw
+
+
+def test_a_diverged_point_is_left_out_and_accuracy_scaled():
+    h = History()
+    for n, loss in enumerate((1.0, float("nan"), 0.5), 1):
+        h.add(StepEnded(run_id="a", step=n, epoch=1, loss=loss, accuracy=n / 4, samples_per_s=5, samples_seen=8 * n,
+                        progress=n / 3))
+    assert curve_points(h.current.train_loss) == ([1, 3], [1.0, 0.5], [1.0, 0.5])
+    assert curve_points(h.current.train_accuracy, scale=100.0)[1] == [25.0, 50.0, 75.0]

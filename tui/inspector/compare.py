@@ -14,7 +14,7 @@ from rich.text import Text
 
 from tui.compared import ComparedRun, ComparedRuns, labels
 from tui.render import fmt
-from tui.widgets.inspector_watch import ExtraColumn
+from tui.inspector.watch import ExtraColumn
 
 KEY_PREFIX = "compared:"
 

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import work
 from textual.widgets import Static
 
-from tui.widgets.inspector_live import LiveReader
+from tui.inspector.live import LiveReader
 
 CHECKS_SHOWN = 6
 

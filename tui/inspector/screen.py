@@ -20,12 +20,12 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from textual.worker import Worker, WorkerState
 
 from core.address import AddressError, parse, validate
-from tui.widgets.inspector_check import GradCheckPane
-from tui.widgets.inspector_compare import ComparedColumns
-from tui.widgets.inspector_graph import GraphPane, NetworkTree
-from tui.widgets.inspector_layers import HeatmapPane, LayerStatsPane
-from tui.widgets.inspector_live import LiveReader
-from tui.widgets.inspector_watch import AddressSuggester, WatchPane
+from tui.inspector.check import GradCheckPane
+from tui.inspector.compare import ComparedColumns
+from tui.inspector.graph import GraphPane, NetworkTree
+from tui.inspector.layers import HeatmapPane, LayerStatsPane
+from tui.inspector.live import LiveReader
+from tui.inspector.watch import AddressSuggester, WatchPane
 
 MAX_WATCHED = 48  # "a few dozen": the history keeps 64 tracks; each costs the handmade engine a little
 REFRESH_S = 0.5
