@@ -120,8 +120,8 @@ class SweepDriver:
                 log.close()
             self.storage.set_trial_system_attr(trial_id, "pid", process.pid)
             self.running.append(Worker(process, trial_id, number, slot))
-            self.say(f"trial {number}: started (worker {slot + 1}/{self.workers}, log {self.logs.name}/"
-                     f"trial-{number:04d}.log)")
+            self.say(f"trial {number}: started (worker {slot + 1}/{self.workers}, pid {process.pid}, "
+                     f"log {self.logs.name}/trial-{number:04d}.log)")
 
     def _orphans(self) -> None:
         """Trials left RUNNING on this host by a driver that was killed: their process is gone, retry them."""

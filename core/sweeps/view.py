@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import shlex
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from core.config import FIELDS, TrainConfig
@@ -146,3 +149,31 @@ def jsonl_lines(rows: list[TrialRow], spec: SweepSpec, best: TrialRow | None) ->
                "command": reproduce(spec, best.params) if best else None}
     out.append(json.dumps(summary, allow_nan=False, default=str))
     return out
+
+
+MARK = re.compile(r"^sweep (?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,63}) trial (?P<number>\d{1,9})\b")
+MARK_LINES = 200  # the mark follows RunStarted; a few SystemStats lines may come first
+
+
+def sweep_of(run_dir: str | os.PathLike) -> tuple[str, int] | None:
+    """(sweep name, trial number) when the run folder is a sweep's trial (its record's `sweep` LogLine)."""
+    from core.records.files import EVENTS_FILE
+    from core.records.jsonl import iter_lines, loads
+
+    try:
+        for count, line in enumerate(iter_lines(Path(run_dir) / EVENTS_FILE)):
+            if count >= MARK_LINES:
+                return None
+            if b'"sweep"' not in line:
+                continue
+            try:
+                obj = loads(line)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and obj.get("type") == "LogLine" and obj.get("source") == "sweep":
+                match = MARK.match(str(obj.get("message", "")))
+                if match:
+                    return match["name"], int(match["number"])
+    except OSError:
+        return None
+    return None
