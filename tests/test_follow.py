@@ -195,3 +195,46 @@ def test_following_a_real_recorder_through_a_resume(tmp_path):
         recorder(step(3))
         recorder.flush()
         assert follower.poll() == [step(3)] and not follower.reset
+
+
+STARTED = ev.RunStarted(run_id="r", backend="scalar", device="cpu", data_source="x", config={}, train_size=1,
+                        val_size=1, test_size=1)
+
+
+class ResumeOnWait(threading.Event):
+    """A `stop` for follow(): the first time the follower waits on a killed run, the run is resumed (no timing)."""
+
+    def __init__(self, run_dir) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+        self.resumed = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        from core.records.status import run_status
+
+        if not self.resumed and run_status(self.run_dir).word == "killed":
+            self.resumed = True
+            with RunLock(self.run_dir, "r"), open(self.run_dir / "events.jsonl", "ab") as fh:
+                fh.write(line(STARTED) + line(step(2)))
+                fh.write(line(ev.RunFinished(run_id="r", reason="completed", steps=2, epochs_completed=1,
+                                             seconds=1.0)))
+            return False
+        return super().wait(0.001)
+
+
+def test_follow_waits_for_a_resume_of_a_killed_run_and_follows_on(tmp_path):
+    (tmp_path / "events.jsonl").write_bytes(line(STARTED) + line(step(1)))
+    RunLock(tmp_path).acquire().release()  # held once, then the process died: killed
+    stop = ResumeOnWait(tmp_path)
+    got = list(Follower(tmp_path).follow(interval=0.001, stop=stop, resume_wait=60.0))
+    assert stop.resumed and [type(e).__name__ for e in got] == ["RunStarted", "StepEnded", "RunStarted",
+                                                                 "StepEnded", "RunFinished"]
+    # Without resume_wait a killed run ends the follow at once, never waiting (as any ending the run chose).
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "events.jsonl").write_bytes(line(STARTED) + line(step(1)))
+    RunLock(other).acquire().release()
+    stop = ResumeOnWait(other)
+    assert [type(e).__name__ for e in Follower(other).follow(interval=0.001, stop=stop)] == ["RunStarted",
+                                                                                           "StepEnded"]
+    assert not stop.resumed

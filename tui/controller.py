@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from core.backends.control import Command
 from core.config import TrainConfig
 from core.events import (
     ControlApplied,
@@ -115,51 +116,42 @@ class RunController:
         """Called from the training thread once the run's digits are loaded (a plain attribute store)."""
         self.data = data
 
-    def toggle_pause(self) -> str:
+    def toggle_pause(self, source: str = "key") -> str:
         """Pause a going run, or resume a paused one; returns the new state."""
         if self.state == STOPPING:
             raise Refused("The run is stopping.")
         if self.control is None or self.state not in (STARTING, RUNNING, PAUSED):
             raise Refused("Nothing to pause: start a run first (s).")
         if self.control.user_paused:
-            self.control.resume()
+            self.control.apply(Command("resume"), source)
             self._go(RUNNING)
-            self._record("resume")
         else:
-            self.control.pause()
+            self.control.apply(Command("pause"), source)
             self._go(PAUSED)
-            self._record("pause")
         return self.state
 
-    def stop(self, source: str = "dashboard") -> Note | None:
+    def stop(self, source: str = "key") -> Note | None:
         """Ask the run to stop after its current step (None when it is already stopping); `source` asked."""
         if not self.active or self.control is None:
             raise Refused("No run is going.")
         if self.state == STOPPING:
             return None
-        self._record("stop", source)  # first: once asked to stop, the run may end before the record takes it
-        self.control.stop()
+        self.control.apply(Command("stop"), source)
         self._go(STOPPING)
         return Note("stop requested: the run ends after the current step")
 
-    def set_lr(self, lr: float) -> Note:
-        """A new learning rate for the own run from its next step on (the backend records the change)."""
+    def set_lr(self, lr: float, source: str = "key") -> Note:
+        """A new learning rate for the own run from its next step on (the run book records the change)."""
         if self.control is None or self.state not in (STARTING, RUNNING, PAUSED):
             raise Refused("No run is going: the learning rate of the next run is in the form.")
-        self.control.set_lr(lr, "dashboard")
+        self.control.apply(Command("lr", lr), source)
         return Note(f"learning rate {lr:g} requested: the run applies it at its next step", log=False,
                     title="Learning rate")
 
-    def _record(self, command: str, source: str = "dashboard") -> None:
-        """Put the dashboard's command into the run's record (when the backend was wrapped to allow it)."""
-        record = getattr(self.trainer, "record", None)
-        if callable(record):
-            record(command, self.history.current.step if self.history.current else 0, source)
-
-    def quit(self) -> None:
+    def quit(self, source: str = "key") -> None:
         """Ask a training thread to stop (thread workers are not killed when the app exits)."""
         if self.control is not None:
-            self.control.stop()
+            self.control.apply(Command("stop"), source)
 
     def form_changed(self, config: TrainConfig | None) -> None:
         """The form now describes `config` (None: not valid); it is the config in force unless a run goes."""

@@ -79,7 +79,7 @@ class FollowedRun:
 
     def send(self, command: str, value: float | None = None) -> str:
         """Steer the run through its folder; the text to show (SteerError says why it cannot be sent)."""
-        steer.send(self.run_dir, command, value)
+        steer.send(self.run_dir, command, value, source="follower")  # recorded as the follower's
         what = f"learning rate {value:g}" if command == "set_lr" and value is not None else command
         return f"sent {what} to {self.run_dir.name}: the run applies it at its next step"
 

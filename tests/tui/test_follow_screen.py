@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +61,12 @@ class Written:
         self.recorder.close()
         self.lock.release()
 
+    def resume(self, step_now: int) -> None:
+        """`--resume` into the same folder: the lock taken again, the record reopened, a second RunStarted."""
+        self.lock = RunLock(self.path, self.run_id).acquire()
+        self.recorder = RunRecorder.reopen(self.path, CONFIG)
+        self.write(dataclasses.replace(started(self.run_id, self.path), resumed_from_step=step_now))
+
 
 def test_a_record_without_a_live_writer_is_not_followed(tmp_path):
     w = Written(tmp_path)
@@ -101,6 +109,42 @@ def test_a_killed_writer_is_called_killed(tmp_path):
     assert run.poll().status == "killed"
 
 
+def test_a_killed_run_resumed_into_its_folder_is_followed_on(tmp_path):
+    w = Written(tmp_path)
+    w.write(started(w.run_id, w.path), step(w.run_id, 1))
+    controller = RunController()
+    following = Following(controller)
+    run = following.begin(w.path)
+    posted: list = []
+    worker = threading.Thread(target=run.run, args=(posted.append,))
+    worker.start()
+    try:
+        _wait(lambda: posted and posted[-1].status == "live", "the first batch")
+        w.die()
+        _wait(lambda: posted[-1].status == "killed", "killed")
+        w.resume(1)
+        w.write(step(w.run_id, 2))
+        _wait(lambda: posted[-1].status == "live" and any(e for p in posted for e in p.events
+                                                          if getattr(e, "step", 0) == 2), "the resume")
+        assert worker.is_alive()  # the worker goes on after an ending; only `stopped` ends it
+    finally:
+        run.stopped.set()
+        worker.join(30)
+    notes = [n for p in posted for n in following.take(p)]
+    texts = [n.text for n in notes]
+    assert f"the followed run {w.path.name} ended: killed" in texts
+    assert f"the followed run {w.path.name} was resumed into the same folder: live again" in texts
+    assert controller.history.current.step == 2 and following.shown_state("viewing") == "live · followed"
+    w.die()
+
+
+def _wait(predicate, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
 def test_a_rewritten_record_is_reloaded(tmp_path):
     w = Written(tmp_path)
     w.write(started(w.run_id, w.path), *[step(w.run_id, n) for n in range(1, 6)])
@@ -138,6 +182,12 @@ async def test_dashboard_follows_a_hand_written_run_live(tmp_path):
         assert app.query_one("#stop-button").disabled
         await pilot.press("x")  # nothing to steer now: a warning, never a traceback
         await pilot.pause()
+        w.resume(2)  # the follow worker did not end at "killed": the resume is picked up
+        w.write(step(w.run_id, 3))
+        await wait_for(pilot, lambda: app.following.run.status == "live" and app.history.current.step == 3)
+        assert any("was resumed into the same folder" in text for text, _, _ in app.log_pane.entries)
+        assert not app.query_one("#stop-button").disabled
+        w.die()
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +238,6 @@ async def test_follow_steer_and_stop_a_real_run(tmp_path, slow_data):
         thread.join(30)
     events = read_jsonl(run_dirs[0] / "events.jsonl")
     changes = [e for e in events if isinstance(e, LearningRateChanged)]
-    assert [(c.lr, c.previous, c.source) for c in changes] == [(0.0125, 0.05, "folder")]
-    assert [(c.command, c.source) for c in events if isinstance(c, ControlApplied)] == [("stop", "folder")]
+    assert [(c.lr, c.previous, c.source) for c in changes] == [(0.0125, 0.05, "follower")]
+    assert [(c.command, c.source) for c in events if isinstance(c, ControlApplied)] == [("stop", "follower")]
     assert isinstance(events[-1], RunFinished) and events[-1].reason == "stopped"
