@@ -80,7 +80,7 @@ def sweep_dir(runs_dir: str | os.PathLike, name: str) -> Path:
 
 def default_storage(folder: Path) -> str:
     """The journal file in the sweep's folder, as a storage description."""
-    return f"journal:{folder / JOURNAL_FILE}"
+    return f"journal:{folder.resolve() / JOURNAL_FILE}"
 
 
 def write_sweep_file(folder: Path, name: str, storage: str, runs_dir: str | os.PathLike) -> None:
