@@ -104,3 +104,17 @@ def test_polling_is_rate_limited(run_dir):
         steer.send(run_dir, "stop")
         assert inbox.poll() == []  # within the interval: not even a stat
         assert [c.command for c in inbox.poll(force=True)] == ["stop"]
+
+
+def test_a_control_folder_that_is_a_symlink_is_refused(run_dir, tmp_path, capsys):
+    from core.cli import main
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (run_dir / "control").symlink_to(elsewhere)
+    with RunLock(run_dir, "run-1"):
+        with pytest.raises(SteerError, match="control: not a folder \\(a symlink\\): refused"):
+            steer.send(run_dir, "stop")
+        assert main(["--stop", str(run_dir)]) == 2
+    assert "not a folder (a symlink): refused" in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []  # nothing written through the link

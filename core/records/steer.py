@@ -102,6 +102,9 @@ def send(run_dir: str | os.PathLike, command: str, value: Any = None, *, require
     name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}-{command}.json"
     try:
         folder = control_dir(run_dir)
+        if not stat.S_ISDIR(os.lstat(folder).st_mode):  # a symlink would carry the command into another folder
+            raise SteerError(f"{folder}: not a folder ({'a symlink' if os.path.islink(folder) else 'a file'}): "
+                             "refused (remove it to steer this run)")
         tmp = folder / f".{name}.tmp"
         with open(tmp, "x", encoding="utf-8") as fh:
             json.dump(body, fh)
