@@ -9,15 +9,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from core.atomic import atomic_write_text
-from core.backends import RunControl, RunSummary, get_trainer, new_run_id
+from core.backends import Command, RunControl, RunSummary, get_trainer, new_run_id
 from core.backends.runbook import final_event, run_failed
 from core.config import TrainConfig
-from core.events import EpochEnded, Event, LearningRateChanged, LogLine, RunFailed, RunFinished, RunStarted
+from core.events import EpochEnded, Event, LogLine, RunFailed, RunFinished, RunStarted
 from core.records.files import CHECKPOINTS_DIR
 from core.records.live import LiveRun
 from core.records.runlock import RunLock, RunLockedError
-from core.records.runs import CONFIG_FILE, NotARunError, RunRecorder, latest_checkpoint, open_run
+from core.records.runs import NotARunError, RunRecorder, latest_checkpoint, open_run
 
 if TYPE_CHECKING:
     from core.backends import Trainer
@@ -105,6 +104,10 @@ def run_training(
                 lock = RunLock(saved.path, run_id).acquire()
             except (RunLockedError, OSError) as exc:
                 return _fail_unrecorded(config, emit, str(exc), type(exc).__name__, started, run_id)
+        # The rate goes on from the checkpoint (the schedule and the changes before it: core.backends.runbook);
+        # a new --lr on resume is a change asked from the command line, recorded at the step it takes effect.
+        if config.lr != saved.config.lr:
+            control.apply(Command("lr", config.lr), "cli")
     else:
         if config is None:
             config = TrainConfig()
@@ -158,20 +161,9 @@ def run_training(
             emit(LogLine(run_id=run_id, level="warning", source="control",
                          message=f"the run cannot be steered through its folder: {exc}"))
 
-    def remember_lr(event: LearningRateChanged) -> None:
-        """A resumed run continues with the rate it last had: config.json follows the live changes."""
-        nonlocal config
-        config = config.replace(lr=event.lr)
-        try:
-            atomic_write_text(Path(run_dir) / CONFIG_FILE, config.to_json())
-        except OSError:
-            pass  # the events keep the change; only a later resume would start from the old rate
-
     def fan_out(event: Event) -> None:
         if live is not None:
             live.observe(event)
-        if isinstance(event, LearningRateChanged) and recorder is not None:
-            remember_lr(event)
         if isinstance(event, RunStarted):
             if not event.run_dir and run_dir:
                 event = dataclasses.replace(event, run_dir=run_dir)

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from core.backends import RunControl, get_trainer
+from core.backends import Command, RunControl, get_trainer
 from core.backends.gradstats import HISTOGRAM_EDGES
 from core.backends.runbook import Position, RunBook
 from core.events import (
@@ -170,7 +170,8 @@ def checkpoint_file(backend, directory):
 
 @pytest.mark.parametrize("ending", ["stopped", "completed"])
 def test_a_resume_trains_at_the_configured_rate(backend, tiny_config, tiny_data, tmp_path, ending):
-    """`--resume RUN --lr X`: the first update after the resume moves a weight by exactly -X*grad on both."""
+    """`--resume RUN --lr X` (a rate asked from the command line): the first update after the resume moves a
+    weight by exactly -X*grad on both, and the change is recorded at the resume's step."""
     config = tiny_config.replace(optimizer="sgd", epochs=1 if ending == "completed" else 2)
     control = RunControl(watched=["L0.N0.b"])
 
@@ -181,9 +182,12 @@ def test_a_resume_trains_at_the_configured_rate(backend, tiny_config, tiny_data,
     _, first, _ = run(backend, config, tiny_data, control, on_event=stop_at_5, checkpoint_dir=tmp_path)
     assert first.reason == ending
     address = "L1.N2.b"
-    events, resumed, _ = run(backend, config.replace(epochs=2, lr=0.03), tiny_data, RunControl(watched=[address]),
+    control = RunControl(watched=[address])
+    control.apply(Command("lr", 0.03), "cli")  # what core.session does for a new --lr on resume
+    events, resumed, _ = run(backend, config.replace(epochs=2), tiny_data, control,
                              resume_from=checkpoint_file(backend, tmp_path))
-    assert resumed.reason == "completed" and not of(events, LearningRateChanged)
+    assert resumed.reason == "completed"
+    assert [(e.step, e.lr, e.source) for e in of(events, LearningRateChanged)] == [(first.steps, 0.03, "cli")]
     series = of(events, ScalarWatch)
     assert series[0].step == first.steps + 1 and series[0].grad != 0
     assert all(moves_by(backend, a, b, 0.03) for a, b in zip(series, series[1:], strict=False))
@@ -206,7 +210,7 @@ def test_the_step_schedule_drops_the_rate_at_the_same_step(backend, tiny_config,
 
 
 def test_a_resume_applies_only_the_drops_of_epochs_not_started(backend, tiny_config, tiny_data, tmp_path):
-    """Stopped mid-epoch 2 after its drop: config.lr (as session.py rewrites it) goes on, no second drop."""
+    """Stopped mid-epoch 2 after its drop: the checkpoint's rate goes on, no second drop, epoch 3's comes."""
     config = tiny_config.replace(optimizer="sgd", lr=0.1, epochs=3, lr_drop_epochs=(2, 3))
     control = RunControl()
 
@@ -218,7 +222,8 @@ def test_a_resume_applies_only_the_drops_of_epochs_not_started(backend, tiny_con
     assert first.reason == "stopped" and first.steps == 13  # epoch 2's first update is taken with the drop
     assert read_progress(backend, tmp_path)["batch_in_epoch"] == 1
     (drop,) = of(events, LearningRateChanged)
-    events, _, _ = run(backend, config.replace(lr=drop.lr), tiny_data, RunControl(watched=["L0.N0.b"]),
+    assert read_progress(backend, tmp_path)["lr"] == drop.lr
+    events, _, _ = run(backend, config, tiny_data, RunControl(watched=["L0.N0.b"]),
                        resume_from=checkpoint_file(backend, tmp_path))
     changes = [(e.step, e.lr, e.previous) for e in of(events, LearningRateChanged)]
     assert changes == [(24, 0.1 * 0.1 * 0.1, 0.1 * 0.1)]  # epoch 3's drop only

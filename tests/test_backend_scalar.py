@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from core.backends import RunControl, get_trainer
+from core.backends import Command, RunControl, get_trainer
 from core.backends.gradstats import HISTOGRAM_EDGES
 from core.backends.scalar import ScalarTrainer
 from core.backends.scalar import loop as scalar_backend
@@ -16,7 +16,17 @@ from core.backends.scalar.checkpoint import CHECKPOINT_NAME
 from core.backends.scalar.evaluation import evaluate
 from core.config import TrainConfig
 from core.data import load_data
-from core.events import EpochEnded, LayerGradStats, LogLine, RunFailed, RunFinished, RunStarted, ScalarWatch, StepEnded
+from core.events import (
+    EpochEnded,
+    LayerGradStats,
+    LearningRateChanged,
+    LogLine,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    ScalarWatch,
+    StepEnded,
+)
 from core.nn import MLP, cross_entropy, mse_loss
 from core.records.jsonl import to_json
 
@@ -489,11 +499,11 @@ def test_learning_rate_changed_mid_run_moves_weights_by_the_new_rate(tiny_config
     def emit(event):
         events.append(event)
         if isinstance(event, ScalarWatch) and event.step == 2:
-            control.set_lr(0.5, source="folder")
+            control.apply(Command("lr", 0.5), "cli")
 
     get_trainer("scalar").fit(config, tiny_data, emit, control, run_id="r")
     (change,) = [e for e in events if isinstance(e, LearningRateChanged)]
-    assert (change.step, change.lr, change.previous, change.source) == (2, 0.5, 0.05, "folder")
+    assert (change.step, change.lr, change.previous, change.source) == (2, 0.5, 0.05, "cli")
     watches = {e.step: e for e in events if isinstance(e, ScalarWatch)}
     # ScalarWatch at step n holds data before and grad of step n's update; step 3 is the first at the new rate.
     assert watches[3].data == watches[2].data - 0.05 * watches[2].grad
@@ -502,7 +512,7 @@ def test_learning_rate_changed_mid_run_moves_weights_by_the_new_rate(tiny_config
 
 
 def train_recorded(config, data, tmp_path, *, resume=None, stop_at=None):
-    """A recorded run through core.session (config.json follows rate changes); returns (run dir, events)."""
+    """A recorded run through core.session (`config` None: a resume's saved one); returns (run dir, events)."""
     from core.session import run_training
 
     control, events, where = RunControl(watched=["L0.N0.b"]), [], []
@@ -512,7 +522,7 @@ def train_recorded(config, data, tmp_path, *, resume=None, stop_at=None):
         if stop_at is not None and isinstance(event, ScalarWatch) and event.step == stop_at:
             control.stop()
 
-    run_training(None if resume else config, emit, control, runs_dir=tmp_path, resume=resume, data=data,
+    run_training(config, emit, control, runs_dir=tmp_path, resume=resume, data=data,
                  on_run_dir=where.append)
     return (where[0] if where else resume), events
 
@@ -529,9 +539,11 @@ def test_one_scheduled_run_equals_a_run_resumed_at_a_tenth_of_the_rate(tiny_conf
     from core.config import TrainConfig
 
     resumed = TrainConfig.load(by_hand / "config.json").replace(lr=0.1 * config.lr, epochs=2)
-    resumed.save(by_hand / "config.json")  # what `--resume RUN --lr 0.01 --epochs 2` writes
-    train_recorded(None, tiny_data, tmp_path / "b", resume=by_hand)
+    _, events = train_recorded(resumed, tiny_data, tmp_path / "b", resume=by_hand)  # --resume --lr 0.01 --epochs 2
     assert final_parameters(scheduled) == final_parameters(by_hand)
+    (change,) = [e for e in events if isinstance(e, LearningRateChanged)]  # the new rate, from the command line
+    assert (change.lr, change.previous, change.source) == (0.1 * config.lr, config.lr, "cli")
+    assert TrainConfig.load(by_hand / "config.json").lr == 0.1 * config.lr
 
 
 @pytest.mark.parametrize("stop_at", [5, 12, 13, 30])

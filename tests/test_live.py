@@ -37,18 +37,27 @@ def test_a_run_obeys_its_folder_and_records_each_command(tmp_path, tiny_config, 
     send(run_dir, "set_lr", 0.02)
     _wait_for(lambda: any(isinstance(e, LearningRateChanged) for e in events))
     send(run_dir, "pause")
-    _wait_for(lambda: control.paused)
-    send(run_dir, "resume")
+    _wait_for(lambda: any(isinstance(e, ControlApplied) for e in events))  # recorded where the run holds
+    send(run_dir, "resume", source="follower")
     _wait_for(lambda: not control.paused)
     send(run_dir, "stop")
     worker.join(30)
     assert result[0].reason == "stopped"
     (change,) = [e for e in events if isinstance(e, LearningRateChanged)]
-    assert (change.lr, change.previous, change.source) == (0.02, 0.1, "folder")
+    assert (change.lr, change.previous, change.source) == (0.02, 0.1, "cli")
     applied = [(e.command, e.source) for e in events if isinstance(e, ControlApplied)]
-    assert applied == [("pause", "folder"), ("resume", "folder"), ("stop", "folder")]
+    assert applied == [("pause", "cli"), ("resume", "follower"), ("stop", "cli")]
+    # Each at the step the run obeyed it: its StepEnded events stop there (and none comes while paused).
+    marks = [i for i, e in enumerate(events) if isinstance(e, ControlApplied)]
+    pause, resume, stop = (events[i] for i in marks)
+    steps_before = [e.step for e in events[:marks[0]] if isinstance(e, StepEnded)]
+    assert pause.step > 0 and steps_before[-1] == pause.step
+    assert not any(isinstance(e, StepEnded) for e in events[marks[0]:marks[1]]) and resume.step == pause.step
+    assert [e.step for e in events[:marks[2]] if isinstance(e, StepEnded)][-1] == stop.step == result[0].steps
     record = open_run(run_dir)
-    assert record.summary["reason"] == "stopped" and record.config.lr == 0.02  # a resume keeps the new rate
+    assert record.summary["reason"] == "stopped" and record.config.lr == 0.1  # config.json: the configured rate
+    checkpoint = json.loads((run_dir / "checkpoints" / "scalar.json").read_text())
+    assert checkpoint["progress"]["lr"] == 0.02  # a resume goes on at the rate changed before the checkpoint
     assert [type(e) for e in record.events if isinstance(e, (ControlApplied, LearningRateChanged))] == [
         LearningRateChanged, ControlApplied, ControlApplied, ControlApplied]
     assert any(isinstance(e, SystemStats) and e.rss_bytes > 0 for e in record.events)
@@ -76,6 +85,30 @@ def test_commands_left_by_a_crashed_run_are_not_obeyed(tmp_path, tiny_config, ti
     summary = run_training(tiny_config.replace(epochs=3), lambda e: None, RunControl(), resume=dirs[0],
                            data=tiny_data)
     assert summary.reason == "completed"
+
+
+def test_every_refused_command_file_is_logged_at_once(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    logged: list = []
+    run = live.LiveRun(tmp_path, "r", RunControl(), logged.append, system=False)
+    for name in ("1-bad.json", "2-bad.json"):
+        (tmp_path / "control" / name).write_text('{"command": "stop", "value": 3, "run_id": "r"}')
+    (tmp_path / "control" / "3-junk.json").write_text("not json")
+    run.serve_once()  # one look at the inbox logs all three (not one per poll)
+    assert [(e.level, e.source) for e in logged] == [("warning", "control")] * 3
+    assert "1-bad.json: stop takes no value" in logged[0].message and "3-junk.json" in logged[2].message
+    assert not run.control.stop_requested
+
+
+def test_live_apply_is_the_command_path_with_its_source(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    control = RunControl()
+    run = live.LiveRun(tmp_path, "r", control, lambda e: None, system=False)
+    run.apply(live.Command("stop"), "signal")
+    assert control.stop_requested and control.take_applied() == [("stop", "signal")]
+    assert live.command_of("set_lr", 0.5) == live.Command("lr", 0.5)
+    with pytest.raises(ValueError):
+        live.command_of("jump", None)
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "nan", "11"])

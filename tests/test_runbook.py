@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from core.backends import RunSummary
+from core.backends import Command, RunControl, RunSummary
 from core.backends.gradstats import HISTOGRAM_EDGES, dead_fraction, histogram, layer_grad_stats
-from core.backends.runbook import Position, RunBook, final_event, run_failed
-from core.config import TrainConfig
-from core.events import RunFailed, RunFinished
+from core.backends.runbook import Position, RunBook, final_event, run_failed, scheduled_rate
+from core.config import MAX_LR, TrainConfig
+from core.events import ControlApplied, RunFailed, RunFinished
 
 NAN, INF = math.nan, math.inf
 
@@ -128,9 +128,13 @@ def test_position_round_trips_with_the_contract_names():
                    epoch_count=24, best_val_loss=0.4, bad_epochs=1)
     d = pos.to_dict()
     assert list(d) == ["epoch", "step", "samples_seen", "batch_in_epoch", "epoch_loss_sum", "epoch_correct",
-                       "epoch_count", "best_val_loss", "bad_epochs"]
+                       "epoch_count", "best_val_loss", "bad_epochs", "lr", "lr_epoch"]
     assert Position.from_dict(d, TrainConfig(epochs=3)) == pos
     assert Position.from_dict(Position().to_dict(), TrainConfig()) == Position()
+    anchored = Position(epoch=1, step=7, samples_seen=50, lr=0.01, lr_epoch=2)
+    assert Position.from_dict(anchored.to_dict(), TrainConfig(epochs=3)) == anchored
+    old = {k: v for k, v in anchored.to_dict().items() if k not in ("lr", "lr_epoch")}  # before the anchor
+    assert Position.from_dict(old, TrainConfig(epochs=3)) == Position(epoch=1, step=7, samples_seen=50)
 
 
 @pytest.mark.parametrize(("change", "match"), [
@@ -146,6 +150,9 @@ def test_position_round_trips_with_the_contract_names():
     ({"epoch_correct": 30}, "impossible"),
     ({"batch_in_epoch": 8}, "impossible"),
     ({"surprise": 1}, "unknown fields"),
+    ({"lr": 0.0}, "lr must be a positive number"),
+    ({"lr": NAN}, "lr must be a positive number"),
+    ({"lr_epoch": -1}, "lr_epoch must be a whole number"),
 ])
 def test_position_refuses_bad_values(change, match):
     d = Position(epoch=1, step=7, samples_seen=50, batch_in_epoch=3, epoch_count=24, epoch_correct=5).to_dict()
@@ -187,6 +194,7 @@ def test_layer_grad_stats_values():
     assert s.update_ratio == pytest.approx(0.1 * 2.5)
     assert sum(s.histogram) == 4 and s.histogram_edges == HISTOGRAM_EDGES
     assert dead_fraction(None) == 0.0 and dead_fraction(np.array([], bool)) == 0.0
+    assert dead_fraction(np.array([1, 1, 1, 0], bool)) == 0.25  # the dead are the ones not alive
     z = layer_grad_stats("r", 1, 0, np.zeros(3), np.zeros(3), 0.1)
     assert z.update_ratio == 0.0 and z.histogram[0] == 3
     nan = layer_grad_stats("r", 1, 0, np.array([np.nan, 1.0]), np.ones(2), 0.1)
@@ -211,29 +219,135 @@ def test_conftest_keeps_tests_offline_and_out_of_the_cache():
     assert str(cache_dir()).startswith(os.environ["HOME"])
 
 
-def schedule(drops, epochs, position=None, lr=0.5):
-    """The rate each epoch trains with under the run book's schedule rule, from `position` on."""
-    book = RunBook(TrainConfig(epochs=epochs, lr_drop_epochs=drops), "r", total_steps=10, position=position)
-    rates = []
-    for epoch in range(book.position.epoch + 1, epochs + 1):
-        new = book.scheduled_lr(epoch, lr)
-        lr = lr if new is None else new
-        rates.append(lr)
+def test_scheduled_rate_is_a_function_of_the_epoch():
+    drops = (2, 4)
+    assert [scheduled_rate(0.5, 0, e, drops) for e in (1, 2, 3, 4, 5)] == [0.5, 0.5 * 0.1, 0.5 * 0.1,
+                                                                           0.5 * 0.1 * 0.1, 0.5 * 0.1 * 0.1]
+    assert scheduled_rate(0.5, 2, 3, drops) == 0.5  # the drop at 2 is already in a rate anchored at 2
+    assert scheduled_rate(0.5, 2, 4, drops) == 0.5 * 0.1
+    assert scheduled_rate(0.5, 4, 9, drops) == 0.5
+    assert scheduled_rate(0.5, 1, 2, drops) == 0.5 * 0.1  # anchored in epoch 1: the drop at 2 still comes
+    assert scheduled_rate(0.5, 0, 1, ()) == 0.5
+
+
+def train_book(book: RunBook, steps_per_epoch: int, *, until_step: int | None = None,
+               requests: dict[int, float] | None = None) -> dict[int, set[float]]:
+    """Drive a book like a backend (next_lr before each update, end_epoch after each epoch); {epoch: rates}."""
+    rates: dict[int, set[float]] = {}
+    lr = book.lr
+    p = book.position
+    while p.epoch < book.config.epochs:
+        epoch = p.epoch + 1
+        for _ in range(p.batch_in_epoch, steps_per_epoch):
+            if until_step is not None and p.step >= until_step:
+                return rates
+            if requests and p.step in requests:
+                book.control.apply(Command("lr", requests.pop(p.step)), "cli")
+            new = book.next_lr()
+            lr = lr if new is None else new
+            assert lr == book.lr
+            rates.setdefault(epoch, set()).add(lr)
+            book.record_step(1, 0.0, 0)
+        book.end_epoch(epoch, None)
     return rates
 
 
-def test_the_schedule_drops_by_a_tenth_at_the_start_of_each_listed_epoch():
-    assert schedule((), 3) == [0.5, 0.5, 0.5]
-    assert schedule((2,), 3) == [0.5, 0.5 * 0.1, 0.5 * 0.1]
-    assert schedule((2, 4), 4) == [0.5, 0.5 * 0.1, 0.5 * 0.1, 0.5 * 0.1 * 0.1]
-    book = RunBook(TrainConfig(epochs=5, lr_drop_epochs=(2, 3)), "r", total_steps=10)
-    assert book.scheduled_lr(3, 1.0) == 1.0 * 0.1 * 0.1  # both due, each applied once
-    assert book.scheduled_lr(3, 1.0) is None and book.scheduled_lr(2, 1.0) is None  # never twice
+@pytest.mark.parametrize("steps_per_epoch", [1, 3])
+def test_a_resume_from_any_point_trains_every_later_epoch_at_the_scheduled_rate(steps_per_epoch):
+    """--lr 0.1 --lr-drop-epochs 2,4: a checkpoint taken at any step (what a resume after SIGKILL reads), then a
+    resume, gives each epoch the rate of an uninterrupted run (epochs 2-3 at 0.01, 4 at 0.001)."""
+    config = TrainConfig(epochs=5, lr=0.1, lr_drop_epochs=(2, 4))
+    straight = train_book(RunBook(config, "r", total_steps=99), steps_per_epoch)
+    assert straight == {1: {0.1}, 2: {0.1 * 0.1}, 3: {0.1 * 0.1}, 4: {0.1 * 0.1 * 0.1}, 5: {0.1 * 0.1 * 0.1}}
+    for kill in range(0, 5 * steps_per_epoch):
+        first = RunBook(config, "r", total_steps=99)
+        before = train_book(first, steps_per_epoch, until_step=kill)
+        saved = Position.from_dict(first.position.to_dict(), config)  # the checkpoint's progress
+        after = train_book(RunBook(config, "r", total_steps=99, position=saved), steps_per_epoch)
+        for epoch in after:
+            assert after[epoch] == straight[epoch], (kill, epoch)
+        assert {e: before[e] | after.get(e, set()) for e in before} == {e: straight[e] for e in before}
 
 
-def test_a_resume_counts_the_epochs_already_started_as_applied():
-    # config.lr is the rate the run goes on with: it already holds the drops of epochs started before
-    mid_epoch_2 = Position(epoch=1, step=13, samples_seen=52, batch_in_epoch=1)
-    assert schedule((2, 3), 3, mid_epoch_2) == [0.5, 0.5 * 0.1]
-    after_epoch_1 = Position(epoch=1, step=12, samples_seen=48)
-    assert schedule((2, 3), 3, after_epoch_1) == [0.5 * 0.1, 0.5 * 0.1 * 0.1]
+def test_a_live_change_moves_the_anchor_and_later_drops_apply_to_it():
+    config = TrainConfig(epochs=5, lr=0.1, lr_drop_epochs=(2, 4))
+    seen = []
+    book = RunBook(config, "r", total_steps=99, emit=seen.append, control=RunControl())
+    rates = train_book(book, 2, requests={5: 0.5})  # step 5: the second update of epoch 3
+    assert rates == {1: {0.1}, 2: {0.1 * 0.1}, 3: {0.1 * 0.1, 0.5}, 4: {0.5 * 0.1}, 5: {0.5 * 0.1}}
+    assert [(e.step, e.lr, e.previous, e.source) for e in seen] == [
+        (2, 0.1 * 0.1, 0.1, "schedule"), (5, 0.5, 0.1 * 0.1, "cli"), (6, 0.5 * 0.1, 0.5, "schedule")]
+    # a checkpoint after the change keeps it: resumed in epoch 3, epoch 4 drops from 0.5
+    resumed = Position(epoch=2, step=5, samples_seen=5, batch_in_epoch=1, lr=0.5, lr_epoch=3)
+    assert RunBook(config, "r", total_steps=99, position=resumed).lr == 0.5
+    assert train_book(RunBook(config, "r", total_steps=99, position=resumed), 2) == {3: {0.5}, 4: {0.5 * 0.1},
+                                                                                      5: {0.5 * 0.1}}
+
+
+def test_a_checkpoint_without_the_anchor_resumes_as_before_from_config_lr():
+    # wave 2's checkpoints: config.json's lr was the rate the run went on with; started epochs count as applied
+    config = TrainConfig(epochs=3, lr=0.5, lr_drop_epochs=(2, 3))
+    mid_epoch_2 = Position.from_dict({**Position(epoch=1, step=13, samples_seen=52, batch_in_epoch=1).to_dict(),
+                                      "lr": None}, config)
+    assert train_book(RunBook(config, "r", total_steps=99, position=mid_epoch_2), 2) == {2: {0.5}, 3: {0.5 * 0.1}}
+
+
+def test_requested_rates_are_refused_where_not_allowed_and_kept_by_a_stop():
+    seen = []
+    control = RunControl()
+    book = RunBook(TrainConfig(epochs=3, lr=0.1), "r", total_steps=9, emit=seen.append, control=control)
+    book.requests_allowed = False
+    control.apply(Command("lr", 0.2), "cli")
+    assert book.next_lr() is None and book.lr == 0.1
+    assert [type(e).__name__ for e in seen] == ["LogLine"] and "single-device" in seen[0].message
+    book.requests_allowed = True
+    seen.clear()
+    book.record_step(1, 0.0, 0)
+    control.apply(Command("lr", 0.3), "key")
+    control.apply(Command("stop"), "signal")
+    assert book.stop() == "stopped" and book.position.lr == 0.3  # the checkpoint keeps the rate sent last
+    assert [(type(e).__name__, e.step) for e in seen] == [("LearningRateChanged", 1), ("ControlApplied", 1)]
+    assert (seen[1].command, seen[1].source) == ("stop", "signal")
+    assert book.message == "stopped at step 1 (epoch 1)"
+
+
+def test_a_stop_with_a_reason_ends_the_run_with_it():
+    control = RunControl()
+    book = RunBook(TrainConfig(epochs=3), "r", total_steps=9, control=control)
+    control.stop("pruned", source="sweep")
+    assert book.stop() == "pruned" and book.message == "pruned at step 0 (epoch 1)"
+    event, summary = book.finished()
+    assert event.reason == summary.reason == "pruned"
+    with pytest.raises(ValueError, match="reason"):
+        RunControl().stop("failed")
+
+
+def test_settle_records_each_command_once_at_the_step_it_is_obeyed():
+    seen = []
+    control = RunControl()
+    book = RunBook(TrainConfig(epochs=3), "r", total_steps=9, emit=seen.append, control=control)
+    book.position.step = 4
+    control.apply(Command("pause"), "key")
+    control.apply(Command("pause"), "cli")  # already paused: nothing to obey, nothing recorded
+    book.settle(obeyed_only=True)  # a pause still in force waits for the check that obeys it
+    assert seen == []
+    book.settle()
+    control.apply(Command("resume"), "follower")
+    control.apply(Command("resume"), "cli")  # already running
+    book.position.step = 5
+    control.apply(Command("stop"), "signal")
+    control.apply(Command("stop"), "key")  # one stop is obeyed
+    book.settle(obeyed_only=True)  # the resume now; the stop where the run stops
+    book.position.step = 6
+    book.settle()
+    assert [(e.step, e.command, e.source) for e in seen] == [
+        (4, "pause", "key"), (5, "resume", "follower"), (6, "stop", "signal")]
+    assert all(isinstance(e, ControlApplied) and e.run_id == "r" for e in seen)
+
+
+def test_commands_are_checked_where_they_are_made():
+    assert Command("lr", "0.5").value == 0.5 and Command("stop").value is None
+    for bad in [("lr", 0), ("lr", 11), ("lr", math.nan), ("lr", None), ("stop", 1.0), ("jump", None)]:
+        with pytest.raises(ValueError):
+            Command(*bad)
+    assert MAX_LR == 10.0 and Command("lr", MAX_LR).value == MAX_LR

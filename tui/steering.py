@@ -1,27 +1,26 @@
-"""Steering the run the dashboard shows: x, p and L routed to its own run or the followed one, and recorded.
+"""Steering the run the dashboard shows: x, p and L routed to its own run or the followed one.
 
 `Steering` (the app owns one; no Textual in it) sends each command to the own run's RunController while one
-goes, else to the followed run through its folder (core.records.steer), whose process obeys and records it; a
-refusal is a warning, never a traceback.
+goes, else to the followed run through its folder (core.records.steer, source "follower"), whose process obeys
+and records it; a refusal is a warning, never a traceback.
 
-A run's record is written by core.session from the `emit` it hands the backend's `fit`. The dashboard wraps
-the backend in a `RecordingTrainer` that keeps that `emit`, so a key press can add
-`ControlApplied(source="dashboard")` to the record (and, through it, to the dashboard's own log) exactly as
-a command from the run folder is recorded with source "folder" (and a stop on SIGHUP/SIGTERM with source
-"signal"). The recorder is thread-safe.
+Either way a command takes the one command path, `RunControl.apply(Command, source)` (core.backends.control):
+the run's book records it as one ControlApplied (a rate as one LearningRateChanged) at the step where the run
+obeyed it. A key's source is "key" ("serve" when the dashboard is served to a browser), a signal's "signal".
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Iterable
 
 from core.backends import get_trainer
-from core.events import ControlApplied, Event
 from core.records.steer import SteerError
 from tui.controller import PAUSED, RUNNING, STARTING, Note, Refused, RunController
 from tui.follow import Following
 
-SOURCE = "dashboard"
+# textual-serve runs the served dashboard under Textual's web driver: its keys come from a browser.
+SOURCE = "serve" if "web_driver" in os.environ.get("TEXTUAL_DRIVER", "") else "key"
 
 
 class Steering:
@@ -43,7 +42,7 @@ class Steering:
             self.steer_followed(self.following.toggle_pause)
             return
         try:
-            self.controller.toggle_pause()
+            self.controller.toggle_pause(SOURCE)
         except Refused as exc:
             self.warn(str(exc))
 
@@ -74,7 +73,7 @@ class Steering:
                 return
             if own:
                 try:
-                    self.show([self.controller.set_lr(lr)])
+                    self.show([self.controller.set_lr(lr, SOURCE)])
                 except Refused as exc:
                     self.warn(str(exc))
             else:
@@ -90,37 +89,7 @@ class Steering:
             self.show([Note(str(exc), "warning", "control", "Cannot steer the run")])
 
 
-class RecordingTrainer:
-    """A backend, unchanged, that remembers the `emit` its run records through."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.emit: Callable[[Event], None] | None = None
-        self.run_id = ""
-
-    def fit(self, config: Any, data: Any, emit: Callable[[Event], None], control: Any, **kwargs: Any) -> Any:
-        self.emit, self.run_id = emit, str(kwargs.get("run_id", ""))
-        try:
-            return self.inner.fit(config, data, emit, control, **kwargs)
-        finally:
-            self.emit = None
-
-    def record(self, command: str, step: int, source: str = SOURCE) -> bool:
-        """Add ControlApplied(command, source) to the run's record; False before the run records."""
-        emit = self.emit
-        if emit is None or not self.run_id:
-            return False
-        emit(ControlApplied(run_id=self.run_id, step=int(step), command=command, source=source))
-        return True
-
-    def __getattr__(self, name: str) -> Any:  # probe() and anything else a front end asks the backend
-        return getattr(self.inner, name)
-
-
-def recording_factory(factory: Callable[[str], Any] | None) -> Callable[[str], RecordingTrainer]:
-    """A trainer factory whose trainers record the dashboard's commands (`factory` None: the registry's)."""
-
-    def make(backend: str) -> RecordingTrainer:
-        return RecordingTrainer(factory(backend) if factory else get_trainer(backend))
-
-    return make
+def recording_factory(factory: Callable[[str], Any] | None) -> Callable[[str], Any]:
+    """Deprecated shim (tui/app.py still calls it): trainers need no wrapping now that the run book records
+    every command; returns the factory (None: the registry's)."""
+    return factory if factory is not None else get_trainer

@@ -1,18 +1,20 @@
 """The seam between backends and front ends: the Trainer protocol, RunControl, RunSummary, a lazy registry.
 
 Both front ends (the TUI and the headless logger) drive every backend through `Trainer.fit`. A backend
-reports through `emit` (events from core.events) and polls `control` between steps; it never imports a
-front end. Backends are looked up by name and imported lazily, so the scalar path never imports torch.
+reports through `emit` (events from core.events) and polls `control` (core.backends.control: the one command
+path) between steps; it never imports a front end. Backends are looked up by name and imported lazily, so the
+scalar path never imports torch.
 """
 
 from __future__ import annotations
 
 import importlib
-import threading
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+
+from core.backends.control import Command, RunControl
 
 if TYPE_CHECKING:
     from core.config import TrainConfig
@@ -26,6 +28,8 @@ BACKENDS: dict[str, str] = {
     "scalar": "core.backends.scalar:ScalarTrainer",
     "lightning": "core.backends.lightning:LightningTrainer",
 }
+__all__ = ["BACKENDS", "Command", "Emit", "Probe", "RunControl", "RunSummary", "Trainer", "get_trainer",
+           "load_probe", "new_run_id"]
 
 
 @dataclass(frozen=True)
@@ -44,85 +48,6 @@ class RunSummary:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-class RunControl:
-    """What flows from a front end to a running backend: stop, pause/resume, watched addresses.
-
-    Plain threading objects; the backend polls between steps and never blocks the front end.
-    """
-
-    def __init__(self, watched: Iterable[str] = ()) -> None:
-        self._stop = threading.Event()
-        self._running = threading.Event()  # set = not paused
-        self._running.set()
-        self._lock = threading.Lock()
-        self._watched: tuple[str, ...] = tuple(dict.fromkeys(watched))
-        self._lr_change: tuple[float, str] | None = None
-
-    # stop -------------------------------------------------------------------------------------------
-    def stop(self) -> None:
-        """Ask the run to stop after the current step (also releases a pause)."""
-        self._stop.set()
-        self._running.set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
-    # pause ------------------------------------------------------------------------------------------
-    def pause(self) -> None:
-        self._running.clear()
-
-    def resume(self) -> None:
-        self._running.set()
-
-    @property
-    def paused(self) -> bool:
-        return not self._running.is_set()
-
-    def wait_while_paused(self, poll: float = 0.1) -> None:
-        """Block while paused; return at once when running or when a stop is requested."""
-        while not self._running.wait(poll):
-            if self._stop.is_set():
-                return
-
-    # learning rate ----------------------------------------------------------------------------------
-    def set_lr(self, lr: float, source: str = "dashboard") -> None:
-        """Ask for a new learning rate from the next optimiser step on (the last request wins)."""
-        with self._lock:
-            self._lr_change = (float(lr), source)
-
-    @property
-    def lr_pending(self) -> bool:
-        """Cheap to poll between steps: one attribute read."""
-        return self._lr_change is not None
-
-    def take_lr(self) -> tuple[float, str] | None:
-        """The pending (lr, source), cleared; None when nothing is pending. The backend applies it and emits
-        LearningRateChanged."""
-        with self._lock:
-            change, self._lr_change = self._lr_change, None
-        return change
-
-    # watched addresses ------------------------------------------------------------------------------
-    @property
-    def watched(self) -> tuple[str, ...]:
-        """A snapshot of the watched addresses (safe to read from the training thread)."""
-        return self._watched
-
-    def set_watched(self, addresses: Iterable[str]) -> None:
-        with self._lock:
-            self._watched = tuple(dict.fromkeys(addresses))
-
-    def watch(self, address: str) -> None:
-        with self._lock:
-            if address not in self._watched:
-                self._watched = (*self._watched, address)
-
-    def unwatch(self, address: str) -> None:
-        with self._lock:
-            self._watched = tuple(a for a in self._watched if a != address)
 
 
 class Probe(Protocol):

@@ -1,8 +1,15 @@
-"""The one set of books both backends keep: position in the run, the patience rule, stop reasons, final events.
+"""The one set of books both backends keep: position in the run, the patience rule, stop reasons, final events,
+the learning rate (the schedule and requested changes) and the record of every command the run obeyed.
 
-A backend records each optimiser step (`RunBook.record_step`), asks `end_epoch` after each validation and
+A backend records each optimiser step (`RunBook.record_step`), asks `next_lr` right before each update (past its
+stop checks), `settle` where it obeys a pause and `stop` where it stops, `end_epoch` after each validation and
 `check_train_loss` whenever it reads a training loss, and builds its last event and `RunSummary` with
 `finished` or `failed`. `Position.to_dict()` is the `"progress"` part of both checkpoint formats.
+
+The schedule is a function of the epoch: the rate of epoch e is `scheduled_rate(lr, lr_epoch, e, drops)`, where
+(lr, lr_epoch) is the position's anchor, the rate of epoch lr_epoch with every drop up to it applied. A live
+change moves the anchor; the anchor is saved in every checkpoint, so a resume from any point of an epoch (after
+SIGKILL too) trains each later epoch at the rate the schedule and the changes before the checkpoint give.
 """
 
 from __future__ import annotations
@@ -11,13 +18,15 @@ import math
 import time
 import traceback as tb
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from core.backends import RunSummary
-from core.events import REASONS, RunFailed, RunFinished
+from core.events import REASONS, ControlApplied, LearningRateChanged, LogLine, RunFailed, RunFinished
 
 if TYPE_CHECKING:
+    from core.backends.control import RunControl
     from core.config import TrainConfig
+    from core.events import Event
 
 # Why a run ended: core.events.REASONS. "failed" is RunFailed's, never RunFinished's.
 # What a user can do about each ending (front ends may show it under the message); words, never CLI flags.
@@ -26,11 +35,21 @@ HINTS: dict[str, str] = {
     "stopped": "resume the run from its record to continue from this step",
     "early_stopped": "raise the patience (0 turns early stopping off) to train longer",
     "diverged": "lower the learning rate",
+    "pruned": "",
 }
 SCALED_INIT_HINT = " or use scaled initialisation"
 LR_DROP = 0.1  # the step schedule's factor (TrainConfig.lr_drop_epochs)
 
 _INTS = ("epoch", "step", "samples_seen", "batch_in_epoch", "epoch_correct", "epoch_count", "bad_epochs")
+_OPTIONAL = ("best_val_loss", "lr", "lr_epoch")  # checkpoints written before the rate anchor lack the last two
+
+
+def scheduled_rate(lr: float, since: int, epoch: int, drops: Sequence[int]) -> float:
+    """The rate epoch `epoch` trains with when `lr` was the rate of epoch `since` (its drops already in it)."""
+    for d in drops:
+        if since < d <= epoch:
+            lr *= LR_DROP
+    return lr
 
 
 @dataclass
@@ -46,6 +65,8 @@ class Position:
     epoch_count: int = 0  # ... and samples
     best_val_loss: float | None = None  # lowest finite validation loss so far
     bad_epochs: int = 0  # epochs since best_val_loss last improved
+    lr: float | None = None  # the rate anchor: the rate of epoch `lr_epoch` (None: config.lr, set by RunBook)
+    lr_epoch: int = 0  # ... with every scheduled drop up to that epoch applied
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict with the field names above."""
@@ -60,7 +81,7 @@ class Position:
         extra = sorted(set(d) - known)
         if extra:
             raise ValueError(f"checkpoint progress has unknown fields: {', '.join(map(str, extra))}")
-        missing = sorted(known - set(d) - {"best_val_loss"})
+        missing = sorted(known - set(d) - set(_OPTIONAL))
         if missing:
             raise ValueError(f"checkpoint progress lacks {', '.join(missing)}")
         values: dict[str, Any] = {}
@@ -71,6 +92,15 @@ class Position:
             if v < 0:
                 raise ValueError(f"checkpoint progress: {name} is {v}; a counter cannot be negative")
             values[name] = v
+        lr_epoch = d.get("lr_epoch", 0)
+        if isinstance(lr_epoch, bool) or not isinstance(lr_epoch, int) or lr_epoch < 0:
+            raise ValueError(f"checkpoint progress: lr_epoch must be a whole number, not {lr_epoch!r}")
+        values["lr_epoch"] = lr_epoch
+        lr = d.get("lr")
+        if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr)
+                               or lr <= 0):
+            raise ValueError(f"checkpoint progress: lr must be a positive number, not {lr!r}")
+        values["lr"] = None if lr is None else float(lr)
         for name in ("epoch_loss_sum", "best_val_loss"):
             v = d.get(name)
             if v is None and name == "best_val_loss":
@@ -126,36 +156,79 @@ def final_event(summary: RunSummary) -> RunFinished | RunFailed:
 
 
 class RunBook:
-    """Epoch-end bookkeeping, the patience rule, stop reasons and final events of one run."""
+    """Epoch-end bookkeeping, the patience rule, the learning rate, commands obeyed, stop reasons, final events.
 
-    def __init__(self, config: TrainConfig, run_id: str, *, total_steps: int,
-                 position: Position | None = None) -> None:
+    `emit` receives the events the book records itself (LearningRateChanged, ControlApplied, a LogLine);
+    `control` is the run's RunControl (None: no commands, no requested rates).
+    """
+
+    def __init__(self, config: TrainConfig, run_id: str, *, total_steps: int, position: Position | None = None,
+                 emit: Callable[[Event], None] | None = None, control: RunControl | None = None) -> None:
         self.config, self.run_id, self.total_steps = config, run_id, total_steps
         self.position = position if position is not None else Position()
+        self.emit: Callable[[Event], None] = emit or (lambda event: None)
+        self.control = control
+        self.requests_allowed = True  # False: requested rates are refused with a warning (multi-device runs)
         self.reason: str | None = None  # set once the run's ending is known
         self.message = ""
         self.t0 = time.perf_counter()
         p = self.position
-        # The configured lr is the rate the run goes on with (session.py keeps config.json's lr in step with
-        # every LearningRateChanged), so it already holds the drops of every epoch started before a resume.
-        self.lr_epoch = p.epoch + (1 if p.batch_in_epoch else 0)
+        if p.lr is None:  # a new run, or a checkpoint older than the anchor: its config.lr was the rate then
+            p.lr, p.lr_epoch = float(config.lr), p.epoch + (1 if p.batch_in_epoch else 0)
 
-    # ---- the learning-rate schedule ----------------------------------------------------------------
-    def scheduled_lr(self, epoch: int, lr: float) -> float | None:
-        """The rate epoch `epoch` (1-based) trains with when the schedule changes `lr` now, else None.
+    # ---- the learning rate -------------------------------------------------------------------------
+    @property
+    def lr(self) -> float:
+        """The rate the optimiser holds now (set it from this when a run starts or resumes)."""
+        p = self.position
+        assert p.lr is not None
+        return scheduled_rate(p.lr, p.lr_epoch, p.epoch + (1 if p.batch_in_epoch else 0), self.config.lr_drop_epochs)
 
-        Called before the epoch's first update: `lr` is multiplied by LR_DROP once for each epoch in
-        config.lr_drop_epochs that is <= `epoch` and was not applied yet (an epoch started before a resume
-        counts as applied). The backend sets its optimiser's rate and emits LearningRateChanged(source=
-        "schedule", step=steps taken so far).
-        """
-        due = [d for d in self.config.lr_drop_epochs if self.lr_epoch < d <= epoch]
-        self.lr_epoch = max(self.lr_epoch, epoch)
-        if not due:
+    def next_lr(self) -> float | None:
+        """Called right before each optimiser update, past the stop checks: the new rate when it changes now
+        (the schedule at an epoch's first update, then a requested change), recorded as LearningRateChanged
+        at the steps taken so far; None when the rate stays."""
+        p = self.position
+        new = None
+        if p.batch_in_epoch == 0:  # the epoch's first update: a checkpoint never has a drop without its epoch
+            epoch = p.epoch + 1
+            if any(p.lr_epoch < d <= epoch for d in self.config.lr_drop_epochs):
+                new = self._set_lr(scheduled_rate(p.lr, p.lr_epoch, epoch, self.config.lr_drop_epochs), "schedule")
+        control = self.control
+        if control is not None and control.lr_pending:
+            new = self._requested_lr() or new
+        return new
+
+    def _requested_lr(self) -> float | None:
+        change = self.control.take_lr() if self.control is not None else None
+        if change is None:
             return None
-        for _ in due:
-            lr = lr * LR_DROP
+        if not self.requests_allowed:
+            self.emit(LogLine(run_id=self.run_id, level="warning", source="control",
+                              message="learning-rate changes apply to single-device runs only; ignored"))
+            return None
+        return self._set_lr(*change)
+
+    def _set_lr(self, lr: float, source: str) -> float:
+        p = self.position
+        previous = self.lr
+        # The rate of the epoch the next update belongs to; later drops multiply it.
+        p.lr, p.lr_epoch = lr, p.epoch + 1
+        self.emit(LearningRateChanged(run_id=self.run_id, step=p.step, lr=lr, previous=previous, source=source))
         return lr
+
+    # ---- commands obeyed ---------------------------------------------------------------------------
+    def settle(self, *, obeyed_only: bool = False) -> None:
+        """Record the commands the run has carried out, as ControlApplied at the steps taken so far.
+
+        Call where the run holds for a pause (before waiting) and, cheaply, once a step; `obeyed_only` leaves a
+        pause or stop that arrived after this step's checks for the check that obeys it.
+        """
+        control = self.control
+        if control is None or not control.applied_pending:
+            return
+        for kind, source in control.take_applied(obeyed_only=obeyed_only):
+            self.emit(ControlApplied(run_id=self.run_id, step=self.position.step, command=kind, source=source))
 
     # ---- per step --------------------------------------------------------------------------------
     def record_step(self, samples: int, loss_sum: float, correct: int) -> None:
@@ -227,8 +300,14 @@ class RunBook:
         return None
 
     def stop(self) -> str:
-        """A requested stop: 'stopped', with the message naming the step."""
-        return self._end("stopped", f"stopped at step {self.position.step} (epoch {self.position.epoch + 1})")
+        """A requested stop, obeyed now: records it (and a rate sent just before it, which the checkpoint keeps);
+        'stopped' (or the stop's reason, e.g. 'pruned'), with the message naming the step."""
+        control = self.control
+        if control is not None and control.lr_pending:
+            self._requested_lr()
+        self.settle()
+        reason = control.stop_reason if control is not None else "stopped"
+        return self._end(reason, f"{reason} at step {self.position.step} (epoch {self.position.epoch + 1})")
 
     def hint(self, reason: str) -> str:
         """What a user can do about `reason`."""

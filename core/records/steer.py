@@ -1,9 +1,11 @@
 """Steering a run through its folder (no network port).
 
-Commands: `send(run_dir, "stop" | "pause" | "resume" | "set_lr", value)` writes one small JSON file into
+Commands: `send(run_dir, "stop" | "pause" | "resume" | "set_lr", value, source=...)` writes one small JSON file into
 RUN_DIR/control/ (written to a temporary name, then renamed, so a reader never sees half of one). The run
 polls a `ControlInbox` between steps: at most one directory stat every `interval` seconds while nothing
-arrives, a listing only when the folder changed; each command is applied once and its file removed.
+arrives, a listing only when the folder changed; each command is applied once and its file removed. The file
+names its sender's kind (`source`: "cli" from the command line, "follower" from a following dashboard), which the
+run records with the command (core.records.live hands it to RunControl.apply, the one command path).
 
 Who may steer: exactly who may write the run folder. control/ is created with the run folder's own
 permission bits (never wider; with the usual umask 022 that means the owner alone), the inbox ignores a
@@ -19,7 +21,6 @@ Who is running: the run lock (core.records.runlock) names the live process; `sen
 from __future__ import annotations
 
 import json
-import math
 import os
 import stat
 import time
@@ -28,11 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.backends.control import SOURCES, check_lr
+from core.config import MAX_LR
 from core.records.files import CONFIG_FILE, CONTROL_DIR
 from core.records.runlock import lock_info
 
 COMMANDS = ("stop", "pause", "resume", "set_lr")
-MAX_LR = 10.0
+__all__ = ["COMMANDS", "MAX_LR", "Command", "ControlInbox", "SteerError", "control_dir", "send", "validate"]
 MAX_COMMAND_BYTES = 4096  # a command file is a few dozen bytes; anything bigger is not one of ours
 
 
@@ -49,6 +52,7 @@ class Command:
     sent: float  # Unix seconds
     sender_pid: int
     name: str  # the file name, unique
+    source: str = "cli"  # who sent it (one of core.backends.control.SOURCES)
 
 
 def validate(command: str, value: Any = None) -> float | None:
@@ -62,12 +66,9 @@ def validate(command: str, value: Any = None) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise SteerError("set_lr needs a learning rate, e.g. 0.01")
     try:
-        lr = float(value)
-    except (ValueError, OverflowError):
-        raise SteerError(f"learning rate {str(value)[:40]!r} is not a number") from None
-    if not math.isfinite(lr) or lr <= 0 or lr > MAX_LR:
-        raise SteerError(f"learning rate must be a finite number above 0 and at most {MAX_LR:g}, not {lr!r}")
-    return lr
+        return check_lr(value)  # the one check (core.backends.control), bounded by core.config.MAX_LR
+    except ValueError as exc:
+        raise SteerError(str(exc)) from None
 
 
 # --- sending --------------------------------------------------------------------------------------------
@@ -86,9 +87,14 @@ def control_dir(run_dir: str | os.PathLike) -> Path:
     return folder
 
 
-def send(run_dir: str | os.PathLike, command: str, value: Any = None, *, require_live: bool = True) -> Path:
-    """Ask the run writing `run_dir` to stop, pause, resume or change its learning rate; the command file."""
+def send(run_dir: str | os.PathLike, command: str, value: Any = None, *, require_live: bool = True,
+         source: str = "cli") -> Path:
+    """Ask the run writing `run_dir` to stop, pause, resume or change its learning rate; the command file.
+
+    `source` is who asks, as the run's record will say: "cli" (the command line), "follower" (a dashboard)."""
     lr = validate(command, value)
+    if source not in SOURCES:
+        raise SteerError(f"unknown command source {source!r}: one of {', '.join(SOURCES)}")
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).is_file():
         raise SteerError(f"{run_dir}: not a run folder (no config.json)")
@@ -98,6 +104,7 @@ def send(run_dir: str | os.PathLike, command: str, value: Any = None, *, require
     body = {
         "command": command, "value": lr, "sent": time.time(), "sender_pid": os.getpid(),
         "target_pid": holder.pid if holder else None, "run_id": holder.run_id if holder else run_dir.name,
+        "source": source,
     }
     name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}-{command}.json"
     try:
@@ -178,7 +185,11 @@ class ControlInbox:
         except (SteerError, TypeError, ValueError, OverflowError) as exc:
             self.rejected.append(f"{name}: {exc}")
             return None
-        return Command(command=str(body["command"]), value=value, sent=sent, sender_pid=sender, name=name)
+        source = body.get("source", "cli")
+        if source not in SOURCES:  # a file from an older build (no source) is the command line's
+            source = "cli"
+        return Command(command=str(body["command"]), value=value, sent=sent, sender_pid=sender, name=name,
+                       source=source)
 
     def _entries(self) -> list[tuple[str, dict | None]]:
         """(name, parsed body or None) of the command files, in the order they were sent."""

@@ -6,6 +6,7 @@ import threading
 import time
 
 from core.backends import RunControl, RunSummary
+from core.backends.runbook import RunBook
 from core.config import TrainConfig
 from core.events import EpochEnded, LayerGradStats, LogLine, RunFailed, RunFinished, RunStarted, ScalarWatch, StepEnded
 
@@ -48,11 +49,15 @@ class ScriptedTrainer:
                         test_size=40, total_steps=total, parameter_count=config.parameter_count()))
         emit(LogLine(run_id=run_id, time=0.0, level="info", message="scripted run begins", source="scripted"))
         self.started.set()
+        book = RunBook(config, run_id, total_steps=total, emit=emit, control=control)  # records commands obeyed
         step = 0
         reason = "completed"
         for epoch in range(1, config.epochs + 1):
             for _ in range(self.steps_per_epoch):
+                book.position.step = step
+                book.settle()  # a pause is obeyed here, at the steps taken so far
                 control.wait_while_paused(0.01)
+                book.settle()  # a resume, a stop
                 if control.stop_requested:
                     reason = "stopped"
                     break

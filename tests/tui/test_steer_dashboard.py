@@ -10,11 +10,10 @@ from scripted_trainer import ScriptedTrainer  # noqa: E402
 from waiting import wait_for  # noqa: E402
 
 from core.config import TrainConfig
-from core.events import ControlApplied, LearningRateChanged, RunFinished
+from core.events import ControlApplied, LearningRateChanged, RunFinished, StepEnded
 from core.records.jsonl import read_jsonl
 from core.records.steer import SteerError
 from tui.app import make_app
-from tui.steering import RecordingTrainer
 from tui.widgets.lr_control import LearningRateScreen, parse_lr
 
 SIZE = (160, 48)
@@ -35,21 +34,6 @@ def test_parse_lr():
             parse_lr(bad)
 
 
-def test_recording_trainer_records_only_while_it_fits():
-    seen: list = []
-    trainer = RecordingTrainer(ScriptedTrainer(steps_per_epoch=1))
-    assert not trainer.record("pause", 0)  # before fit: nothing to record into
-    trainer.inner.fit = lambda config, data, emit, control, **kw: trainer.record("pause", 7)
-    assert trainer.fit(TINY, None, seen.append, None, run_id="r1")
-    assert [(type(e), e.run_id, e.step, e.command, e.source) for e in seen] == [
-        (ControlApplied, "r1", 7, "pause", "dashboard")]
-    assert trainer.probe() is None  # anything else goes to the backend
-    trainer.inner.fit = lambda config, data, emit, control, **kw: trainer.record("stop", 9, "signal")
-    seen.clear()
-    assert trainer.fit(TINY, None, seen.append, None, run_id="r2")
-    assert [(e.run_id, e.step, e.command, e.source) for e in seen] == [("r2", 9, "stop", "signal")]
-
-
 async def test_lr_dialog_refuses_bad_values_and_cancels(tmp_path):
     app = make_app(runs_dir=tmp_path)
     results: list = []
@@ -68,7 +52,7 @@ async def test_lr_dialog_refuses_bad_values_and_cancels(tmp_path):
     assert results == [None]
 
 
-async def test_own_run_commands_are_recorded_with_source_dashboard(tmp_path):
+async def test_own_run_commands_are_recorded_with_source_key_at_the_step_obeyed(tmp_path):
     trainer = ScriptedTrainer(steps_per_epoch=5000, delay=0.002)
     app = make_app(TINY, runs_dir=tmp_path / "runs", trainer_factory=lambda backend: trainer)
     async with app.run_test(size=SIZE) as pilot:
@@ -83,7 +67,10 @@ async def test_own_run_commands_are_recorded_with_source_dashboard(tmp_path):
         assert [c.command for c in app.controller.marks.controls] == ["pause", "resume", "stop"]
     events = read_jsonl(run_dir / "events.jsonl")
     assert [(e.command, e.source) for e in events if isinstance(e, ControlApplied)] == [
-        ("pause", "dashboard"), ("resume", "dashboard"), ("stop", "dashboard")]
+        ("pause", "key"), ("resume", "key"), ("stop", "key")]
+    pause = next(i for i, e in enumerate(events) if isinstance(e, ControlApplied))
+    last = [e.step for e in events[:pause] if isinstance(e, StepEnded)][-1]
+    assert events[pause].step == last > 0  # the step the run held at, where its StepEnded events stop
 
 
 async def test_L_changes_the_learning_rate_of_an_own_run(tmp_path):
@@ -104,7 +91,7 @@ async def test_L_changes_the_learning_rate_of_an_own_run(tmp_path):
         run_dir = Path(app.history.current.started.run_dir)
     events = read_jsonl(run_dir / "events.jsonl")
     changes = [(e.lr, e.previous, e.source) for e in events if isinstance(e, LearningRateChanged)]
-    assert changes == [(0.02, 0.05, "dashboard")]
+    assert changes == [(0.02, 0.05, "key")]
     assert isinstance(events[-1], RunFinished) and events[-1].reason == "stopped"
 
 

@@ -21,7 +21,7 @@ from core.backends.lightning.checkpoint import save_checkpoint
 from core.backends.lightning.network import linears
 from core.backends.lightning.watch import WatchBuffer
 from core.evaluation import evaluate_predictions
-from core.events import EpochEnded, LearningRateChanged, LogLine, StepEnded
+from core.events import EpochEnded, StepEnded
 
 if TYPE_CHECKING:
     from core.backends import RunControl
@@ -63,7 +63,12 @@ class EventsCallback(Callback):
         self.params = [p for lin in self.linears for p in (lin.weight, lin.bias)]
         self.watches = WatchBuffer(self.params, self.config.layer_sizes, self.emit, self.run_id)
         self.report_every = max(1, self.train.steps_per_epoch // REPORTS_PER_EPOCH)
-        self.lr = trainer.optimizers[0].param_groups[0]["lr"]  # config.lr, also when resumed (module.py)
+        if not self.rank_zero:  # every rank keeps the books; rank zero records
+            self.book.emit = lambda event: None
+        self.book.requests_allowed = self.world == 1  # ranks could disagree on when a request arrived
+        self.lr = self.book.lr  # the schedule's rate at this point of the run (a resume's too)
+        for group in trainer.optimizers[0].param_groups:
+            group["lr"] = self.lr
         self.box.publish(self.book.position.step, self.params, [p.grad for p in self.params])
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
@@ -78,6 +83,10 @@ class EventsCallback(Callback):
     def gate(self) -> bool:
         """Called before each mini-batch: hold while paused, True when the run must stop now."""
         if self.control.paused:
+            if self.control.applied_pending:  # a pause obeyed here: the curve and the record end at this step
+                if self.since_n:
+                    self._report()
+                self.book.settle()
             # Paused between steps: the probe answers from the weights as they are now (after the last update,
             # with that step's gradients), not from a snapshot taken before it.
             latest = self.box.latest()
@@ -94,10 +103,12 @@ class EventsCallback(Callback):
                 self._stop(now=True)
         if self.trainer.should_stop:
             return True
-        if self.book.position.batch_in_epoch == 0:  # the epoch's first update, past the stop check
-            self._schedule()
-        if self.control.lr_pending:
-            self._change_lr()
+        if self.book.position.batch_in_epoch == 0 or self.control.lr_pending:  # past the stop check
+            lr = self.book.next_lr()  # the schedule at an epoch's first update, a requested rate: the book's
+            if lr is not None:
+                self._set_lr(lr)
+        if self.control.applied_pending:
+            self.book.settle(obeyed_only=True)  # a resume (the pause was recorded where it held)
         following = self.book.position.batch_in_epoch + 1
         since = time.perf_counter() - self.t_report
         self.report_now = (
@@ -188,41 +199,17 @@ class EventsCallback(Callback):
         result = evaluate_predictions(probs.numpy(), tensors[1].cpu().numpy())
         return loss, result.accuracy, result.to_event(self.run_id, step, epoch, split, loss)
 
-    def _schedule(self) -> None:
-        """The step schedule (config.lr_drop_epochs) at the start of this epoch, by the run book's rule."""
-        lr = self.book.scheduled_lr(self.epoch, self.lr)
-        if lr is None:
-            return
-        previous = self.lr
-        self._set_lr(lr)
-        if self.rank_zero:  # every rank applies it (the same epoch everywhere); one records it
-            self.emit(LearningRateChanged(run_id=self.run_id, step=self.book.position.step, lr=lr,
-                                          previous=previous, source="schedule"))
-
     def _set_lr(self, lr: float) -> None:
         for group in self.trainer.optimizers[0].param_groups:
             group["lr"] = lr
         self.lr = lr
         self.module.drop_graph()  # a captured step holds the old rate; it is captured again at the next chunk
 
-    def _change_lr(self) -> None:
-        """Apply a requested learning rate from this step on (single-device runs; ranks could disagree)."""
-        change = self.control.take_lr()
-        if change is None:
-            return
-        lr, source = change
-        if self.world > 1:
-            self.emit(LogLine(run_id=self.run_id, level="warning", source="lightning",
-                              message="learning-rate changes apply to single-device runs only; ignored"))
-            return
-        previous = self.lr
-        self._set_lr(lr)
-        self.emit(LearningRateChanged(run_id=self.run_id, step=self.book.position.step, lr=lr, previous=previous,
-                                      source=source))
-
     def _stop(self, *, now: bool = False) -> None:
         """End the run: single-device runs stop at once, multi-device ones at the next gate (all ranks together)."""
         if self.book.reason is None:
+            if self.since_n:  # the curve ends at the step the run stopped at
+                self._report()
             self.book.stop()
         self.stop_wanted = True
         if self.trainer is not None and (now or self.world == 1):

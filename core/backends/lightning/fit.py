@@ -68,7 +68,7 @@ def _run(owner, config, data, emit, control, *, run_id, checkpoint_dir, resume_f
     train = DeviceBatches(data.train, config.batch_size, config.seed, epoch_offset=position.epoch, chunk=chunk)
     train.skip = position.batch_in_epoch
     total_steps = config.epochs * math.ceil(len(data.train) // world / config.batch_size)
-    book = RunBook(config, run_id, total_steps=total_steps, position=position)
+    book = RunBook(config, run_id, total_steps=total_steps, position=position, emit=emit, control=control)
     box = SnapshotBox()
     owner.module, owner.book, owner.box, owner._probe = module, book, box, LightningProbe(box, config)
     device = describe_device(config.device)

@@ -100,9 +100,8 @@ class MnistModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         optimizer = make_optimizer(self.config, self.parameters())
         if self.optimizer_state is not None:
-            optimizer.load_state_dict(self.optimizer_state)  # momentum / Adam buffers go on ...
-            for group in optimizer.param_groups:  # ... at the configured rate, as on the handmade engine
-                group["lr"] = self.config.lr  # (config.json's lr follows every change of a recorded run)
+            optimizer.load_state_dict(self.optimizer_state)  # momentum / Adam buffers go on; the rate is the
+            # run book's (the schedule's rate at the checkpoint), set by the events callback at fit start
         return optimizer
 
     def drop_graph(self) -> None:

@@ -6,7 +6,8 @@ own size). So a parameter's `grad` is the batch *mean* gradient, the `loss` node
 and under plain SGD a weight moves by exactly -lr * grad, the grad that ScalarWatch reports.
 
 A stop is obeyed before the next sample (the unfinished batch is dropped); a pause waits after a step's backward
-pass and before its update, so a probe snapshot taken there has weights and grads that belong together.
+pass and before its update, so a probe snapshot taken there has weights and grads that belong together. Where it
+obeys one, the run reports the steps taken (a last StepEnded) and its run book records the command at that step.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from core.backends.scalar.checkpoint import read_checkpoint, read_position, rest
 from core.backends.scalar.evaluation import evaluate_split
 from core.backends.scalar.observe import LayerStats, Watcher
 from core.backends.scalar.probe import PUBLISH_EVERY_S, ScalarProbe, SnapshotBox, take_snapshot
-from core.events import EpochEnded, LearningRateChanged, LogLine, RunStarted, StepEnded
+from core.events import EpochEnded, LogLine, RunStarted, StepEnded
 from core.nn import MLP, cross_entropy, mse_loss
 from core.optim import SGD, Adam
 
@@ -76,6 +77,7 @@ class ScalarRun:
         self.book: RunBook | None = None
         self.box = owner.box
         self.resume_notes: list[tuple[str, str]] = []
+        self.window: tuple[float, int, float] = (0.0, 0, 0.0)  # loss sum, samples, seconds not yet in a StepEnded
         self.last_sample: tuple[list[float], int, float] | None = None
 
     def execute(self) -> RunSummary:
@@ -120,7 +122,9 @@ class ScalarRun:
         self.rows = images.tolist() if images.size <= ROWS_CACHE_MAX else None
         self.labels = data.train.labels.tolist()
         position = self._resume() if self.resume_from is not None else None
-        self.book = RunBook(cfg, self.run_id, total_steps=total_steps, position=position)
+        self.book = RunBook(cfg, self.run_id, total_steps=total_steps, position=position, emit=self.emit,
+                            control=self.control)
+        self.opt.lr = self.book.lr  # the schedule's rate at this point of the run (a resume's too)
         self.owner.model = model
         self._publish(None)
 
@@ -230,16 +234,23 @@ class ScalarRun:
                 self._publish((x, label, scale), pos.step + 1)
                 last_pub = now
             if control.paused:
+                if control.applied_pending:  # a pause obeyed here: the curve and the record end at this step
+                    if win_n:
+                        self._step_ended(epoch, win_loss, win_n, now - last_emit - win_paused)
+                        win_loss, win_n, win_paused, last_step, last_emit = 0.0, 0, 0.0, pos.step, now
+                    book.settle()
                 self._publish((x, label, scale), pos.step + 1)
                 control.wait_while_paused()
                 t = perf() - now
                 paused_s, win_paused, now = paused_s + t, win_paused + t, perf()
             if control.stop_requested:
                 self._stopped(epoch)  # a stop during the pause drops this step's update
-            if pos.batch_in_epoch == 0:  # the epoch's first update, past the last stop check: a checkpoint
-                self._schedule(epoch)    # never has the drop applied without the epoch started
-            if control.lr_pending:  # before this step is counted: event.step = steps taken with the old rate
-                self._change_lr(pos.step)
+            if pos.batch_in_epoch == 0 or control.lr_pending:  # the schedule, a requested rate: the book's
+                lr = book.next_lr()  # before this step is counted: event.step = steps taken with the old rate
+                if lr is not None:
+                    opt.lr = lr
+            if control.applied_pending:
+                book.settle(obeyed_only=True)  # a resume (the pause was recorded where it held)
             book.record_step(len(batch), batch_loss, batch_correct)
             self.last_sample = (x, label, scale)
             win_loss += batch_loss
@@ -251,40 +262,28 @@ class ScalarRun:
                 stats.emit(emit, self.run_id, pos.step, opt.lr)
                 last_stats = now
             if now - last_emit >= STEP_EVERY_S or pos.step - last_step >= self.emit_every or b == last_b:
-                emit(StepEnded(run_id=self.run_id, step=pos.step, epoch=epoch, loss=win_loss / win_n,
-                               accuracy=book.train_accuracy,
-                               samples_per_s=win_n / max(now - last_emit - win_paused, 1e-9),
-                               samples_seen=pos.samples_seen, progress=book.progress,
-                               total_steps=book.total_steps))
+                self._step_ended(epoch, win_loss, win_n, now - last_emit - win_paused)
                 win_loss, win_n, win_paused, last_step, last_emit = 0.0, 0, 0.0, pos.step, now
+            else:
+                self.window = (win_loss, win_n, now - last_emit - win_paused)  # what a stop reports
             if control.stop_requested:
                 self._stopped(epoch)
         self._end_epoch(epoch, perf() - train_start - paused_s)
 
-    def _schedule(self, epoch: int) -> None:
-        """The step schedule (config.lr_drop_epochs) at the start of epoch `epoch`, by the run book's rule."""
-        lr = self.book.scheduled_lr(epoch, self.opt.lr)
-        if lr is None:
-            return
-        previous, self.opt.lr = self.opt.lr, lr
-        step = self.book.position.step
-        self.emit(LearningRateChanged(run_id=self.run_id, step=step, lr=lr, previous=previous, source="schedule"))
-        self.log("info", f"learning rate {previous:g} -> {lr:g} at the start of epoch {epoch} (schedule)")
-
-    def _change_lr(self, step: int) -> None:
-        """A new learning rate from the front end or the run folder, used from this step's update on."""
-        change = self.control.take_lr()
-        if change is None:
-            return
-        lr, source = change
-        previous, self.opt.lr = self.opt.lr, lr
-        self.emit(LearningRateChanged(run_id=self.run_id, step=step, lr=lr, previous=previous, source=source))
-        self.log("info", f"learning rate {previous:g} -> {lr:g} from step {step} ({source})")
+    def _step_ended(self, epoch: int, loss_sum: float, n: int, seconds: float) -> None:
+        """StepEnded for the `n` samples (summed loss `loss_sum`) trained in `seconds` since the last one."""
+        book = self.book
+        pos = book.position
+        self.window = (0.0, 0, 0.0)
+        self.emit(StepEnded(run_id=self.run_id, step=pos.step, epoch=epoch, loss=loss_sum / n,
+                            accuracy=book.train_accuracy, samples_per_s=n / max(seconds, 1e-9),
+                            samples_seen=pos.samples_seen, progress=book.progress, total_steps=book.total_steps))
 
     def _stopped(self, epoch: int) -> None:
         book = self.book
-        if self.control.lr_pending:  # sent just before the stop: recorded and kept in the checkpoint
-            self._change_lr(book.position.step)
+        loss_sum, n, seconds = self.window
+        if n:  # the curve ends at the step the run stopped at
+            self._step_ended(epoch, loss_sum, n, seconds)
         self._publish(self.last_sample)
         book.stop()
         if self.checkpoint_dir is not None and book.reason == "stopped":
