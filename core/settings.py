@@ -1,7 +1,9 @@
 """Chart settings remembered per user: a small TOML file under the user's config directory.
 
 `load_settings()` never fails: a missing file gives the defaults, a damaged one the defaults (or the values
-it could read) and a message saying what was ignored. `save_settings()` writes atomically.
+it could read) and a message saying what was ignored; a FIFO or device in its place is never opened (it would
+block), only named. `save_settings()` writes atomically, through a symlink (a dotfiles setup keeps its link),
+and never replaces a file that is not a regular file.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 import tomli_w
 from platformdirs import user_config_dir
 
-from core.atomic import atomic_write_text
+from core.atomic import atomic_write_bytes
+from core.records.regular import read_regular
 
 APP_NAME = "mnist-dash"
 SETTINGS_FILE = "settings.toml"
@@ -26,6 +29,7 @@ Y_MODES = ("auto", "outliers")  # outliers: the y range of the 1st..99th percent
 SMOOTHING_STEPS = (0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99, 0.999)
 WINDOWS = (0, 100, 500, 2000, 10000, 50000)  # last N steps; 0 = the whole run
 MAX_SMOOTHING = 0.999  # 1.0 would freeze the curve at its first value
+MAX_SETTINGS_BYTES = 1 << 20  # the file holds a few lines; a bigger one is not ours
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,10 @@ def load_settings(path: str | os.PathLike | None = None) -> tuple[ChartSettings,
     """(settings, message): defaults for a missing file; for a damaged one, what could be read and why not."""
     path = Path(path) if path is not None else settings_path()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = read_regular(path, MAX_SETTINGS_BYTES, follow=True)  # a link is followed; a FIFO never opened
+        if len(raw) > MAX_SETTINGS_BYTES:
+            return ChartSettings(), f"{path}: chart settings ignored, defaults used: too big to be settings"
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         return ChartSettings(), None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -110,9 +117,10 @@ def load_settings(path: str | os.PathLike | None = None) -> tuple[ChartSettings,
 
 
 def save_settings(settings: ChartSettings, path: str | os.PathLike | None = None) -> Path:
-    """Write the settings atomically (parent folders made); returns the path."""
+    """Write the settings atomically (parent folders made), through a symlink; OSError (NotRegularTarget) for a
+    FIFO, device or folder in its place, which is never replaced. Returns the path."""
     path = Path(path) if path is not None else settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     data: dict[str, Any] = {SECTION: asdict(settings)}
-    atomic_write_text(path, tomli_w.dumps(data))
+    atomic_write_bytes(path, tomli_w.dumps(data).encode("utf-8"), follow_links=True)
     return path

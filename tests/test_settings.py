@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from core.settings import ChartSettings, load_settings, save_settings, settings_path
 
 
@@ -58,3 +60,40 @@ def test_steps_of_the_controls():
         windows.append(s.window)
     assert windows == [100, 500, 2000, 10000, 50000, 0, 100]
     assert ChartSettings().next_y_mode().y_mode == "outliers"
+
+
+def _in_thread(function, *args):
+    """Call function(*args) in a daemon thread (a regression that blocks on a FIFO fails, never hangs the suite)."""
+    import threading
+
+    out: list = []
+    worker = threading.Thread(target=lambda: out.append(function(*args)), daemon=True)
+    worker.start()
+    worker.join(30)
+    assert out, f"{function.__name__} blocked"
+    return out[0]
+
+
+def test_a_fifo_as_settings_file_is_named_never_opened(tmp_path):
+    path = tmp_path / "settings.toml"
+    os.mkfifo(path)
+    settings, message = _in_thread(load_settings, path)
+    assert settings == ChartSettings()
+    assert message == f"{path}: chart settings ignored, defaults used: {path} is a FIFO, not a regular file"
+    with pytest.raises(OSError, match="a FIFO, not a regular file: not replaced"):
+        save_settings(ChartSettings(smoothing=0.9), path)
+    assert os.path.exists(path) and not path.is_file()  # still the FIFO
+
+
+def test_a_symlinked_settings_file_is_written_through_its_link(tmp_path):
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "mnist-dash.toml"
+    save_settings(ChartSettings(smoothing=0.3), target)
+    link = tmp_path / "config" / "settings.toml"
+    link.parent.mkdir()
+    link.symlink_to(target)
+    save_settings(ChartSettings(smoothing=0.9, log_loss=True), link)
+    assert link.is_symlink() and link.resolve() == target
+    assert load_settings(target)[0] == ChartSettings(smoothing=0.9, log_loss=True)
+    assert load_settings(link)[0] == ChartSettings(smoothing=0.9, log_loss=True)
