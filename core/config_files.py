@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from core.problems import ConfigError, Problem, plain, show
+from core.records.regular import read_regular, why
+
+MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few lines; a bigger file is not one
 
 
 def parse_settings(text: str, kind: str) -> dict[str, Any]:
@@ -37,9 +40,12 @@ def read_settings(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     source = f"config file {plain(path)}"
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, MAX_SETTINGS_BYTES, follow=True)  # a FIFO or device is named, never opened
     except OSError as exc:
-        raise ConfigError([Problem("", f"cannot read it ({exc.strerror or exc})")], source) from None
+        raise ConfigError([Problem("", f"cannot read it ({why(exc)})")], source) from None
+    if len(raw) > MAX_SETTINGS_BYTES:
+        raise ConfigError([Problem("", f"too big to be a settings file (over {MAX_SETTINGS_BYTES:,} bytes)")],
+                          source)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

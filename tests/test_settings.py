@@ -97,3 +97,20 @@ def test_a_symlinked_settings_file_is_written_through_its_link(tmp_path):
     assert link.is_symlink() and link.resolve() == target
     assert load_settings(target)[0] == ChartSettings(smoothing=0.9, log_loss=True)
     assert load_settings(link)[0] == ChartSettings(smoothing=0.9, log_loss=True)
+
+
+def test_a_fifo_as_config_file_is_refused_not_waited_on(tmp_path):
+    from core.config_files import read_settings
+    from core.problems import ConfigError
+
+    path = tmp_path / "train.toml"
+    os.mkfifo(path)
+
+    def read() -> str:
+        try:
+            read_settings(path)
+        except ConfigError as exc:
+            return str(exc)
+        return "read"
+
+    assert "is a FIFO, not a regular file" in _in_thread(read)
