@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -14,6 +15,7 @@ from core.records.runs import open_run
 from core.session import global_rank, is_rank_zero, run_training
 
 CFG = TrainConfig(epochs=2, train_subset=64, val_subset=32, test_subset=32, input_size=7)
+FAKE_DATA = SimpleNamespace(is_sample=True, source="embedded sample")  # the scripted trainers never read it
 
 
 class ScriptedTrainer:
@@ -60,7 +62,7 @@ class ExplodingTrainer:
 def test_records_and_fans_out(tmp_path):
     seen = []
     dirs = []
-    summary = run_training(CFG, seen.append, RunControl(), runs_dir=tmp_path, data=object(),
+    summary = run_training(CFG, seen.append, RunControl(), runs_dir=tmp_path, data=FAKE_DATA,
                            trainer=ScriptedTrainer(), on_run_dir=dirs.append)
     assert summary.reason == "completed"
     run = open_run(dirs[0])
@@ -74,7 +76,7 @@ def test_records_and_fans_out(tmp_path):
 
 def test_backend_exception_becomes_failed_record(tmp_path):
     seen = []
-    summary = run_training(CFG, seen.append, RunControl(), runs_dir=tmp_path, data=object(),
+    summary = run_training(CFG, seen.append, RunControl(), runs_dir=tmp_path, data=FAKE_DATA,
                            trainer=ExplodingTrainer())
     assert summary.reason == "failed" and "backend bug" in summary.message
     assert type(seen[-1]).__name__ == "RunFailed"
@@ -95,19 +97,19 @@ def test_data_error_is_a_failed_run(tmp_path):
 
 def test_missing_final_event_is_supplied(tmp_path):
     seen = []
-    run_training(CFG, seen.append, RunControl(), runs_dir=tmp_path, data=object(),
+    run_training(CFG, seen.append, RunControl(), runs_dir=tmp_path, data=FAKE_DATA,
                  trainer=ScriptedTrainer(emit_final=False))
     assert isinstance(seen[-1], RunFinished) and seen[-1].reason == "completed"
 
 
 def test_resume_continues_the_same_record(tmp_path):
     dirs = []
-    first = run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=object(),
+    first = run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=FAKE_DATA,
                          trainer=ScriptedTrainer(stop_after_epoch=1), on_run_dir=dirs.append)
     assert first.reason == "stopped"
     assert open_run(dirs[0]).summary["reason"] == "stopped"
     trainer = ScriptedTrainer()
-    second = run_training(None, lambda e: None, RunControl(), resume=dirs[0], data=object(), trainer=trainer)
+    second = run_training(None, lambda e: None, RunControl(), resume=dirs[0], data=FAKE_DATA, trainer=trainer)
     assert second.reason == "completed" and second.run_id == first.run_id
     assert trainer.calls[0]["resume_from"] == dirs[0] / "checkpoints" / "last.json"
     run = open_run(dirs[0])
@@ -119,13 +121,13 @@ def test_resume_continues_the_same_record(tmp_path):
 
 def test_resume_keeps_backend_and_reports_missing_checkpoint(tmp_path):
     dirs = []
-    run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=object(),
+    run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=FAKE_DATA,
                  trainer=ScriptedTrainer(stop_after_epoch=1), on_run_dir=dirs.append)
     for p in (dirs[0] / "checkpoints").iterdir():
         p.unlink()
     seen = []
     summary = run_training(CFG.replace(backend="lightning"), seen.append, RunControl(), resume=dirs[0],
-                           data=object(), trainer=ScriptedTrainer())
+                           data=FAKE_DATA, trainer=ScriptedTrainer())
     assert summary.reason == "failed" and "no scalar checkpoint" in summary.message
     record = open_run(dirs[0])
     assert record.config.backend == "scalar" and record.summary["reason"] == "stopped"  # untouched
@@ -134,24 +136,24 @@ def test_resume_keeps_backend_and_reports_missing_checkpoint(tmp_path):
 
 def test_resume_refuses_a_new_network_shape(tmp_path):
     dirs = []
-    run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=object(),
+    run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=FAKE_DATA,
                  trainer=ScriptedTrainer(stop_after_epoch=1), on_run_dir=dirs.append)
     before = (dirs[0] / "events.jsonl").read_text()
     summary = run_training(CFG.replace(hidden=(16,)), lambda e: None, RunControl(), resume=dirs[0],
-                           data=object(), trainer=ScriptedTrainer())
+                           data=FAKE_DATA, trainer=ScriptedTrainer())
     assert summary.reason == "failed" and "keeps its network (49-64-32-10)" in summary.message
     assert open_run(dirs[0]).config == CFG and (dirs[0] / "events.jsonl").read_text() == before
 
 
 def test_resume_of_a_non_run_fails_cleanly(tmp_path):
     seen = []
-    summary = run_training(None, seen.append, RunControl(), resume=tmp_path, data=object())
+    summary = run_training(None, seen.append, RunControl(), resume=tmp_path, data=FAKE_DATA)
     assert summary.reason == "failed" and "not a run directory" in summary.message
     assert type(seen[-1]).__name__ == "RunFailed"
 
 
 def test_record_false_writes_nothing(tmp_path):
-    summary = run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path / "runs", data=object(),
+    summary = run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path / "runs", data=FAKE_DATA,
                            trainer=_NoCheckpoint(), record=False)
     assert summary.reason == "completed" and not (tmp_path / "runs").exists()
 
@@ -173,7 +175,7 @@ class _FailsOnCheckpoint(ScriptedTrainer):
 
 def _stopped_run(tmp_path) -> Path:
     dirs = []
-    run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=object(),
+    run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=FAKE_DATA,
                  trainer=ScriptedTrainer(stop_after_epoch=1), on_run_dir=dirs.append)
     return dirs[0]
 
@@ -186,7 +188,7 @@ def test_failed_resume_leaves_the_record_untouched(tmp_path):
     run_dir = _stopped_run(tmp_path)
     before = _files(run_dir)
     seen = []
-    summary = run_training(CFG.replace(epochs=5), seen.append, RunControl(), resume=run_dir, data=object(),
+    summary = run_training(CFG.replace(epochs=5), seen.append, RunControl(), resume=run_dir, data=FAKE_DATA,
                            trainer=_FailsOnCheckpoint())
     assert summary.reason == "failed" and type(seen[-1]).__name__ == "RunFailed"
     assert _files(run_dir) == before  # summary still "stopped, 8 steps", config still epochs=2, no new events
@@ -205,7 +207,7 @@ def test_resume_with_bad_data_dir_leaves_the_record_untouched(tmp_path):
 def test_resume_dot_from_inside_the_run_folder(tmp_path, monkeypatch):
     run_dir = _stopped_run(tmp_path)
     monkeypatch.chdir(run_dir)
-    summary = run_training(None, lambda e: None, RunControl(), resume=".", data=object(), trainer=ScriptedTrainer())
+    summary = run_training(None, lambda e: None, RunControl(), resume=".", data=FAKE_DATA, trainer=ScriptedTrainer())
     assert summary.run_id == run_dir.name and summary.reason == "completed"
     record = open_run(run_dir)
     assert {e.run_id for e in record.events} == {run_dir.name} and record.summary["reason"] == "completed"
@@ -217,7 +219,7 @@ def test_stray_rank_variables_do_not_silence_a_single_process_run(tmp_path, monk
         monkeypatch.setenv(name, value)
     assert global_rank() == 0
     dirs = []
-    summary = run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=object(),
+    summary = run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=FAKE_DATA,
                            trainer=ScriptedTrainer(), on_run_dir=dirs.append)
     assert summary.reason == "completed" and open_run(dirs[0]).summary["reason"] == "completed"
 
@@ -255,9 +257,9 @@ class _RisingAccuracy(ScriptedTrainer):
 
 def test_summary_keeps_the_best_validation_accuracy_across_a_resume(tmp_path):
     dirs = []
-    run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=object(), trainer=_RisingAccuracy(),
+    run_training(CFG, lambda e: None, RunControl(), runs_dir=tmp_path, data=FAKE_DATA, trainer=_RisingAccuracy(),
                  on_run_dir=dirs.append)
     assert open_run(dirs[0]).summary["best_val_accuracy"] == 0.75
-    run_training(CFG.replace(epochs=3), lambda e: None, RunControl(), resume=dirs[0], data=object(),
+    run_training(CFG.replace(epochs=3), lambda e: None, RunControl(), resume=dirs[0], data=FAKE_DATA,
                  trainer=_RisingAccuracy())
     assert open_run(dirs[0]).summary["best_val_accuracy"] == 0.75  # epoch 3's 0.5 does not replace it
