@@ -331,6 +331,14 @@ class Function:
         return Scalar(cls.forward(*[p.data for p in parents]), parents, cls)
 
 
+class Unary(Function):
+    """An op of one parent; `apply` skips the generic argument packing (three of them per hidden neuron)."""
+
+    @classmethod
+    def apply(cls, a: Scalar) -> Scalar:  # type: ignore[override]
+        return Scalar(cls.forward(a.data), (a,), cls)
+
+
 class Add(Function):
     @staticmethod
     def forward(a: float, b: float) -> float:
@@ -355,7 +363,7 @@ class Mul(Function):
         b.grad += a.data * out.grad
 
 
-class Neg(Function):
+class Neg(Unary):
     @staticmethod
     def forward(a: float) -> float:
         return -a
@@ -406,7 +414,7 @@ class Pow(Function):
         return Scalar(cls.forward(a.data, exponent), (a,), cls, exponent)
 
 
-class ReLU(Function):
+class ReLU(Unary):
     @staticmethod
     def forward(a: float) -> float:
         return 0.0 if a <= 0.0 else a  # NaN passes through, as in torch, so divergence stays visible
@@ -417,7 +425,7 @@ class ReLU(Function):
             out._prev[0].grad += out.grad
 
 
-class Exp(Function):
+class Exp(Unary):
     @staticmethod
     def forward(a: float) -> float:
         try:
@@ -430,7 +438,7 @@ class Exp(Function):
         out._prev[0].grad += out.data * out.grad  # d/dx e^x = e^x, already computed
 
 
-class Log(Function):
+class Log(Unary):
     @staticmethod
     def forward(a: float) -> float:
         if a > 0.0:
@@ -443,7 +451,7 @@ class Log(Function):
         a.grad += _div(out.grad, a.data)
 
 
-class Tanh(Function):
+class Tanh(Unary):
     @staticmethod
     def forward(a: float) -> float:
         return math.tanh(a)
@@ -453,7 +461,7 @@ class Tanh(Function):
         out._prev[0].grad += (1.0 - out.data * out.data) * out.grad
 
 
-class Sigmoid(Function):
+class Sigmoid(Unary):
     @staticmethod
     def forward(a: float) -> float:
         # Two branches so that exp never overflows for large |a|.
@@ -542,6 +550,16 @@ class Dot(Function):
         """
         value = cls.forward([w.data for w in weights], consts, bias.data)
         return Scalar(value, (*weights, bias), cls, consts)
+
+    @classmethod
+    def dense(cls, weights: Sequence[Scalar], inputs: Sequence[Scalar], values: Sequence[float],
+              bias: Scalar) -> Scalar:
+        """The fast path for Scalar inputs: `values` are their data, read once for a whole layer of neurons.
+
+        As for `sparse`, the caller vouches that `weights` and `bias` are leaves (a layer's own parameters).
+        """
+        value = cls.forward([w.data for w in weights], values, bias.data)
+        return Scalar(value, (*weights, *inputs, bias), cls)
 
 
 def picker(indices: Sequence[int]) -> Callable[[Sequence], tuple]:

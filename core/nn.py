@@ -95,10 +95,12 @@ class Layer(Module):
         self.neurons = [Neuron(nin, activation, init, rng) for _ in range(nout)]
 
     def __call__(self, x: Sequence[Scalar] | Sequence[float]) -> list[Scalar]:
-        if len(x) == 0 or isinstance(x[0], Scalar):
-            return [n(x) for n in self.neurons]
         if len(x) != len(self.neurons[0].w):
             raise ValueError(f"layer expects {len(self.neurons[0].w)} inputs, got {len(x)}")
+        if len(x) == 0 or isinstance(x[0], Scalar):
+            # Scalar inputs (the layer below): read their values once for all the neurons of this layer.
+            values = [v.data for v in x]
+            return [n.fire(Dot.dense(n.w, x, values, n.b)) for n in self.neurons]
         # Constant inputs (pixels): find the non-zero ones once per layer rather than once per neuron;
         # zeros add nothing to z nor to any gradient, and most MNIST pixels are zero.
         nonzero = [i for i, v in enumerate(x) if v]
