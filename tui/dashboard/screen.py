@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from tui.controller import ACTIVE, IDLE, PAUSED, RUNNING, Note, Refused
+from tui.controller import ACTIVE, IDLE, PAUSED, RUNNING, STARTING, Note, Refused
 from tui.dashboard.lab import Lab, RunLink
 from tui.follow import Polled
 from tui.messages import Announced, EventsReady, RunEnded
@@ -39,6 +39,8 @@ from tui.widgets.system import SystemPane
 from tui.widgets.too_small import TooSmall
 
 SEVERITY = {"error": "error", "warning": "warning"}
+FULL_SIZE = (140, 40)  # the side-by-side layout from this size up; below it, the setup and run pages
+SETUP, RUN = "setup", "run"
 
 
 class DashboardScreen(Screen[None]):
@@ -47,25 +49,30 @@ class DashboardScreen(Screen[None]):
     CSS_PATH = "dashboard.tcss"
     BINDINGS = [
         Binding("s", "start", "start"),
-        Binding("p", "pause", "pause/resume"),
+        Binding("p", "pause", "pause"),
         Binding("x", "stop", "stop"),
-        Binding("L", "set_lr", "learning rate"),
+        Binding("L", "set_lr", "rate"),
         Binding("b", "switch_backend", "backend"),
-        Binding("i", "inspector", "inspector"),
+        Binding("i", "inspector", "inspect"),
         Binding("d", "digits", "digits"),
         Binding("o", "open_runs", "runs"),
         Binding("D", "toggle_debug", "debug log", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
+        Binding("v", "switch_page", "view"),  # only in the compact layout (see check_action)
         Binding("escape", "leave_form", "leave form", show=False),
     ]
 
     state: reactive[str] = reactive(IDLE, init=False)  # mirrors controller.state; the watcher sets the controls
+    compact: reactive[bool] = reactive(False, bindings=True)  # below FULL_SIZE: one page at a time
+    page: reactive[str] = reactive(SETUP)  # the page shown in the compact layout: SETUP (form) or RUN (panes)
 
     def __init__(self, lab: Lab) -> None:
         super().__init__(id="dashboard")
         self.lab = lab
         self.controller, self.following, self.steering = lab.controller, lab.following, lab.steering
         self.priority = lab.priority
+        if lab.open_run is not None:
+            self.set_reactive(DashboardScreen.page, RUN)
 
     # ---- layout -----------------------------------------------------------------------------------
 
@@ -75,10 +82,10 @@ class DashboardScreen(Screen[None]):
             yield Sidebar(self.lab.config, id="sidebar")
             with Vertical(id="right"):
                 yield CurvesPane(id="curves")
-                with Horizontal(id="status-row"):
-                    yield StatusPane(id="status")
+                yield StatusPane(id="status")
+                with Horizontal(id="bottom-row"):
+                    yield LogPane(id="log")
                     yield SystemPane(id="system")
-                yield LogPane(id="log")
         yield TooSmall("", id="too-small")
         yield HelpPanel(id="help-overlay")
         yield Footer()
@@ -121,10 +128,32 @@ class DashboardScreen(Screen[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         self.query_one(TooSmall).check(event.size)
+        width, height = event.size
+        self.compact = width < FULL_SIZE[0] or height < FULL_SIZE[1]
+
+    def watch_compact(self, compact: bool) -> None:
+        self.set_class(compact, "-compact")
+        footer = self.query_one(Footer)
+        footer.compact = compact
+        footer.show_command_palette = not compact  # ctrl+p still opens it; the keys need the columns
+
+    def watch_page(self, page: str) -> None:
+        self.set_class(page == SETUP, "-page-setup")
+        self.set_class(page == RUN, "-page-run")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`v` (setup or run page) exists only in the compact layout."""
+        return self.compact if action == "switch_page" else True
+
+    def action_switch_page(self) -> None:
+        """The compact layout's other page: the form and buttons, or the curves, progress, log and system."""
+        self.page = RUN if self.page == SETUP else SETUP
 
     def watch_state(self, state: str) -> None:
         """Every control that depends on the run state, in one place."""
         going = state in ACTIVE
+        if state == STARTING:
+            self.page = RUN  # what a run shows is on the run page
         self.sidebar.set_running(going)
         self.buttons.show_state(state)
         self.sub_title = {PAUSED: "paused", RUNNING: "training"}.get(state, "watch a network learn")
@@ -268,7 +297,9 @@ class DashboardScreen(Screen[None]):
         """The runs table: every run in the runs folder (live ones marked); open one or compare several."""
         from tui.compare import RunsTableScreen
 
-        self.app.push_screen(RunsTableScreen(self.lab.runs_dir), self.runs_chosen)
+        # A comparison is pushed over the table (escape comes back to it); the inspector compares across its runs.
+        self.app.push_screen(RunsTableScreen(self.lab.runs_dir, on_compare=self.controller.compared.set),
+                             self.runs_chosen)
 
     def runs_chosen(self, choice: Any) -> None:
         """What the runs table returned: "open" one run in the dashboard, or "compare" the selection."""
@@ -288,6 +319,7 @@ class DashboardScreen(Screen[None]):
         """Show a recorded run's curves and configuration; follow it live while another process writes it."""
         if not self.show_record(path):
             return
+        self.page = RUN
         followed = self.following.begin(path)
         if followed is not None:
             self.log_pane.add(f"following {path.name} live: x stops it, p pauses it, L changes its learning rate",

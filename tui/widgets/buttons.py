@@ -21,6 +21,7 @@ BUTTONS = (  # label, id, action (the dashboard screen's; quit is the app's), va
     ("Runs (o)", "runs-button", "screen.open_runs", "default"),
     ("Debug (D)", "debug-button", "screen.toggle_debug", "default"),
     ("Help (?)", "help-button", "screen.help", "default"),
+    ("View (v)", "view-button", "screen.switch_page", "default"),  # the compact layout's other page
     ("Quit (q)", "quit-button", "app.quit", "default"),
 )
 LIVE_ONLY = ("pause-button", "stop-button", "lr-button")  # disabled until a run goes

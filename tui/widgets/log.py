@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from rich.markup import escape
+from textual import events
 from textual.reactive import reactive
 from textual.widgets import RichLog
 
@@ -27,9 +28,11 @@ class LogPane(RichLog):
     show_debug: reactive[bool] = reactive(False, init=False)
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(max_lines=MAX_LINES, markup=True, wrap=True, highlight=False, **kwargs)
+        # min_width: a RichLog renders every line at least 78 wide (cut, with a scrollbar, in a narrower pane)
+        super().__init__(max_lines=MAX_LINES, min_width=20, markup=True, wrap=True, highlight=False, **kwargs)
         self.entries: deque[tuple[str, str, str]] = deque(maxlen=MAX_LINES)
         self.hidden = 0  # debug lines kept but not shown
+        self.wrapped_at = 0  # the width the shown lines were wrapped at
 
     def on_mount(self) -> None:
         self.border_title = "log"
@@ -46,6 +49,16 @@ class LogPane(RichLog):
 
     def watch_show_debug(self, _show: bool) -> None:
         """Rewrite the kept lines with or without the debug ones."""
+        self.rewrite()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Wrap the kept lines again: a RichLog wraps a line once, at the width it had when written."""
+        if event.size.width != self.wrapped_at:
+            self.rewrite()
+
+    def rewrite(self) -> None:
+        """Write the kept lines afresh (with or without the debug ones, at the current width)."""
+        self.wrapped_at = self.size.width
         self.clear()
         self.hidden = 0
         for message, level, source in self.entries:
@@ -58,6 +71,6 @@ class LogPane(RichLog):
     def _subtitle(self) -> None:
         lines = f"{self.hidden} debug line{'s' if self.hidden > 1 else ''}"
         if self.show_debug:
-            self.border_subtitle = "debug lines shown · d hides them"
+            self.border_subtitle = "debug lines shown · D hides them"
         else:
-            self.border_subtitle = f"{lines} hidden · d shows them" if self.hidden else ""
+            self.border_subtitle = f"{lines} hidden · D shows them" if self.hidden else ""

@@ -8,9 +8,15 @@ from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from tui.history import History
-from tui.status_style import STATUS_STYLE
+from tui.status_style import STATUS_STYLE, status_style
 
 STATE_STYLE = STATUS_STYLE  # the one colour table (tui/status_style.py)
+GOING = ("starting", "running", "live")  # states whose ETA and samples/s are figures of now
+
+
+def going(state: str) -> bool:
+    """Whether the run shown is still going (a paused, stopped, killed or finished one has no ETA)."""
+    return state.split(" · ", 1)[0].strip().replace(" ", "_") in GOING
 
 
 class StatusPane(Vertical):
@@ -25,11 +31,16 @@ class StatusPane(Vertical):
         run = history.current
         bar = self.query_one("#progress", ProgressBar)
         lines: list[str] = []
-        style = STATE_STYLE.get(state, "")
+        style = status_style(state)
         head = f"[{style}]● {state.replace('_', ' ')}[/]" if style else f"● {state}"
+        now = going(state)
+        self.set_class(not now, "-over")  # the CSS hides the ETA of a run that is not going
         if run is None:
             bar.update(total=1.0, progress=0.0)
-            lines.append(f"{head}  press [b]s[/] to start a run, [b]o[/] to open a past one")
+            if state == "idle":
+                lines.append(f"{head}  press [b]s[/] to start a run, [b]o[/] to open a past one")
+            else:  # started, no RunStarted yet: the data loads, the model is built
+                lines.append(f"{head}  loading the data and building the model…")
             self.query_one("#status-lines", Static).update("\n".join(lines))
             return
         started, step = run.started, run.last_step
@@ -42,9 +53,10 @@ class StatusPane(Vertical):
         if step is not None:
             bar.update(total=1.0, progress=min(1.0, max(0.0, step.progress)))
             steps = run.finished.steps if run.finished is not None else step.step  # StepEnded is rate-limited
+            speed = f"{step.samples_per_s:,.0f} samples/s · " if now else ""
             lines.append(
                 f"epoch {step.epoch}/{epochs} · step {steps:,}/{total:,} · "
-                f"{step.samples_per_s:,.0f} samples/s · loss {step.loss:.4f} · acc {step.accuracy:.1%}"
+                f"{speed}loss {step.loss:.4f} · acc {step.accuracy:.1%}"
             )
         else:
             bar.update(total=1.0, progress=1.0 if run.done else 0.0)
