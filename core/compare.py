@@ -287,17 +287,40 @@ class Reading:
 
 
 def readings_at(lines: Iterable[Line], x: float) -> list[Reading]:
-    """Each line's point nearest to x (the earlier one on a tie); lines without points are left out."""
+    """Each line's point at the crosshair; lines without one there are left out.
+
+    A training line gives its point nearest to x (the earlier one on a tie). A validation value belongs to the
+    step it was measured at: its line gives the last value measured at or before the step of its run's training
+    point at x (none before the first epoch ends), never a later epoch's value.
+    """
+    lines = list(lines)
+    steps_at = {}
+    for line in lines:
+        if line.series in SMOOTHED and line.xs and line.key not in steps_at:
+            steps_at[line.key] = line.steps[_nearest(line.xs, x)]
     out = []
     for line in lines:
         if not line.xs:
             continue
-        i = bisect.bisect_left(line.xs, x)
-        if i == len(line.xs) or (i > 0 and x - line.xs[i - 1] <= line.xs[i] - x):
-            i -= 1
+        if line.series in SMOOTHED:
+            i = _nearest(line.xs, x)
+        elif line.key in steps_at:
+            i = bisect.bisect_right(line.steps, steps_at[line.key]) - 1
+        else:
+            i = bisect.bisect_right(line.xs, x) - 1
+        if i < 0:
+            continue
         out.append(Reading(line.label, line.colour, line.series, line.xs[i], line.steps[i], line.ys[i],
                            line.raw[i], line.baseline))
     return out
+
+
+def _nearest(xs: Sequence[float], x: float) -> int:
+    """The index of the point of xs (ascending) nearest to x, the earlier one on a tie."""
+    i = bisect.bisect_left(xs, x)
+    if i == len(xs) or (i > 0 and x - xs[i - 1] <= xs[i] - x):
+        i -= 1
+    return i
 
 
 def crosshair_stops(view: ChartView) -> list[float]:

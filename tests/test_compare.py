@@ -173,3 +173,10 @@ def test_zoom_keeps_inside_the_data(tmp_path):
     assert zoom_range((0.0, 10.0), 1, 6.0) == (0.0, 10.0)
     view = build_view([load_run(write_run(tmp_path, "a"))], ChartSettings(smoothing=0.0), zoom=2)
     assert view.x_range == (2.5, 4.0) and view.plot("loss")[0].xs == [3, 4]
+
+
+def test_a_validation_reading_belongs_to_the_step_it_was_measured_at(tmp_path):
+    view = build_view([load_run(write_run(tmp_path, "a"))], ChartSettings(smoothing=0.0))
+    at = {x: {r.series: r.step for r in readings_at(view.lines, x)} for x in (1.0, 2.0, 3.0, 4.0)}
+    assert [at[x].get("val_loss") for x in (1.0, 2.0, 3.0, 4.0)] == [None, 2, 2, 4]
+    assert [at[x]["train_loss"] for x in (1.0, 2.0, 3.0, 4.0)] == [1, 2, 3, 4]

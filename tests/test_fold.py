@@ -116,3 +116,19 @@ def test_read_events_thins_by_the_same_rule_and_keeps_the_newest_step(tmp_path):
     assert steps == [4, 8, 10]  # reports 4 and 8 kept (stride 4), and the newest
     assert watched == [(4, "x"), (4, "y"), (8, "x"), (8, "y"), (10, "x"), (10, "y")]
     assert isinstance(events[0], ev.RunStarted)
+
+
+def test_rate_scan_reads_the_start_and_then_only_what_was_appended(tmp_path, monkeypatch):
+    from core.records import fold as fold_module
+
+    monkeypatch.setattr(fold_module, "CHUNK", 8)  # a change's marker straddles reads
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(line(started(lr=0.05)) + b"".join(line(step(n)) for n in range(1, 4)))
+    scan = fold_module.RateScan()
+    assert scan.of(path) == (0.05, False)
+    with open(path, "ab") as fh:
+        fh.write(line(ev.LearningRateChanged(run_id="r", step=3, lr=0.2, previous=0.05, source="key")))
+    assert scan.of(path) == (0.05, True)
+    path.write_bytes(line(started(lr=0.3)))  # rewritten (a new file): read again
+    assert scan.of(path) == (0.3, False)
+    assert scan.of(tmp_path / "missing.jsonl") == (None, False)

@@ -42,7 +42,7 @@ from core.events import (
     StepEnded,
     SystemStats,
 )
-from core.records.jsonl import Skipped, iter_lines, parse_line
+from core.records.jsonl import CHUNK, MAX_LINE, Skipped, iter_lines, open_regular, parse_line
 
 SERIES_CAPACITY = 1024  # points per curve: more than a terminal plot can show, few enough to redraw fast
 LOG_CAPACITY = 500
@@ -427,3 +427,52 @@ def read_events(path: str | os.PathLike, *, capacity: int = STEP_CAPACITY,
             kept.extend(lines)
     kept.sort(key=lambda pair: pair[0])
     return [event for _, line in kept if (event := parse_line(line)) is not None]
+
+
+# ---- the rate a run started with, and whether it changed (the runs table's lr column) -------------------
+
+_RATE_CHANGED = b'"type":"LearningRateChanged"'
+
+
+@dataclass
+class RateScan:
+    """Per run folder: the learning rate its record started with and whether a change was recorded.
+
+    Reads each record once and afterwards only what was appended (a refreshed runs table pays for new bytes
+    only); the first line (RunStarted) gives the starting rate, a LearningRateChanged anywhere marks a change.
+    """
+
+    seen: dict[str, tuple[tuple[int, int], int, float | None, bool]] = field(default_factory=dict)
+
+    def of(self, record: str | os.PathLike) -> tuple[float | None, bool]:
+        """(starting rate or None, changed) of one events.jsonl; (None, False) when it cannot be read."""
+        key = os.fspath(record)
+        try:
+            fh = open_regular(record)
+        except OSError:
+            self.seen.pop(key, None)
+            return None, False
+        with fh:
+            st = os.fstat(fh.fileno())
+            ident = (st.st_dev, st.st_ino)
+            known = self.seen.get(key)
+            if known is None or known[0] != ident or st.st_size < known[1]:  # new, or rewritten
+                head = fh.readline(MAX_LINE)
+                event = parse_line(head) if head.endswith(b"\n") else None
+                lr = event.config.get("lr") if isinstance(event, RunStarted) else None
+                start = float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
+                if start is None and not head.endswith(b"\n"):
+                    return None, False  # the first line is still being written: read it next time
+                known = (ident, 0, start, False)
+            _, offset, start, changed = known
+            if not changed:
+                fh.seek(max(0, offset - len(_RATE_CHANGED) + 1))  # a match may straddle the last read's end
+                tail = b""
+                while chunk := fh.read(CHUNK):
+                    window = tail + chunk
+                    if _RATE_CHANGED in window:
+                        changed = True
+                        break
+                    tail = window[1 - len(_RATE_CHANGED):]
+            self.seen[key] = (ident, st.st_size, start, changed)
+        return start, changed

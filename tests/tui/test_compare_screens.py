@@ -11,7 +11,8 @@ from textual.app import App
 from textual.widgets import DataTable, Input, Static
 
 from core.config import TrainConfig
-from core.events import EpochEnded, RunFinished, RunStarted, StepEnded
+from core.events import EpochEnded, LearningRateChanged, RunFinished, RunStarted, StepEnded
+from core.records.jsonl import to_json_bytes
 from core.records.runs import RunRecorder
 from core.settings import ChartSettings, load_settings
 from tui.compare import CompareScreen, RunsChoice, RunsTableScreen
@@ -106,8 +107,11 @@ async def test_runs_table_sorts_filters_selects_and_compares(tmp_path):
         assert screen.selected == ["run-1", "run-2"] and screen.baseline == "run-2"
         assert "2 selected · baseline: run-2" in str(screen.query_one("#runs-hint", Static).render())
         await pilot.press("c")
-        await pilot.pause()
-    assert app.result == RunsChoice("compare", (tmp_path / "run-1", tmp_path / "run-2"), tmp_path / "run-2")
+        await settle(pilot)
+        compare = app.screen
+        assert isinstance(compare, CompareScreen) and compare.baseline == "run-2"
+        assert compare.run_dirs == [tmp_path / "run-1", tmp_path / "run-2"]
+    assert app.result == "not dismissed"  # the comparison is pushed over the table
 
 
 async def test_runs_table_opens_one_run_and_refreshes(tmp_path):
@@ -161,7 +165,7 @@ async def test_crosshair_shows_every_runs_values(tmp_path):
         assert text.startswith("at step 108")
         for run in screen.runs:
             loss = run.curves["train_loss"].value[107]
-            acc = run.curves["val_accuracy"].value[-1] * 100
+            acc = run.curves["val_accuracy"].value[1] * 100  # epoch 2's, measured at step 80: epoch 3's comes at 120
             assert f"loss {loss:.4g}" in text and f"val {acc:.1f}%" in text
         await pilot.press("e")
         await settle(pilot)
@@ -195,3 +199,71 @@ def test_three_learning_rates_overlaid(snap_compare, tmp_path):
         await pilot.pause()
 
     assert snap_compare(Host(screen), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_typing_on_the_table_filters_with_every_letter(tmp_path):
+    three_lrs(tmp_path)
+    app = Host(RunsTableScreen(tmp_path, refresh_seconds=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press(*"lr=0.01")  # l starts the filter; r, s, b, c are the table's keys but here letters
+        field = screen.query_one("#runs-filter", Input)
+        assert field.value == "lr=0.01" and table_ids(screen) == ["run-3"]
+        await pilot.press("escape")
+        assert field.value == "" and screen.table.has_focus
+        await pilot.press("slash", *"completed")  # a word starting with a key of the table: / first
+        assert field.value == "completed" and screen.sort_column == "run_id" and len(table_ids(screen)) == 3
+        assert "press / first" in field.placeholder
+
+
+async def test_escape_from_compare_returns_to_the_runs_table(tmp_path):
+    three_lrs(tmp_path)
+    compared: list = []
+    table = RunsTableScreen(tmp_path, refresh_seconds=0, on_compare=compared.append)
+    app = Host(table)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("space", "down", "space", "c")
+        await settle(pilot)
+        assert isinstance(app.screen, CompareScreen)
+        assert [p.name for p in app.screen.run_dirs] == ["run-3", "run-2"]
+        assert compared == [(tmp_path / "run-3", tmp_path / "run-2")]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is table and table.selected == ["run-3", "run-2"]
+        assert app.result == "not dismissed"
+
+
+async def test_the_crosshair_shows_a_validation_value_only_from_its_step_on(tmp_path):
+    runs = three_lrs(tmp_path)  # 40 steps an epoch: validation measured at steps 40, 80, 120
+    screen = CompareScreen(runs, None, settings_file=tmp_path / "s.toml", live_refresh=0)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen.change(ChartSettings(smoothing=0.0))
+        screen.crosshair = 34.0
+        screen.redraw()
+        text = str(screen.query_one("#compare-readout", Static).render())
+        assert text.startswith("at step 34") and text.count("val -") == 6  # loss and accuracy, three runs
+        first = screen.runs[0].curves["val_loss"].value[0]
+        assert f"val {first:.4g}" not in text  # epoch 1's value was measured at step 40
+        screen.crosshair = 40.0
+        screen.redraw()
+        text = str(screen.query_one("#compare-readout", Static).render())
+        assert f"val {first:.4g}" in text
+
+
+async def test_the_lr_column_shows_the_starting_rate_and_marks_a_change(tmp_path):
+    curve_run(tmp_path, "run-1", CONFIG.replace(lr=0.05))
+    changed = curve_run(tmp_path, "run-2", CONFIG.replace(lr=0.05))
+    with open(changed / "events.jsonl", "ab") as fh:  # changed live to 0.2 near the end; config.json says so too
+        fh.write(to_json_bytes(LearningRateChanged(run_id="run-2", step=100, lr=0.2, previous=0.05,
+                                                   source="key")) + b"\n")
+    (changed / "config.json").write_text(CONFIG.replace(lr=0.2).to_json())
+    app = Host(RunsTableScreen(tmp_path, refresh_seconds=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.table
+        cells = {str(table.get_row(key)[1]): str(table.get_row(key)[6]) for key in table.rows}
+        assert cells == {"run-1": "0.05", "run-2": "0.05*"}

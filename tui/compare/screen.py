@@ -164,8 +164,8 @@ class CompareScreen(Screen[None]):
             for series, name in (("train_loss", "loss"), ("val_loss", "val"), ("train_accuracy", "acc"),
                                  ("val_accuracy", "val")):
                 r = parts.get(series)
-                if r is None:
-                    out.append(f"  {name} -")
+                if r is None:  # a validation value before its first epoch ended: nothing measured yet
+                    out.append(f"  {name} {'-':<7}")
                     continue
                 out.append(f"  {name} {self._value(series, r.value):<7}")
                 if series.startswith("train") and self.settings.smoothing > 0:

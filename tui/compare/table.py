@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from core.compare import assign_colours
+from core.records.files import EVENTS_FILE
+from core.records.fold import RateScan
 from core.records.runindex import RunRow, filter_rows, list_runs_table, sort_rows
+from tui.compare.screen import CompareScreen
 from tui.status_style import STATUS_STYLE
 
 # (RunRow field, heading); "mark" is the selection / baseline column.
@@ -28,18 +32,20 @@ REFRESH_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class RunsChoice:
-    """What the user picked: "open" one run, or "compare" several (the baseline, if pinned, among them)."""
+    """What the user picked: "open" one run (a comparison is pushed over the table itself, not returned)."""
 
     action: str
     runs: tuple[Path, ...]
     baseline: Path | None = None
 
 
-def row_cells(row: RunRow, mark: Text) -> list[Text | str]:
-    """The table's cells of one run."""
+def row_cells(row: RunRow, mark: Text, changed: bool = False) -> list[Text | str]:
+    """The table's cells of one run (`changed`: its learning rate changed during the run, marked *)."""
     cells: list[Text | str] = [mark]
     for key, _ in COLUMNS[1:]:
-        if key == "epochs_done":
+        if key == "lr" and changed:
+            cells.append(Text.assemble(row.cell("lr"), ("*", "bold magenta")))
+        elif key == "epochs_done":
             done = "-" if row.epochs_done is None else str(row.epochs_done)
             cells.append(done + (f"/{row.epochs}" if row.epochs is not None else ""))
         elif key == "started":
@@ -73,7 +79,9 @@ class RunsTableScreen(Screen[RunsChoice | None]):
     ]
 
     def __init__(self, runs_dir: str | os.PathLike, *, selected: tuple[str, ...] = (), baseline: str | None = None,
-                 refresh_seconds: float = REFRESH_SECONDS) -> None:
+                 refresh_seconds: float = REFRESH_SECONDS,
+                 on_compare: Callable[[tuple[Path, ...]], None] | None = None,
+                 settings_file: str | os.PathLike | None = None) -> None:
         super().__init__()
         self.runs_dir = Path(runs_dir)
         self.rows: list[RunRow] = []
@@ -83,11 +91,19 @@ class RunsTableScreen(Screen[RunsChoice | None]):
         self.sort_column, self.descending = "run_id", True  # newest run first
         self.refresh_seconds = refresh_seconds
         self._drawn: list | None = None
+        self._typing = False  # a filter is being typed: letters go to it, bound or not
+        self.rates = RateScan()  # each run's starting learning rate, read incrementally
+        self.changed: dict[str, bool] = {}  # run id -> its learning rate changed during the run
+        self.on_compare = on_compare
+        self.settings_file = settings_file
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Runs in {self.runs_dir}", id="runs-title")
-        yield Input(placeholder="filter: type a backend, status or setting (lr=0.1); / to come back here",
-                    id="runs-filter")
+        yield Static(f"Runs in {self.runs_dir} · lr: the starting rate (lr* changed during the run)",
+                     id="runs-title")
+        # select_on_focus off: the letter that started the filter must not be replaced by the next one
+        yield Input(placeholder="filter: type a backend, status or setting (lr=0.1); press / first when it starts "
+                                "with b, c, r or s (the table's keys)",
+                    id="runs-filter", select_on_focus=False)
         table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         for key, heading in COLUMNS:
             table.add_column(heading, key=key)
@@ -100,7 +116,7 @@ class RunsTableScreen(Screen[RunsChoice | None]):
         return self.query_one("#runs-table", DataTable)
 
     def on_mount(self) -> None:
-        self.show_rows(list_runs_table(self.runs_dir))
+        self.show_rows(self.read_rows())
         self.table.focus()
         if self.refresh_seconds > 0:
             self.set_interval(self.refresh_seconds, self.reload)
@@ -108,8 +124,19 @@ class RunsTableScreen(Screen[RunsChoice | None]):
     @work(thread=True, exclusive=True, group="runs-table")
     def reload(self) -> None:
         """Read the runs folder again off the UI thread (runs start and finish meanwhile)."""
-        rows = list_runs_table(self.runs_dir)
+        rows = self.read_rows()
         self.app.call_from_thread(self.show_rows, rows)
+
+    def read_rows(self) -> list[RunRow]:
+        """The runs, each with the learning rate it started with (config.json holds the last one in force)."""
+        rows = []
+        for row in list_runs_table(self.runs_dir):
+            start, changed = self.rates.of(row.path / EVENTS_FILE)
+            if start is not None:
+                row = replace(row, lr=start)
+            self.changed[row.run_id] = changed
+            rows.append(row)
+        return rows
 
     def show_rows(self, rows: list[RunRow]) -> None:
         """Take a fresh list of runs; redraw the table when what it shows changed."""
@@ -124,7 +151,8 @@ class RunsTableScreen(Screen[RunsChoice | None]):
         text = self.query_one("#runs-filter", Input).value
         self.shown = sort_rows(filter_rows(self.rows, text), self.sort_column, descending=self.descending)
         colours = assign_colours(self.selected + ([self.baseline] if self.baseline else []))
-        drawn = [row_cells(row, self._mark(row.run_id, colours)) for row in self.shown]
+        drawn = [row_cells(row, self._mark(row.run_id, colours), self.changed.get(row.run_id, False))
+                 for row in self.shown]
         if drawn != self._drawn or self._drawn is None:
             table = self.table
             current = self.current_id()
@@ -210,7 +238,12 @@ class RunsTableScreen(Screen[RunsChoice | None]):
         if len(ids) < 2:
             self.notify("Select two or more runs with space (b pins a baseline), then press c.", severity="warning")
             return
-        self.dismiss(RunsChoice("compare", tuple(self._path(rid) for rid in ids), self._baseline_path()))
+        runs = tuple(self._path(rid) for rid in ids)
+        if self.on_compare is not None:
+            self.on_compare(runs)  # the inspector compares watched scalars across them
+        # Pushed over the table, so that escape from the comparison comes back here, selection and all.
+        self.app.push_screen(CompareScreen(runs, self._baseline_path(), export_dir=self.runs_dir,
+                                           settings_file=self.settings_file))
 
     def _baseline_path(self) -> Path | None:
         return self._path(self.baseline) if self.baseline else None
@@ -220,7 +253,8 @@ class RunsTableScreen(Screen[RunsChoice | None]):
 
     def action_back(self) -> None:
         field = self.query_one("#runs-filter", Input)
-        if field.has_focus:
+        if field.has_focus or self._typing:
+            self._typing = False
             field.value = ""
             self.table.focus()
         else:
@@ -232,17 +266,27 @@ class RunsTableScreen(Screen[RunsChoice | None]):
 
     @on(Input.Submitted, "#runs-filter")
     def filter_done(self) -> None:
+        self._typing = False
         self.table.focus()
 
-    def on_key(self, event) -> None:
-        """Typing on the table starts a filter (the bound keys keep their meaning)."""
+    def on_key(self, event: events.Key) -> None:
+        """Typing a letter on the table starts a filter; once it started, every printable key is the filter's.
+
+        A bound letter (s, r, b, c) on the table keeps its meaning until a filter is being typed; from the first
+        typed letter on, letters that arrive before the field has taken the focus still go to the field.
+        """
         if not self.table.has_focus or not event.is_printable or event.character in (None, " "):
             return
-        if event.key in {b.key for b in self.BINDINGS}:
+        if event.key in {b.key for b in self.BINDINGS} and not self._typing:
             return
         field = self.query_one("#runs-filter", Input)
         field.value += event.character
         field.cursor_position = len(field.value)
+        self._typing = True
         field.focus()
         event.stop()
         event.prevent_default()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if event.widget is not self.table:  # the field has the focus: it takes the keys itself
+            self._typing = False
