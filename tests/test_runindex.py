@@ -113,3 +113,13 @@ def test_a_summary_without_best_val_accuracy_takes_it_from_the_stream(tmp_path):
     assert read_row(folder).best_val_accuracy == 0.875
     (folder / "summary.json").write_text(json.dumps({**SUMMARY, "best_val_accuracy": None}))
     assert read_row(folder).best_val_accuracy is None  # the summary's word stands
+
+
+def test_a_live_run_whose_first_event_is_system_stats_has_its_start_time(tmp_path):
+    # Every Lightning run and the first scalar run record a SystemStats sample before their RunStarted.
+    sample = ev.SystemStats(run_id="r", time=999.0, cpu_percent=5.0, rss_bytes=1 << 20)
+    folder = make_run(tmp_path, "r", events=[sample, STARTED, epoch(1, 0.5, 1030.0)])
+    with RunLock(folder, "r"):
+        row = read_row(folder)
+    assert (row.status, row.started, row.seconds, row.epochs_done) == ("live", 1000.0, 30.0, 1)
+    assert format_table([row], ["run_id", "seconds"]).splitlines()[1] == "r    30s"

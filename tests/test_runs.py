@@ -214,3 +214,21 @@ def test_open_run_reads_events_only_when_asked(tmp_path):
     record = open_run(tmp_path / "r")
     (tmp_path / "r" / "events.jsonl").unlink()  # config and summary were read; the stream not yet
     assert record.config == CFG and record.events == []
+
+
+def test_stale_temporaries_are_cleaned_when_a_run_is_opened_for_writing(tmp_path):
+    with RunRecorder(tmp_path, "r", CFG) as rec:
+        rec(started("r"))
+    run_dir = tmp_path / "r"
+    # SIGKILL during a checkpoint (and a summary) leaves atomic writes' temporaries behind.
+    (run_dir / "checkpoints" / ".scalar.json.k3j9x2.tmp").write_bytes(b"\0" * (2 << 20))
+    (run_dir / ".summary.json.a1b2c3.tmp").write_text("{")
+    (run_dir / "checkpoints" / "scalar.json").write_text("{}")  # the last good checkpoint stays
+    (run_dir / "checkpoints" / "notes.tmp").write_text("not ours: no leading dot")
+    os.mkfifo(run_dir / "checkpoints" / ".odd.tmp")  # not a regular file: left alone
+    assert open_run(run_dir).events  # reading cleans nothing (a live writer may be mid-write)
+    assert (run_dir / ".summary.json.a1b2c3.tmp").exists()
+    with RunRecorder.reopen(run_dir, CFG) as rec:
+        assert rec.cleaned == [".summary.json.a1b2c3.tmp", "checkpoints/.scalar.json.k3j9x2.tmp"]
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [".odd.tmp", "notes.tmp", "scalar.json"]
+    assert not (run_dir / ".summary.json.a1b2c3.tmp").exists()
