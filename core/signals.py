@@ -28,6 +28,7 @@ HANGUP_POLICIES = ("continue", "stop")
 DEFAULT_HANGUP = "continue"
 SIGHUP = getattr(signal, "SIGHUP", None)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+TERMINAL_FAILED = 255  # on the watcher's pipe: the terminal failed without a SIGHUP (no signal has this number)
 TERMINAL_CHECK_S = 0.5  # how often a watched terminal is asked whether it is still there
 HANGUP_MESSAGE = ("the terminal hung up ({cause}); the run goes on to its end, recorded in its folder: "
                   "follow it with --open RUN, stop it with --stop RUN")
@@ -146,6 +147,19 @@ class SignalPolicy:
         except OSError:
             pass
 
+    def terminal_failed(self) -> bool:
+        """Check the watched terminal now (any thread); a dead one is a hang-up, handled as SIGHUP is. True if so."""
+        if self.watch_fd is None or self.hung_up or terminal_alive(self.watch_fd):
+            return self.hung_up
+        self.hung_up = True
+        if self.hangup == "stop" and SIGHUP is not None:
+            self.stops.append(SIGHUP)
+        try:
+            os.write(self._pipe[1], bytes([TERMINAL_FAILED])) if self._pipe else None
+        except OSError:
+            pass
+        return True
+
     def exit_now(self, signum: int) -> None:
         """Leave at once (a second stop signal): best-effort terminal repair, no waiting for the run."""
         if self.leave and self.watch_fd is not None and not self.hung_up:
@@ -164,11 +178,7 @@ class SignalPolicy:
             timeout = TERMINAL_CHECK_S if self.watch_fd is not None and not self.hung_up else None
             ready, _, _ = select.select([read_fd], [], [], timeout)
             if not ready:
-                if self.watch_fd is not None and not self.hung_up and not terminal_alive(self.watch_fd):
-                    self.hung_up = True
-                    if self.hangup == "stop" and SIGHUP is not None:
-                        self.stops.append(SIGHUP)
-                    self._dispatch(SIGHUP or 1, "the terminal stopped answering")
+                self.terminal_failed()  # the next round reads what it wrote
                 continue
             try:
                 data = os.read(read_fd, 64)
@@ -177,14 +187,15 @@ class SignalPolicy:
             for signum in data:
                 if signum == 0:
                     return
-                self._dispatch(signum, signal_name(signum))
+                self._dispatch(signum)
 
-    def _dispatch(self, signum: int, cause: str) -> None:
+    def _dispatch(self, signum: int) -> None:
         try:
-            if signum == SIGHUP or cause.startswith("the terminal"):
+            if signum in (SIGHUP, TERMINAL_FAILED):
                 detach(self.output_fds)
+                cause = "its input and output fail" if signum == TERMINAL_FAILED else signal_name(signum)
                 if self.hangup == "stop":
-                    self.on_stop(signum, "hangup")
+                    self.on_stop(SIGHUP or signum, "hangup")
                 else:
                     self.on_hangup(cause)
             else:

@@ -137,7 +137,8 @@ class MnistDashApp(App[None]):
 
     def on_unmount(self) -> None:
         self.following.end()
-        self.controller.quit()
+        if not self.signals.keeps_run():  # a hung-up terminal is not a stop: the run goes on (tui/signals.py)
+            self.controller.quit()
         self.priority.restore_switch_interval()
         self.signals.restore()
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+from functools import partial
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+from core import terminal
 from core.config import TrainConfig
 
 
@@ -24,13 +27,42 @@ class TextualFrontEnd:
             return 1
         app = make_app(config, data_dir=args.data_dir, runs_dir=args.runs_dir, watch=watch,
                        open_run=Path(args.open_run) if args.open_run else None)
+        settings = terminal.from_args(args)
+        app.signals.hangup = settings.on_hangup
+        app.signals.on_end = partial(announce, app, settings)
         result = app.run()
+        app.signals.wait_for_run()  # a hung-up terminal left a run going: the process ends when it does
         return result if isinstance(result, int) else 0
 
     def serve(self, argv: list[str], port: int) -> int:
         from tui.serve import serve
 
         return serve(argv, port=port)
+
+
+def announce(app: Any, settings: terminal.TerminalSettings, summary: dict) -> None:
+    """A run ended: the desktop notification through the app's own writer (never inside one of its frames),
+    and the user's --notify command off the UI thread."""
+    from core import notify
+
+    driver = getattr(app, "_driver", None)  # Textual's output queue; None once the app is gone
+    hung_up = app.signals.policy is not None and app.signals.policy.hung_up  # its writer may never drain again
+    if settings.notify and driver is not None and not hung_up and notify.terminal_fd((1,)) is not None:
+        try:
+            driver.write(notify.sequence(*notify.describe(summary)))
+            driver.flush()
+        except Exception:  # a notification must never harm the app
+            pass
+    if settings.notify_command:
+        def run() -> None:
+            problem = notify.run_command(settings.notify_command, summary)
+            if problem:
+                try:
+                    app.call_from_thread(app.notify, problem, severity="warning")
+                except Exception:
+                    pass  # the app is gone (a hang-up): nobody to tell
+
+        threading.Thread(target=run, name="notify-command", daemon=True).start()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

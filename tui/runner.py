@@ -10,8 +10,9 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from core.backends import RunControl, Trainer, get_trainer
 from core.config import TrainConfig
@@ -35,6 +36,8 @@ class UiControl(RunControl):
         self._ui_idle = threading.Event()
         self._ui_idle.set()
         self._busy_since = 0.0
+        self.live: Any = None  # the run folder's LiveRun once the run records (the hang-up policy notes through it)
+        self.ended = threading.Event()  # set once `train` returned: the run is over and its record closed
 
     def ui_busy(self) -> None:
         """The UI has work that should not share the GIL (a key press, a plot rebuild)."""
@@ -134,10 +137,13 @@ def train(
         if data is not None and on_data is not None:
             on_data(data)
         summary = run_training(config, emit, control, data_dir=data_dir, runs_dir=runs_dir, trainer=trainer,
-                               announce=announce, data=data)
+                               announce=announce, data=data, on_live=partial(setattr, control, "live"))
         return summary.reason, summary.message
     except BaseException as exc:  # the UI must survive anything the backend or its imports throw
         return "failed", f"{type(exc).__name__}: {exc}"
+    finally:
+        if isinstance(control, UiControl):
+            control.ended.set()
 
 
 def load_run_data(config: TrainConfig, data_dir: str | Path | None,

@@ -1,107 +1,175 @@
-"""The dashboard survives its terminal: SIGHUP and SIGTERM stop the run as Ctrl+C does headless, then exit.
+"""The dashboard's side of the one signal policy (core.signals): stop signals stop, a hang-up is not a stop.
 
-The first signal asks the app to stop its run (checkpoint, summary `stopped`, the whole record) and to exit
-once the training thread has returned; a second one exits at once. Python runs signal handlers on the main
-thread, which is the app's own event-loop thread, between two bytecodes: the handler only schedules the
-app's callback on the loop (`call_soon_threadsafe` is safe there; `call_from_thread` refuses the app's thread).
-`StopThenExit` (a plain class the app owns) is that callback: the stop is recorded with source "signal".
+- SIGINT/SIGTERM while the terminal is there: the app stops its run as Ctrl+C does headless (checkpoint,
+  summary `stopped`, recorded as a stop with source "signal") and exits once the training thread returned,
+  with 128 + the signal; no run: it exits at once. A second signal exits at once.
+- A hang-up (SIGHUP, or the terminal failing): the UI goes away at once and never writes to the terminal again
+  (its output is pointed at /dev/null). With the policy "continue" a run in progress goes on in this process,
+  headless, to its end, recorded (a `LogLine` with source "hangup" says when the terminal went) and steerable
+  from its folder (`--stop`, `--pause`, `--open`); then the process exits with the run's status. No run going:
+  the process exits at once. Under "stop" the hang-up stops the run (source "hangup") and the process exits
+  with 129 once it is recorded.
+
+The hang-up is carried out by a plain thread, never by Textual: after a hang-up Textual's shutdown can block
+for good (App._shutdown -> disable_input -> WriterThread.write -> Queue.put, its writer thread dead of EIO),
+so the process ends with os._exit once the run is over and recorded, whatever the UI thread is doing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import sys
 import threading
 from typing import Any, Callable
 
+from core.exits import for_reason, for_signal
+from core.signals import (
+    DEFAULT_HANGUP,
+    SIGHUP,
+    SignalPolicy,
+    hangup_message,
+    signal_name,
+    tty_fds,
+)
 from tui.controller import STOPPING, RunController
 from tui.steering import Steering
 
-SIGNALS = tuple(s for s in (getattr(signal, "SIGHUP", None), signal.SIGTERM) if s is not None)
+__all__ = ["RESTORE", "StopThenExit", "signal_name"]
+
 # Leave the alternate screen, show the cursor, stop mouse reporting: a second SIGTERM in a live terminal.
 RESTORE = "\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1015l\x1b[?1049l\x1b[?25h"
-
-
-class SignalStop:
-    """Installs the handlers (`install` on mount, `restore` on unmount); `on_first(signum)` runs on the loop."""
-
-    def __init__(self, on_first: Callable[[int], None]) -> None:
-        self.on_first = on_first
-        self.received: list[int] = []
-        self._previous: dict[int, Any] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def install(self) -> None:
-        """Take SIGHUP and SIGTERM (only possible on the main thread; elsewhere nothing changes)."""
-        if threading.current_thread() is not threading.main_thread():
-            return
-        self._loop = asyncio.get_running_loop()
-        for signum in SIGNALS:
-            self._previous[signum] = signal.getsignal(signum)
-            signal.signal(signum, self._handle)
-
-    def restore(self) -> None:
-        """Put back whatever handled the signals before."""
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous.clear()
-
-    def _handle(self, signum: int, _frame: object) -> None:
-        self.received.append(signum)
-        if len(self.received) > 1:
-            leave_now(signum)
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            leave_now(signum)
-        loop.call_soon_threadsafe(self.on_first, signum)
-
-
-def leave_now(signum: int) -> None:
-    """Exit at once (the second signal): best-effort terminal repair, no waiting for the run."""
-    try:
-        os.write(sys.__stdout__.fileno(), RESTORE.encode())
-    except (OSError, AttributeError, ValueError):
-        pass  # the terminal is gone (SIGHUP)
-    os._exit(128 + signum)
-
-
-def signal_name(signum: int) -> str:
-    """SIGHUP, SIGTERM, ... (the number when the platform has no name for it)."""
-    try:
-        return signal.Signals(signum).name
-    except ValueError:
-        return f"signal {signum}"
+DRAIN_S = 0.5  # after a hang-up nobody draws the run's events: drop them this often, memory stays flat
+HANGUP_STATUS = for_signal(SIGHUP or 1)
 
 
 class StopThenExit:
-    """The app owns one: the first SIGHUP/SIGTERM stops its run (recorded with source "signal"), then exits."""
+    """The app owns one: `install` on mount, `restore` on unmount, `run_ended` when the training thread returned.
+
+    `hangup` ("continue" or "stop"), `on_end` (called with the run's summary once a run ended: notifications)
+    are set by the front end before the app runs.
+    """
 
     def __init__(self, controller: RunController, steering: Steering, *, exit: Callable[[int], Any],
-                 log: Callable[[str], Any]) -> None:
+                 log: Callable[[str], Any], hangup: str = DEFAULT_HANGUP) -> None:
         self.controller, self.steering = controller, steering
         self.exit, self.log = exit, log  # App.exit(return_code); a warning line in the log pane
+        self.hangup = hangup
+        self.on_end: Callable[[dict], None] | None = None
         self.exit_after_run = 0  # the signal to exit with once the run has ended
-        self.handlers = SignalStop(self.first)
+        self.policy: SignalPolicy | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._status: int | None = None  # after a hang-up: the exit status a later signal asked for
+
+    # ---- the app's hooks ---------------------------------------------------------------------------------
 
     def install(self) -> None:
-        self.handlers.install()
+        """Take SIGINT, SIGTERM and SIGHUP (only possible on the main thread; elsewhere nothing changes)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self._loop = asyncio.get_running_loop()
+        terminals = tty_fds((1, 0))
+        self.policy = SignalPolicy(on_stop=self._on_stop, on_hangup=self._on_hangup, hangup=self.hangup,
+                                   output_fds=tty_fds((1, 2)), watch_fd=terminals[0] if terminals else None,
+                                   leave=RESTORE.encode())
+        if not self.policy.install():
+            self.policy = None
 
     def restore(self) -> None:
-        self.handlers.restore()
+        """Put back whatever handled the signals before (not after a hang-up: the run going on still obeys them)."""
+        if self.policy is not None and not self.policy.hung_up:
+            self.policy.restore()
+
+    def keeps_run(self) -> bool:
+        """True when the app must not stop its run on the way out: its terminal hung up and the run goes on.
+
+        Asked on unmount: a dead terminal makes Textual's input thread panic the app before any SIGHUP."""
+        policy = self.policy
+        return policy is not None and policy.terminal_failed() and self.hangup == "continue" \
+            and self.controller.active
+
+    def run_ended(self) -> None:
+        """The training thread returned (UI thread): tell the user, exit when a signal asked for it."""
+        if self.on_end is not None:
+            self.on_end(self._summary())
+        if self.exit_after_run:
+            self.exit(for_signal(self.exit_after_run))  # the CLI's exit status, as headless
+
+    # ---- stop signals --------------------------------------------------------------------------------------
 
     def first(self, signum: int) -> None:
-        """Stop the run as Ctrl+C does headless (recorded as stopped), exit once it ended; no run: exit now."""
+        """On the UI thread: stop the run as Ctrl+C does headless, exit once it ended; no run: exit now."""
         if not self.controller.active:
-            self.exit(128 + signum)
+            self.exit(for_signal(signum))
             return
         self.exit_after_run = signum
         self.log(f"{signal_name(signum)}: stopping the run, then exiting (a second signal exits at once)")
         if self.controller.state != STOPPING:
             self.steering.stop("signal")
 
-    def run_ended(self) -> None:
-        """The training thread returned: exit when a signal asked for it."""
-        if self.exit_after_run:
-            self.exit(128 + self.exit_after_run)  # the CLI's exit status, as headless
+    def _on_stop(self, signum: int, source: str) -> None:
+        """Watcher thread: a stop signal, or a hang-up under the policy "stop"."""
+        if source == "hangup" or (self.policy is not None and self.policy.hung_up):
+            # No UI to go through: stop the run on its control, wait for its record, leave.
+            self._status = HANGUP_STATUS if source == "hangup" else for_signal(signum)
+            control = self.controller.control
+            if self.controller.active and control is not None:
+                from core.backends.control import Command
+
+                control.apply(Command("stop"), source)
+            if source == "hangup":
+                self._finish_headless()
+            return
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            os._exit(for_signal(signum))
+        loop.call_soon_threadsafe(self.first, signum)
+
+    # ---- the hang-up ---------------------------------------------------------------------------------------
+
+    def _on_hangup(self, cause: str) -> None:
+        """Watcher thread, policy "continue": the UI goes, a run goes on to its end in this process."""
+        threading.Thread(target=self._finish_headless, args=(cause,), name="hangup-run", daemon=True).start()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.exit, HANGUP_STATUS)  # a live loop takes the UI down now
+
+    def _finish_headless(self, cause: str = "") -> None:
+        """Wait for the run to end and be recorded (noting the hang-up in its record), then end the process."""
+        control = self.controller.control
+        ended = getattr(control, "ended", None)
+        if not self.controller.active or control is None or ended is None:
+            os._exit(self._status or HANGUP_STATUS)
+        noted = not cause
+        while not ended.wait(DRAIN_S):
+            self.controller.pump.drain()  # the UI will never fold them; the record has them all
+            live = getattr(control, "live", None)
+            if not noted and live is not None:
+                from core.events import LogLine
+
+                live.emit(LogLine(run_id=live.run_id, level="warning", source="hangup",
+                                  message=hangup_message(cause)))
+                noted = True
+        summary = self._summary()
+        if self.on_end is not None:
+            try:
+                self.on_end(summary)
+            except Exception:
+                pass  # nobody to tell: the terminal is gone
+        os._exit(self._status or for_reason(str(summary.get("reason", "failed"))))
+
+    def wait_for_run(self) -> None:
+        """After the app returned: when a hang-up left a run going, block until it ended (the process ends)."""
+        if self.policy is not None and self.policy.hung_up and self.controller.control is not None:
+            ended = getattr(self.controller.control, "ended", None)
+            if ended is not None and not ended.is_set():
+                threading.Event().wait()  # _finish_headless ends the process with the run's status
+
+    def _summary(self) -> dict:
+        """The run's summary.json, else what the controller knows."""
+        from core.notify import read_summary
+
+        control = self.controller.control
+        live = getattr(control, "live", None)
+        run_dir = getattr(live, "run_dir", None) or getattr(self.controller, "run_dir", None)
+        return read_summary(run_dir, {"reason": self.controller.state,
+                                      "run_dir": str(run_dir) if run_dir else ""})

@@ -1,6 +1,8 @@
-"""The dashboard survives its terminal: SIGHUP/SIGTERM stop its run (checkpoint, summary `stopped`), then exit.
+"""The dashboard and its terminal: a hang-up is not a stop, SIGTERM/SIGINT stop, a second signal exits at once.
 
-A real `python -m tui` dashboard on a pseudo-terminal, training the handmade engine on real MNIST.
+A real `python -m tui` dashboard on a pseudo-terminal. Every wait ends on an event (a line on the screen, a line
+in the record, the process's end), never on time: a run is paused (key p) before the terminal goes, so it
+cannot end first, and is resumed afterwards through its folder, as a user would from another terminal.
 """
 
 from __future__ import annotations
@@ -20,20 +22,29 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SLOW = ("--input-size", "28", "--hidden", "128", "--train-subset", "4000", "--epochs", "5")  # mid-run for minutes
+SMALL = ("--input-size", "7", "--hidden", "16", "--train-subset", "600", "--val-subset", "50", "--test-subset", "50",
+         "--epochs", "2", "--batch-size", "8")
+WAIT_S = 120.0  # generous on a busy machine: every wait ends as soon as its event is there
+GONE_S = 15.0  # a dashboard without a run leaves at once after a hang-up (the issue asks for 5 s on a quiet box)
+
+
+def env(tmp_path: Path) -> dict[str, str]:
+    out = {k: v for k, v in os.environ.items() if k not in ("MNIST_DASH_DATA", "TMUX", "TEXTUAL_DRIVER")}
+    out.update(TERM="xterm-256color", PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"),
+               XDG_CONFIG_HOME=str(tmp_path / "config"))
+    return out
 
 
 class Dashboard:
     """`python -m tui` on a pty of 140x40; a thread reads its output so its writes never block."""
 
-    def __init__(self, runs_dir: Path, data_dir: Path, *extra: str) -> None:
-        self.runs_dir = runs_dir
+    def __init__(self, tmp_path: Path, data_dir: Path, *extra: str) -> None:
+        self.tmp_path, self.runs_dir = tmp_path, tmp_path / "runs"
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
-        env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui", "--runs-dir", str(runs_dir), "--data-dir", str(data_dir), *SLOW, *extra],
-            stdin=slave, stdout=slave, stderr=slave, cwd=runs_dir.parent, env=env, start_new_session=True)
+            [sys.executable, "-m", "tui", "--runs-dir", str(self.runs_dir), "--data-dir", str(data_dir), *extra],
+            stdin=slave, stdout=slave, stderr=slave, cwd=tmp_path, env=env(tmp_path), start_new_session=True)
         os.close(slave)
         self.master: int | None = master
         self.output = bytearray()
@@ -49,34 +60,53 @@ class Dashboard:
                 return
             self.output += chunk
 
-    def wait(self, condition, timeout: float, what: str) -> None:
+    def wait(self, condition, what: str, timeout: float = WAIT_S) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
-            if self.proc.poll() is not None:
+            if self.proc.poll() is not None and not condition():
                 raise AssertionError(f"the dashboard exited ({self.proc.returncode}) before {what}")
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {what} within {timeout:.0f} s")
-            time.sleep(0.1)
+            time.sleep(0.05)  # the polling interval only
+
+    def shows(self, text: bytes) -> bool:
+        return text in self.output
 
     def run_dir(self) -> Path | None:
-        found = [p for p in self.runs_dir.glob("*/events.jsonl") if b'"StepEnded"' in p.read_bytes()]
+        found = list(self.runs_dir.glob("*/events.jsonl")) if self.runs_dir.is_dir() else []
         return found[0].parent if found else None
 
-    def press_start(self) -> None:
-        self.wait(lambda: b"Start (s)" in self.output, 60, "first frame")
-        os.write(self.master, b"s")
+    def events(self) -> list[dict]:
+        run = self.run_dir()
+        lines = (run / "events.jsonl").read_text().splitlines() if run else []
+        return [json.loads(line) for line in lines if line.endswith("}")]
 
-    def start_run(self) -> Path:
-        """Press s once the first frame is drawn; the run folder once its record shows a step."""
-        self.press_start()
-        self.wait(lambda: self.run_dir() is not None, 120, "StepEnded in the record")
+    def recorded(self, predicate) -> bool:
+        return any(predicate(e) for e in self.events())
+
+    def press(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def ready(self) -> None:
+        self.wait(lambda: self.shows(b"Start (s)"), "first frame")
+
+    def start_paused(self) -> Path:
+        """Start a run and pause it at once (s, p); the run folder once the pause is in its record."""
+        self.ready()
+        self.press(b"sp")  # paused while it starts: the tiny run cannot end before the pause
+        self.wait(lambda: self.recorded(lambda e: e["type"] == "ControlApplied" and e["command"] == "pause"),
+                  "the pause in the record")
         return self.run_dir()
 
     def hang_up(self) -> None:
-        """The terminal goes away: its master side is closed (writes now fail), then SIGHUP."""
+        """The terminal goes away: its master side is closed (writes now fail), then SIGHUP (as tmux does)."""
         master, self.master = self.master, None
         os.close(master)
         self.proc.send_signal(signal.SIGHUP)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "core", *args], cwd=self.tmp_path, env=env(self.tmp_path),
+                              capture_output=True, text=True, timeout=WAIT_S)
 
     def exited_within(self, seconds: float) -> int | None:
         try:
@@ -94,44 +124,82 @@ class Dashboard:
 
 
 @pytest.fixture
-def dashboard(tmp_path, mnist_dir):
-    app = Dashboard(tmp_path / "runs", mnist_dir)
-    yield app
-    app.close()
+def dashboards(tmp_path, mnist_dir):
+    made: list[Dashboard] = []
+
+    def start(*extra: str) -> Dashboard:
+        made.append(Dashboard(tmp_path, mnist_dir, *SMALL, *extra))
+        return made[-1]
+
+    yield start
+    for app in made:
+        app.close()
 
 
-def test_sighup_stops_the_run_with_a_whole_record_then_exits(dashboard):
-    run_dir = dashboard.start_run()
-    dashboard.hang_up()
-    assert dashboard.exited_within(15) == 128 + signal.SIGHUP
+def test_a_hang_up_leaves_the_run_training_to_its_end(dashboards):
+    app = dashboards()
+    run_dir = app.start_paused()
+    app.hang_up()
+    app.wait(lambda: app.recorded(lambda e: e["type"] == "LogLine" and e["source"] == "hangup"),
+             "the hang-up in the record")
+    shown = app.cli("--open", str(run_dir), "--headless")  # followable from any terminal meanwhile
+    assert shown.returncode == 0 and "paused" in shown.stdout + shown.stderr, shown.stdout + shown.stderr
+    assert app.cli("--resume-run", str(run_dir)).returncode == 0  # and steerable
+    assert app.exited_within(WAIT_S) == 0  # the process ends with the run, as a completed headless run does
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["reason"] == "stopped" and summary["steps"] >= 1
-    checkpoints = list((run_dir / "checkpoints").iterdir())
-    assert checkpoints, "a stopped run leaves a checkpoint to resume from"
-    last = json.loads((run_dir / "events.jsonl").read_text().splitlines()[-1])
-    assert last["type"] == "RunFinished" and last["reason"] == "stopped" and last["steps"] == summary["steps"]
-    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
-    assert [(e["command"], e["source"]) for e in events if e["type"] == "ControlApplied"] == [("stop", "signal")]
+    assert summary["reason"] == "completed" and summary["epochs_completed"] == 2
+    events = app.events()
+    assert [(e["command"], e["source"]) for e in events if e["type"] == "ControlApplied"] == [
+        ("pause", "key"), ("resume", "cli")]
+    assert events[-1]["type"] == "RunFinished" and events[-1]["reason"] == "completed"
 
 
-def test_sigterm_stops_the_run_too(dashboard):
-    run_dir = dashboard.start_run()
-    dashboard.proc.send_signal(signal.SIGTERM)
-    assert dashboard.exited_within(15) == 128 + signal.SIGTERM
+def test_on_hangup_stop_stops_the_run_with_a_checkpoint(dashboards):
+    app = dashboards("--on-hangup", "stop")
+    run_dir = app.start_paused()
+    app.hang_up()
+    assert app.exited_within(WAIT_S) == 128 + signal.SIGHUP
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["reason"] == "stopped" and (run_dir / summary["checkpoint"]).is_file()
+    events = app.events()
+    assert [(e["command"], e["source"]) for e in events if e["type"] == "ControlApplied"] == [
+        ("pause", "key"), ("stop", "hangup")]
+
+
+@pytest.mark.parametrize("keys", [b"", b"o"], ids=["idle", "runs-table"])
+def test_a_hang_up_without_a_run_ends_the_process(dashboards, keys):
+    app = dashboards()
+    app.ready()
+    if keys:
+        app.press(keys)
+        app.wait(lambda: app.shows(b"Runs"), "the runs table")
+    app.hang_up()
+    assert app.exited_within(GONE_S) == 128 + signal.SIGHUP
+
+
+def test_sigterm_stops_the_run_recorded_as_a_signal(dashboards):
+    app = dashboards()
+    run_dir = app.start_paused()
+    app.proc.send_signal(signal.SIGTERM)
+    assert app.exited_within(WAIT_S) == 128 + signal.SIGTERM
     assert json.loads((run_dir / "summary.json").read_text())["reason"] == "stopped"
+    assert [(e["command"], e["source"]) for e in app.events() if e["type"] == "ControlApplied"] == [
+        ("pause", "key"), ("stop", "signal")]
 
 
 def test_a_second_signal_exits_at_once(tmp_path, mnist_dir):
     # Lightning spends seconds importing torch before its first step: the stop the first signal asks for
     # cannot be done yet, so only the second signal can end the process this soon, and without a summary.
-    app = Dashboard(tmp_path / "runs", mnist_dir, "--backend", "lightning")
+    app = Dashboard(tmp_path, mnist_dir, *SMALL, "--backend", "lightning")
     try:
-        app.press_start()
-        time.sleep(0.5)
+        app.ready()
+        app.press(b"s")
+        app.wait(lambda: app.shows(b"starting a lightning run"), "the run starting")
         app.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.3)  # two separate deliveries (a pending signal sent twice arrives once)
+        # Two separate deliveries (a pending signal sent twice arrives once): the first one's line is on screen.
+        app.wait(lambda: app.shows(b"SIGTERM: stopping the run"), "the first signal's line")
         app.proc.send_signal(signal.SIGTERM)
-        assert app.exited_within(5) == 128 + signal.SIGTERM
+        assert app.exited_within(WAIT_S) == 128 + signal.SIGTERM
         assert not list((tmp_path / "runs").glob("*/summary.json"))
     finally:
         app.close()
