@@ -230,7 +230,7 @@ def run_status(run_dir: str | os.PathLike, *, now: float | None = None,
         return RunStatus("stale", f"no events for {quiet:.0f} s and no lock to ask: the process may be gone",
                          None, None, tuple(problems))
     word = "paused" if tail.paused else "live"
-    return RunStatus(word, f"events {quiet:.0f} s ago (no lock to ask)", None, None, tuple(problems))
+    return RunStatus(word, f"last event {quiet:.0f} s ago, no lock to ask", None, None, tuple(problems))
 
 
 def _ended_detail(ending: str, summary: dict[str, Any]) -> str:
