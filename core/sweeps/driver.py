@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from core.sweeps.study import SweepSpec, claim, counts, fail_and_retry, fail_stale
-from core.sweeps.view import best_row, fmt_value, jsonl_lines, reproduce, table_lines, trial_rows
+from core.sweeps.view import best_row, fmt_value, jsonl_lines, reproduce, short_path, table_lines, trial_rows
 
 POLL_S = 0.25  # how often the driver looks at its workers and the study
 EXIT_INTERRUPTED = 130
@@ -147,7 +147,7 @@ class SweepDriver:
                 said = {"complete": f"complete, {self.spec.objective} {fmt_value(row.value)}",
                         "pruned": f"pruned at epoch {row.pruned_at}, {self.spec.objective} {fmt_value(row.value)}",
                         "failed": f"failed ({row.error or 'see its log'})"}.get(row.state, row.state)
-                self.say(f"trial {worker.number}: {said} ({row.run_dir or 'no run folder'})")
+                self.say(f"trial {worker.number}: {said} ({short_path(row.run_dir)})")
 
 
 def _alive(pid: int) -> bool:

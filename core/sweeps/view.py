@@ -7,6 +7,7 @@ import math
 import os
 import re
 import shlex
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,11 +89,10 @@ def best_curve(rows: list[TrialRow]) -> list[tuple[int, float]]:
     return [(i + 1, r.best) for i, r in enumerate(done)]
 
 
-def reproduce(spec: SweepSpec, params: dict[str, Any]) -> str:
-    """The exact command that trains this trial's settings again (flags for every non-default setting)."""
-    config = spec.base.replace(**params)
+def config_flags(config: TrainConfig) -> list[str]:
+    """The flags that set every setting of `config` that differs from the defaults."""
     default = TrainConfig()
-    words = ["mnist-dash", "--headless"]
+    words: list[str] = []
     for name, info in FIELDS.items():
         value = getattr(config, name)
         if value == getattr(default, name):
@@ -101,7 +101,12 @@ def reproduce(spec: SweepSpec, params: dict[str, Any]) -> str:
             words.append(info.flag if value else "--no-" + info.flag[2:])
         else:
             words += [info.flag, _flag_value(value)]
-    return shlex.join(words)
+    return words
+
+
+def reproduce(spec: SweepSpec, params: dict[str, Any]) -> str:
+    """The exact command that trains this trial's settings again (flags for every non-default setting)."""
+    return shlex.join(["mnist-dash", "--headless", *config_flags(spec.base.replace(**params))])
 
 
 def _flag_value(value: Any) -> str:
@@ -111,12 +116,15 @@ def _flag_value(value: Any) -> str:
 
 
 def importance(study: Any) -> dict[str, float]:
-    """Optuna's parameter importance (fANOVA, seeded) over complete trials; {} until it can be computed."""
-    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+    """Optuna's parameter importance (its default evaluator, PED-ANOVA: numpy only) over complete trials; {}
+    until it can be computed."""
+    from optuna.importance import get_param_importances
 
     try:
-        return dict(get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0)))
-    except (ValueError, RuntimeError, ZeroDivisionError):  # too few trials, or a parameter never varied
+        with warnings.catch_warnings():  # "fewer than 2 trials in a regime": the screen says how many there are
+            warnings.simplefilter("ignore")
+            return {name: float(share) for name, share in get_param_importances(study).items()}
+    except (ValueError, RuntimeError, ZeroDivisionError, ImportError):  # too few trials, one value only
         return {}
 
 
@@ -134,10 +142,21 @@ def table_lines(rows: list[TrialRow], params: list[str]) -> list[str]:
     head = ["trial", "state", *params, "value", "epoch", "best", "pruned at", "run"]
     body = [[str(r.number), r.state + (f" (retry of {r.retry_of})" if r.retry_of is not None else ""),
              *[fmt_value(r.params.get(p)) for p in params], fmt_value(r.value), fmt_value(r.epoch),
-             fmt_value(r.best), fmt_value(r.pruned_at), r.run_dir or "-"] for r in rows]
+             fmt_value(r.best), fmt_value(r.pruned_at), short_path(r.run_dir)] for r in rows]
     widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
             for line in [head, *body]]
+
+
+def short_path(path: str) -> str:
+    """A run folder relative to the working directory when it is below it ("-" for none)."""
+    if not path:
+        return "-"
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive
+        return path
+    return path if relative.startswith("..") else relative
 
 
 def jsonl_lines(rows: list[TrialRow], spec: SweepSpec, best: TrialRow | None) -> list[str]:

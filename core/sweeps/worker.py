@@ -160,7 +160,7 @@ def run_trial(sweep_dir: Path, trial_id: int, *, data_dir: str | None, runs_dir:
     trainer = HookedTrainer(get_trainer(config.backend), hook)
 
     def on_run_dir(path: Path) -> None:
-        storage.set_trial_system_attr(trial_id, "run_dir", str(path))
+        storage.set_trial_system_attr(trial_id, "run_dir", str(Path(path).resolve()))  # any cwd finds it
 
     with Heartbeat(storage, trial_id):
         summary = run_training(config, printer, control, data_dir=data_dir, runs_dir=runs_dir, trainer=trainer,
