@@ -39,6 +39,12 @@ class TextualFrontEnd:
 
         return serve(argv, port=port)
 
+    def open_sweep(self, folder: Path, args: argparse.Namespace) -> int:
+        """The sweep screen on its own (--open-sweep NAME, or --open on a sweep folder); tui/sweep owns it."""
+        from tui.sweep.app import run_sweep_app
+
+        return run_sweep_app(folder)
+
 
 def announce(app: Any, settings: terminal.TerminalSettings, summary: dict) -> None:
     """A run ended: the desktop notification through the app's own writer (never inside one of its frames),
