@@ -19,6 +19,7 @@ import argparse
 import gc
 import gzip
 import importlib.util
+import os
 import random
 import statistics
 import struct
@@ -185,6 +186,21 @@ def memory_over_steps(xs: list, ys: list, steps: int) -> tuple[int, list[tuple[i
     return model_bytes, marks
 
 
+def spread(times: list[float], digits: int = 3) -> str:
+    """Best, quartiles and worst of `times` in ms: how much the steps varied."""
+    q1, _, q3 = statistics.quantiles(times, n=4) if len(times) > 1 else (times * 3)
+    return (f"best {min(times) * 1e3:.{digits}f}, quartiles {q1 * 1e3:.{digits}f}-{q3 * 1e3:.{digits}f}, "
+            f"worst {max(times) * 1e3:.{digits}f}")
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: how busy the machine was (the other processes' share)."""
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2560, help="steps for the memory-flatness check")
@@ -222,14 +238,15 @@ def main(argv: list[str] | None = None) -> None:
         fast_times += time_fast(model, opt, xs, ys, per_round, start=k * per_round)
         base_times += time_baseline(baseline, xs, ys, 1, start=k)
     fast_med, base_med = statistics.median(fast_times), statistics.median(base_times)
-    print(f"baseline engine : {base_med * 1e3:9.1f} ms/step  (CPU time, median of {len(base_times)})")
+    print(f"load average    : {load_average()} (uptime) on {os.cpu_count()} cores")
+    print(f"baseline engine : {base_med * 1e3:9.1f} ms/step  (CPU time, median of {len(base_times)}; "
+          f"{spread(base_times, 1)})")
     if old is not None:
         old_med = statistics.median(old_times)
         print(f"engine @{args.engine_rev:<7}: {old_med * 1e3:9.3f} ms/step  (median of {len(old_times)}; "
-              f"best {min(old_times) * 1e3:.3f}): {base_med / old_med:.0f}x {baseline.name} ({baseline.source}) "
+              f"{spread(old_times)}): {base_med / old_med:.0f}x {baseline.name} ({baseline.source}) "
               f"(best vs best: {min(base_times) / min(old_times):.0f}x)")
-    print(f"handmade engine : {fast_med * 1e3:9.3f} ms/step  (median of {len(fast_times)}; "
-          f"best {min(fast_times) * 1e3:.3f})")
+    print(f"handmade engine : {fast_med * 1e3:9.3f} ms/step  (median of {len(fast_times)}; {spread(fast_times)})")
     print(f"speed-up        : {base_med / fast_med:9.0f}x {baseline.name} ({baseline.source}) "
           f"(medians; best vs best: {min(base_times) / min(fast_times):.0f}x)")
     if old is not None:

@@ -75,6 +75,7 @@ class RunsTableScreen(Screen[RunsChoice | None]):
         Binding("s", "sort_next", "sort"),
         Binding("r", "sort_reverse", "reverse"),
         Binding("slash", "filter", "filter"),
+        Binding("w", "sweep", "sweep"),  # tui/sweep: the trial's sweep, else the newest
         Binding("escape", "back", "back"),
     ]
 
@@ -228,6 +229,13 @@ class RunsTableScreen(Screen[RunsChoice | None]):
         run_id = self.current_id()
         if run_id is not None:
             self.dismiss(RunsChoice("open", (self._path(run_id),), self._baseline_path()))
+
+    def action_sweep(self) -> None:
+        """The sweep screen of the run under the cursor (a trial), or of the newest sweep (tui/sweep owns it)."""
+        from tui.sweep.opening import push_sweep
+
+        run_id = self.current_id()
+        push_sweep(self.app, self.runs_dir, self._path(run_id) if run_id is not None else None)
 
     def action_compare(self) -> None:
         ids = list(self.selected)
