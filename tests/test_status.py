@@ -217,3 +217,16 @@ def test_the_vocabulary_is_defined_once():
     assert ev.REASONS == ("completed", "early_stopped", "diverged", "stopped", "failed", "pruned")
     assert ev.STATUSES == (*ev.REASONS, "killed", "paused", "live", "stale", "incomplete")
     assert set(ev.OK_REASONS) == {"completed", "early_stopped", "stopped", "pruned"}
+
+
+def test_a_folder_deleted_while_followed_says_it_is_gone(tmp_path):
+    import shutil
+
+    from core.records.follow import Follower
+
+    run_dir = folder(tmp_path, STARTED, step(1), lock=False)
+    follower = Follower(run_dir)
+    assert follower.poll() and follower.status() == "live"
+    shutil.rmtree(run_dir)
+    assert (follower.status(), follower.run_status().detail) == ("incomplete", f"the run folder {run_dir} is gone")
+    assert [e for e in follower.follow(interval=0.001)] == []  # ends at once, not after STALE_AFTER

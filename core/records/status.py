@@ -191,6 +191,8 @@ def run_status(run_dir: str | os.PathLike, *, now: float | None = None,
                stale_after: float = STALE_AFTER) -> RunStatus:
     """The status of the run in `run_dir` (never raises: unreadable files are named in `problems`)."""
     path = Path(run_dir)
+    if not path.is_dir():  # deleted while it ran (or never there): say so, not "stale" a minute later
+        return RunStatus("incomplete", f"the run folder {path} is gone")
     problems: list[str] = []
     summary, problem = read_summary(path)
     problems += [problem] if problem else []
