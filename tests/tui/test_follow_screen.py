@@ -241,3 +241,17 @@ async def test_follow_steer_and_stop_a_real_run(tmp_path, slow_data):
     assert [(c.lr, c.previous, c.source) for c in changes] == [(0.0125, 0.05, "follower")]
     assert [(c.command, c.source) for c in events if isinstance(c, ControlApplied)] == [("stop", "follower")]
     assert isinstance(events[-1], RunFinished) and events[-1].reason == "stopped"
+
+
+async def test_an_opened_killed_run_says_killed_not_viewing(tmp_path):
+    from textual.widgets import Static
+
+    w = Written(tmp_path / "runs")
+    w.write(started(w.run_id, w.path), step(w.run_id, 1))
+    w.die()
+    app = make_app(runs_dir=tmp_path / "runs", open_run=w.path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.state == "viewing" and app.history.current is not None)
+        lines = app.screen.query_one("#status-lines", Static)
+        await wait_for(pilot, lambda: "● killed" in str(lines.render()))
+        assert app.following.run is None and "viewing" not in str(lines.render())
