@@ -9,13 +9,14 @@ from textual.widgets import DataTable, Static
 from waiting import wait_for
 
 from core.config import TrainConfig
-from core.events import EpochEnded, RunFinished, RunStarted
+from core.events import EpochEnded, LogLine, RunFinished, RunStarted
 from core.records.runs import RunRecorder
 from core.sweeps.space import parse_param
 from core.sweeps.study import SPEC_ATTR, SweepSpec, claim, open_storage, sweep_dir, write_sweep_file
-from tui.compare import CompareScreen
+from tui.compare import CompareScreen, RunsTableScreen
 from tui.sweep.app import SweepApp
 from tui.sweep.charts import parallel
+from tui.sweep.opening import sweep_for
 from tui.sweep.screen import SweepChart, SweepScreen
 from tui.sweep.source import SweepSource
 
@@ -26,12 +27,14 @@ TRIALS = ((0.001, "16", "complete", 0.5, 2), (0.1, "64", "complete", 0.75, 2), (
           (0.1, "16", "complete", 0.625, 2))
 
 
-def write_run(runs: Path, run_id: str, lr: float, hidden: str, values: list[float]) -> Path:
-    """A tiny finished record: one EpochEnded per value."""
+def write_run(runs: Path, run_id: str, lr: float, hidden: str, values: list[float], mark: str = "") -> Path:
+    """A tiny finished record: one EpochEnded per value (and the worker's sweep line when `mark`)."""
     config = TrainConfig(lr=lr, hidden=(int(hidden),), epochs=len(values), device="cpu")
     with RunRecorder(runs, run_id, config) as rec:
         rec(RunStarted(run_id=run_id, time=1_700_000_000.0, backend="scalar", device="cpu", data_source="test",
                        config=config.to_dict(), train_size=64, val_size=16, test_size=16, total_steps=8))
+        if mark:
+            rec(LogLine(run_id=run_id, time=1_700_000_000.5, level="info", source="sweep", message=mark))
         for epoch, value in enumerate(values, 1):
             rec(EpochEnded(run_id=run_id, time=1_700_000_000.0 + epoch, epoch=epoch, step=4 * epoch,
                            train_loss=1.0 / epoch, train_accuracy=value, val_loss=1.0 / epoch, val_accuracy=value,
@@ -53,7 +56,8 @@ def make_sweep(tmp_path: Path, storage: str | None = None, name: str = "demo") -
     distributions = {s.field: optuna.distributions.FloatDistribution(0.001, 0.1, log=True) if s.kind == "log"
                      else optuna.distributions.CategoricalDistribution(list(s.choices)) for s in SPACES}
     for number, (lr, hidden, state, value, epochs) in enumerate(TRIALS):
-        run = write_run(runs, f"trial-{number}", lr, hidden, [value / 2] * (epochs - 1) + [value])
+        run = write_run(runs, f"trial-{number}", lr, hidden, [value / 2] * (epochs - 1) + [value],
+                        mark=f"sweep {name} trial {number}: lr={lr} hidden={hidden}")
         study.add_trial(optuna.trial.create_trial(
             params={"lr": lr, "hidden": hidden}, distributions=distributions, value=value,
             intermediate_values={e: (value if e == epochs else value / 2) for e in range(1, epochs + 1)},
@@ -128,3 +132,21 @@ def test_the_finished_sweep_screen(snap_compare, tmp_path):
         await pilot.pause()
 
     assert snap_compare(SweepApp(folder, refresh_seconds=0), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_w_in_the_runs_table_opens_the_sweep_of_the_trial_under_the_cursor(tmp_path):
+    folder, _ = make_sweep(tmp_path)
+    runs = tmp_path / "runs"
+    assert sweep_for(runs, runs / "trial-2") == folder  # its record names the sweep
+    assert sweep_for(runs, None) == folder and sweep_for(tmp_path / "nowhere", None) is None
+
+    class Host(SweepApp):
+        def get_default_screen(self):
+            return RunsTableScreen(runs, refresh_seconds=0)
+
+    app = Host(folder, refresh_seconds=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 4)
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen))
+        assert app.screen.folder == folder
