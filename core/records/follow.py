@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from core.events import ControlApplied, Event, RunFailed, RunFinished, RunStarted, StepEnded
+from core.events import Event, StepEnded
 from core.records.files import EVENTS_FILE
 from core.records.jsonl import parse_line
 from core.records.regular import open_regular
@@ -38,9 +38,6 @@ class Follower:
         self.reset = False  # the last poll found the file replaced or truncated and began again at its top
         self.resets = 0
         self.skipped = 0  # lines that were not events (torn by a crash, foreign bytes)
-        self.started: RunStarted | None = None
-        self.ended: RunFinished | RunFailed | None = None
-        self.paused = False
         self.last_step = 0
         self._offset = 0
         self._ident: tuple[int, int] | None = None
@@ -99,16 +96,11 @@ class Follower:
         self._partial = b""
         self.reset = True
         self.resets += 1
-        self.started, self.ended, self.paused, self.last_step = None, None, False, 0
+        self.last_step = 0
 
     def _note(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.started, self.ended, self.paused = event, None, False  # a resume makes the run live again
-        elif isinstance(event, (RunFinished, RunFailed)):
-            self.ended = event
-        elif isinstance(event, ControlApplied) and event.command in ("pause", "resume"):
-            self.paused = event.command == "pause"
-        elif isinstance(event, StepEnded):
+        # Only the step: what the run is doing is run_status's to say (from the folder), never a second copy here.
+        if isinstance(event, StepEnded):
             self.last_step = event.step
 
     def follow(self, *, interval: float = 0.25, stop: threading.Event | None = None,
