@@ -56,6 +56,7 @@ class DashboardScreen(Screen[None]):
         Binding("i", "inspector", "inspect"),
         Binding("d", "digits", "digits"),
         Binding("o", "open_runs", "runs"),
+        Binding("W", "sweep", "sweep"),  # tui/sweep: a small sweep over the form's settings
         Binding("D", "toggle_debug", "debug log", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("v", "switch_page", "view"),  # only in the compact layout (see check_action)
@@ -292,6 +293,12 @@ class DashboardScreen(Screen[None]):
         from tui.digits import DigitsScreen
 
         self.app.push_screen(DigitsScreen(self.controller.probe, data, lambda: self.controller.evaluations))
+
+    def action_sweep(self) -> None:
+        """A small sweep over the form's settings, in its own processes; then its screen (tui/sweep owns both)."""
+        from tui.sweep.launch import launch_from
+
+        launch_from(self, self.form.config, self.lab.runs_dir, self.lab.data_dir)
 
     def action_open_runs(self) -> None:
         """The runs table: every run in the runs folder (live ones marked); open one or compare several."""
