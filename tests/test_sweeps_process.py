@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from core.cli import main
 from core.records.files import SUMMARY_FILE
 from core.sweeps.study import load, open_storage
 from core.sweeps.view import sweep_of, trial_rows
@@ -43,7 +44,7 @@ def study_of(folder: Path, name: str):
     return load(open_storage(about["storage"]), name)
 
 
-def test_six_trials_two_workers_agree_with_their_runs_and_the_hopeless_rate_is_pruned(tmp_path):
+def test_six_trials_two_workers_agree_with_their_runs_and_the_hopeless_rate_is_pruned(tmp_path, capsys):
     # seed 7: trial 4 draws lr 1e-6 (TPE's start-up draws are seeded per trial number) after trials 0-3 drew
     # 0.3/0.5, and the median pruner prunes from 2 finished trials on: trial 4 is pruned at epoch 1.
     code, out, err = finish(sweep(tmp_path, "--sweep", "six", "--param", "lr=[0.3,0.5,0.000001]", "--trials", "6",
@@ -70,6 +71,16 @@ def test_six_trials_two_workers_agree_with_their_runs_and_the_hopeless_rate_is_p
     assert best["best_value"] == max(r.value for r in rows if r.state == "complete")
     assert best["command"].startswith("mnist-dash --headless --hidden 16 --lr ")
     assert "reproduce: mnist-dash --headless" in err and "best: trial" in err
+    # the finished sweep, shown again: --open on its folder, --open-sweep NAME (headless: the table)
+    folder = tmp_path / "runs" / "sweeps" / "six"
+    assert main(["--open", str(folder), "--headless"]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[0].startswith("sweep six: 6 trials (") and shown[1].split()[:3] == ["trial", "state", "lr"]
+    assert len(shown) == 1 + 1 + 6 + 2 and shown[-1] == "reproduce: " + best["command"]
+    assert main(["--open-sweep", "six", "--runs-dir", str(tmp_path / "runs"), "--jsonl", "-"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == best
+    assert main(["--open-sweep", "nothing", "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "not a sweep folder" in capsys.readouterr().err
 
 
 def test_two_processes_with_one_sqlite_storage_share_the_study(tmp_path):
