@@ -69,10 +69,10 @@ def test_follow_list_steer_and_stop_a_headless_run(tmp_path, live_run, capsys):
     out, err = follower.communicate(timeout=60)
     assert follower.returncode == 0, err
     assert "learning rate 0.05 -> 0.01" in out and "stop at step" in out and "finished (stopped)" in out
-    assert json.loads((run_dir / "config.json").read_text())["lr"] == 0.01
     assert main(["--list-runs", "--runs-dir", str(tmp_path / "runs"), "--jsonl", "-"]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert (row["run_id"], row["status"], row["lr"]) == (run_dir.name, "stopped", 0.01)
+    # config.json keeps the rate the run started with (the checkpoint holds the rate it had: see test_runbook).
+    assert (row["run_id"], row["status"], row["lr"]) == (run_dir.name, "stopped", 0.05)
 
 
 def test_steering_a_run_that_is_not_running_is_refused(tmp_path, capsys):
