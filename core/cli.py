@@ -289,7 +289,7 @@ class FrontEnd(Protocol):
 
     def dashboard(self, config: TrainConfig, args: argparse.Namespace, watch: tuple[str, ...]) -> int: ...
 
-    def serve(self, argv: list[str], port: int) -> int: ...
+    def serve(self, argv: list[str], port: int, token: str | None = None) -> int: ...
 
 
 def main(argv: Sequence[str] | None = None, front_end: FrontEnd | None = None) -> int:
@@ -340,7 +340,7 @@ def _main(argv: Sequence[str] | None, front_end: FrontEnd | None) -> int:
                                  "--resume or a multi-device run"])
         if front_end is None:
             return _usage_error(["--serve needs the dashboard: run mnist-dash (or python -m tui)"])
-        return front_end.serve(list(sys.argv[1:] if argv is None else argv), port=args.port)
+        return front_end.serve(list(sys.argv[1:] if argv is None else argv), port=args.port, token=args.token)
     if args.token is not None:
         return _usage_error(["--token goes with --serve"])
     headless, why = _want_headless(args)

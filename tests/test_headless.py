@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -109,8 +107,8 @@ class FakeFrontEnd:
         self.calls["tui"] = (config, args, watch)
         return 0
 
-    def serve(self, argv, port):
-        self.calls["serve"] = (argv, port)
+    def serve(self, argv, port, token=None):
+        self.calls["serve"] = (argv, port, token)
         return 0
 
 

@@ -62,7 +62,7 @@ def stop(server: subprocess.Popen[str], how: signal.Signals = signal.SIGTERM) ->
 
 def test_app_argv_drops_only_the_serving_flags():
     argv = ["--serve", "--runs-dir", "r", "--port", "9001", "--backend", "scalar", "--port=9002", "--host",
-            "::1", "--data-dir", "--port-like-value"]
+            "::1", "--token", "secret", "--token=other", "--data-dir", "--port-like-value"]
     assert app_argv(argv) == ["--runs-dir", "r", "--backend", "scalar", "--data-dir", "--port-like-value"]
 
 
@@ -83,40 +83,60 @@ def test_a_port_in_use_is_refused_with_one_line(capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().err == "mnist-dash: --port: 70000 is not a port number (1 to 65535)\n"
 
 
-def test_the_page_answers_only_localhost_and_sigterm_stops_cleanly(tmp_path: Path):
+def test_the_page_needs_the_token_answers_only_localhost_and_sigterm_stops_cleanly(tmp_path: Path):
     port = free_port()
-    code = f"import sys; from tui.serve import serve; sys.exit(serve(['--runs-dir', {str(tmp_path)!r}], port={port}))"
+    code = (f"import sys; from tui.serve import serve; "
+            f"sys.exit(serve(['--runs-dir', {str(tmp_path)!r}], port={port}, token='open sesame'))")
     server, line = start([sys.executable, "-c", code], port)
     try:
-        assert line.strip().endswith(f"on http://127.0.0.1:{port} (each browser tab runs its own dashboard; "
-                                     "Ctrl+C stops the server)")
+        assert line.strip().endswith(f"on http://127.0.0.1:{port}/?token=open%20sesame (each browser tab runs its "
+                                     "own dashboard; Ctrl+C stops the server)")
 
         async def fetch() -> list[tuple[int, str]]:
             async with aiohttp.ClientSession() as session:
                 out = []
-                for host in (f"127.0.0.1:{port}", f"localhost:{port + 1}", f"rebound.example:{port}"):
-                    async with session.get(f"http://127.0.0.1:{port}/", headers={"Host": host}) as response:
+                for host, token in ((f"127.0.0.1:{port}", "open sesame"), (f"localhost:{port + 1}", "open sesame"),
+                                    (f"rebound.example:{port}", "open sesame"), (f"127.0.0.1:{port}", ""),
+                                    (f"127.0.0.1:{port}", "open sesam")):
+                    async with session.get(f"http://127.0.0.1:{port}/", params={"token": token},
+                                           headers={"Host": host}) as response:
                         out.append((response.status, await response.text()))
+                async with session.get(f"http://127.0.0.1:{port}/static/fonts/RobotoMono-VariableFont_wght.ttf",
+                                       headers={"Host": f"127.0.0.1:{port}"}) as response:
+                    out.append((response.status, ""))
                 return out
 
-        (ok, page), (tunnel, tunnel_page), (foreign, _) = asyncio.run(fetch())
-        assert ok == 200 and f'data-session-websocket-url="ws://127.0.0.1:{port}/ws"' in page
+        (ok, page), (tunnel, tunnel_page), (foreign, _), (no_token, why), (wrong, _), (font, _) = asyncio.run(fetch())
+        assert ok == 200 and f'data-session-websocket-url="ws://127.0.0.1:{port}/ws?token=open%20sesame"' in page
         # a tunnel to another local port (ssh -L 9000:localhost:8000) gets links to that port
-        assert tunnel == 200 and f'data-session-websocket-url="ws://localhost:{port + 1}/ws"' in tunnel_page
-        assert foreign == 403
+        assert tunnel == 200 and f'data-session-websocket-url="ws://localhost:{port + 1}/ws?token=' in tunnel_page
+        assert foreign == 403 and no_token == 403 and wrong == 403 and "needs its token" in why
+        # nothing from the internet: the font comes from this server, the icon is inline
+        assert "https://" not in page and "googleapis" not in page and font == 200
+        assert f"http://127.0.0.1:{port}/static/fonts/RobotoMono-VariableFont_wght.ttf" in page
+        assert 'rel="icon" href="data:image/svg+xml,' in page and "xterm-helper-textarea" in page
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:  # issue 20, break 12
+            raw.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\n\r\n")
+            assert raw.recv(4096).split(b" ")[1] == b"400"
     finally:
         status, out = stop(server)
-    assert status == 0 and "Traceback" not in out and out.endswith("mnist-dash: server stopped\n")
+    assert status == 0 and "Traceback" not in out and out.endswith("mnist-dash: server stopped\n"), out
+    assert "refused a malformed request (400)" in out and "evil.example" not in out
     assert not any(tmp_path.iterdir())  # nobody opened the dashboard: no process, no run
 
 
-async def _drive(port: int, runs: Path) -> tuple[bytes, list[Path]]:
+async def _drive(port: int, runs: Path, token: str) -> tuple[bytes, list[Path]]:
     """Open the page's WebSocket, wait for the dashboard, press `s`, wait for a run folder with events."""
     async with aiohttp.ClientSession() as session:
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-            await session.ws_connect(f"http://127.0.0.1:{port}/ws", headers={"Origin": "http://other.example"})
+            await session.ws_connect(f"http://127.0.0.1:{port}/ws?token={token}",
+                                     headers={"Origin": "http://other.example"})
         assert refused.value.status == 403  # another site's page may not drive the dashboard
-        async with session.ws_connect(f"http://127.0.0.1:{port}/ws?width=120&height=40") as ws:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await session.ws_connect(f"http://127.0.0.1:{port}/ws?width=120&height=40")
+        assert refused.value.status == 403  # nor a local user without the token
+        async with session.ws_connect(f"http://127.0.0.1:{port}/ws?width=120&height=40&token={token}") as ws:
             screen, pressed, deadline = b"", False, time.monotonic() + 60
             while time.monotonic() < deadline:
                 try:
@@ -127,7 +147,7 @@ async def _drive(port: int, runs: Path) -> tuple[bytes, list[Path]]:
                     assert message.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), message
                     if message.type == aiohttp.WSMsgType.BINARY:
                         screen += message.data
-                if not pressed and b"watch a network learn" in ANSI.sub(b"", screen):
+                if not pressed and b"Start (s)" in ANSI.sub(b"", screen):
                     assert not any(runs.iterdir())  # the dashboard waits for the user: not a headless run
                     await ws.send_str(json.dumps(["stdin", "s"]))
                     pressed = True
@@ -142,10 +162,12 @@ def test_a_run_is_started_from_the_browser(tmp_path: Path, mnist_dir: Path):
     port = free_port()
     runs = tmp_path / "runs"
     runs.mkdir()
-    server, _ = start([sys.executable, "-m", "tui", "--serve", "--port", str(port), "--runs-dir", str(runs),
-                       "--data-dir", str(mnist_dir), *TINY], port)
+    server, line = start([sys.executable, "-m", "tui", "--serve", "--port", str(port), "--runs-dir", str(runs),
+                          "--data-dir", str(mnist_dir), *TINY], port)
     try:
-        screen, folders = asyncio.run(_drive(port, runs))
+        token = re.search(r"\?token=([A-Za-z0-9_-]+) ", line)
+        assert token and len(token.group(1)) == 32, line  # a new random token for this server
+        screen, folders = asyncio.run(_drive(port, runs, token.group(1)))
     finally:
         status, out = stop(server, signal.SIGINT)
     assert b"mnist-dash" in screen and b"Start (s)" in screen

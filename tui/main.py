@@ -34,10 +34,10 @@ class TextualFrontEnd:
         app.signals.wait_for_run()  # a hung-up terminal left a run going: the process ends when it does
         return result if isinstance(result, int) else 0
 
-    def serve(self, argv: list[str], port: int) -> int:
+    def serve(self, argv: list[str], port: int, token: str | None = None) -> int:
         from tui.serve import serve
 
-        return serve(argv, port=port)
+        return serve(argv, port=port, token=token)
 
     def open_sweep(self, folder: Path, args: argparse.Namespace) -> int:
         """The sweep screen on its own (--open-sweep NAME, or --open on a sweep folder); tui/sweep owns it."""
