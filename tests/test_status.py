@@ -64,7 +64,7 @@ def readers(run_dir: Path, capsys) -> dict[str, str]:
     assert last.startswith("status: "), last
     table = row_cells(read_row(run_dir), Text(" "))[2]
     following = Following(RunController())
-    following.controller.viewed_status = open_run(run_dir).status  # what opening the run hands the controller
+    following.controller.run_dir = open_run(run_dir).path  # as controller.view sets it when the run is opened
     return {
         "--list-runs": listed[run_dir.name],
         "--open --headless": last.split()[1],

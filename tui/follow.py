@@ -12,6 +12,7 @@ run through its folder (core.records.steer): the headless process obeys and reco
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +26,7 @@ from core.records.status import ENDED, GOING, run_status
 from tui.controller import Note, RunController
 
 POLL_S = 0.25  # new events on screen within a second, as for an own run
+VIEWED_EVERY_S = 1.0  # an opened (not followed) run's status is asked again this often: a resume shows up
 
 
 @dataclass
@@ -102,6 +104,7 @@ class Following:
     def __init__(self, controller: RunController) -> None:
         self.controller = controller
         self.run: FollowedRun | None = None
+        self._viewed: tuple[Path, float, str] | None = None  # (run folder, when asked, its status word)
 
     @property
     def going(self) -> bool:
@@ -152,9 +155,18 @@ class Following:
         """What the status line says: the followed run's status; an opened run's status (not "viewing"); else the
         app's own run state."""
         if self.run is None:
-            viewed = getattr(self.controller, "viewed_status", "")
-            return self.describe(viewed) if state == "viewing" and viewed else state
+            return self.describe(self.viewed_status()) if state == "viewing" else state
         return self.describe(self.run.status or "live") + ("" if self.run.ended else " · followed")
+
+    def viewed_status(self, now: float | None = None) -> str:
+        """The opened run's status word (run_status, asked at most once a second: the status line redraws often)."""
+        run_dir = self.controller.run_dir
+        if run_dir is None:
+            return "viewing"
+        now = time.monotonic() if now is None else now
+        if self._viewed is None or self._viewed[0] != run_dir or now - self._viewed[1] >= VIEWED_EVERY_S:
+            self._viewed = (run_dir, now, run_status(run_dir).word)
+        return self._viewed[2]
 
     @staticmethod
     def describe(status: str) -> str:
