@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Sequence
 from core.backends.control import Command
 from core.config import TrainConfig
 from core.events import (
+    REASONS,
     ControlApplied,
     EpochEnded,
     Evaluation,
@@ -37,9 +38,8 @@ from tui.runner import EventPump, UiControl
 
 IDLE, STARTING, RUNNING, PAUSED, STOPPING, VIEWING, FAILED = (
     "idle", "starting", "running", "paused", "stopping", "viewing", "failed")
-ENDINGS = ("completed", "stopped", "early_stopped", "diverged")  # a RunFinished reason ends the run there
 ACTIVE = (STARTING, RUNNING, PAUSED, STOPPING)  # a run goes: the form and the backend are locked
-STATES = (IDLE, *ACTIVE, *ENDINGS, FAILED, VIEWING)
+STATES = (IDLE, *ACTIVE, *REASONS, VIEWING)  # a run ends in one of core.events.REASONS ("failed" among them)
 
 
 class Refused(Exception):
@@ -224,7 +224,7 @@ class RunController:
     def ended(self, reason: str, error: str = "") -> list[Note]:
         """The training thread returned with `reason` (a RunFinished reason or 'failed')."""
         notes = self.fold()  # anything still buffered belongs before the final state
-        if reason not in (*ENDINGS, FAILED):
+        if reason not in REASONS:
             error, reason = error or f"the run ended with an unknown reason {reason!r}", FAILED
         if reason == FAILED and not self._failure_noted:
             notes.append(self._failure(error or "the run failed"))
