@@ -72,6 +72,10 @@ async def test_o_opens_the_runs_table_and_compares_the_selection(tmp_path):
         compare = app.screen
         assert sorted(compare.run_dirs) == sorted(runs) and compare.baseline == "run-2"
         assert compare.export_dir == tmp_path
+        assert sorted(app.controller.compared.runs) == sorted(runs)  # the inspector compares across them
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is table  # escape from the comparison comes back to the runs table it came from
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.screen_stack[0] and app.state == "idle"  # comparing opened nothing
