@@ -34,17 +34,22 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
-def _data_dir(args: argparse.Namespace, run_dir: Path) -> str | None:
-    """--data-dir, else the directory the run recorded it trained on (when it is one), else the default search."""
-    if args.data_dir:
-        return args.data_dir
-    from core.events import RunStarted
-    from core.records.runs import open_run
+def _data(args: argparse.Namespace, run_dir: Path, config) -> tuple[object | None, str]:
+    """The run's data as it trained on it: --data-dir, else what its folder recorded, else the usual search."""
+    from core.data import load_data
+    from core.datasource import recorded, sample_data
 
-    for event in open_run(run_dir).events:
-        if isinstance(event, RunStarted) and Path(event.data_source).is_dir():
-            return event.data_source
-    return None
+    data_dir = args.data_dir
+    info = None if data_dir else recorded(run_dir)
+    try:
+        if info is not None and info["kind"] == "sample":
+            return sample_data(config), ""
+        if info is not None:
+            data_dir = str(info.get("dir", "")) or None
+        return load_data(config, data_dir, allow_download=False), ""
+    except Exception as exc:  # DataError, a directory gone: say it, one line
+        where = f" (the run recorded {data_dir}; name where it is now with --data-dir DIR)" if info else ""
+        return None, f"--explain: cannot load the run's data: {exc}{where}"
 
 
 def run_explain(args: argparse.Namespace) -> int | None:
@@ -53,7 +58,6 @@ def run_explain(args: argparse.Namespace) -> int | None:
         if args.address is not None:
             return _usage("--address goes with --explain RUN_DIR")
         return None
-    from core.data import load_data
     from core.explain.network import network_from_run
     from core.explain.text import events, lines
     from core.explain.walk import explain
@@ -74,10 +78,9 @@ def run_explain(args: argparse.Namespace) -> int | None:
         validate(args.address, net.layer_sizes, graph_nodes=True)
     except AddressError as exc:
         return _usage(f"--address: {exc}")
-    try:
-        data = load_data(config, _data_dir(args, run_dir), allow_download=False)
-    except Exception as exc:  # DataError and friends: say it, one line
-        return _usage(f"--explain: cannot load the run's data ({exc})")
+    data, problem = _data(args, run_dir, config)
+    if data is None:
+        return _usage(problem)
     split = getattr(data, args.split)
     if not 0 <= args.digit < len(split):
         return _usage(f"--digit {args.digit}: the {args.split} split has digits 0..{len(split) - 1}")

@@ -19,8 +19,8 @@ from core.events import LayerGradStats, RunStarted, ScalarWatch
 from core.nn import MLP, cross_entropy
 from tui.app import make_app
 from tui.inspector import InspectorScreen
+from tui.inspector.watch import AddressSuggester
 from tui.render import fmt
-from tui.widgets.inspector_watch import AddressSuggester
 
 CONFIG = TrainConfig(hidden=(6,), input_size=7, train_subset=64, val_subset=16, test_subset=16, epochs=1)
 SIZE = (150, 46)
@@ -103,8 +103,8 @@ async def test_add_watch_by_address_and_reject_invalid(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         app.controller.control = RunControl()
         screen = await open_inspector(pilot)
-        assert isinstance(screen.focused, Input)  # nothing watched yet: typing starts at once
-        await pilot.press(*"L0.N99.w3", "enter")
+        assert not isinstance(screen.focused, Input)  # the screen's keys work at once: one escape or i goes back
+        await pilot.press("a", *"L0.N99.w3", "enter")
         assert "L0.N99.w3: neuron 99 does not exist: layer 0 has neurons N0..N5" in text_of(screen, "#address-error")
         assert app.watched == [] and app.control.watched == ()
         field = screen.query_one("#address-input", Input)
@@ -118,13 +118,28 @@ async def test_add_watch_by_address_and_reject_invalid(tmp_path):
         assert app.watched == ["L0.N2.w10"] and app.control.watched == ("L0.N2.w10",)
         assert text_of(screen, "#address-error") == ""
         assert screen.watch_pane.addresses == ["L0.N2.w10"]
-        await pilot.press("d")  # focus moved to the table: d unwatches the selected row
-        assert app.watched == [] and app.control.watched == ()
+        # the field is cleared and keeps the focus: the next address is typed, not taken as keys (w, n, d...)
+        assert screen.focused is field and field.value == ""
+        await pilot.press(*"L0.N3.w4", "enter")
+        assert app.watched == ["L0.N2.w10", "L0.N3.w4"] and screen.query_one("#inspector-tabs").active == "layers-tab"
+        await pilot.press("escape")  # leaves the field for the table, on the scalar just added
+        assert screen.focused is screen.watch_pane.table and screen.watch_pane.selected == "L0.N3.w4"
+        await pilot.press("d")  # d unwatches the selected row
+        assert app.watched == ["L0.N2.w10"] and app.control.watched == ("L0.N2.w10",)
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectorScreen)
         await pilot.press("i")
-        assert isinstance(app.screen, InspectorScreen)
-        await pilot.press("escape", "i")  # escape leaves the address field, i closes
+        await wait_for(pilot, lambda: isinstance(app.screen, InspectorScreen))
+        await pilot.press("i")  # the key that opened it closes it, at once
+        assert not isinstance(app.screen, InspectorScreen)
+
+
+async def test_nothing_watched_one_escape_goes_back(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_inspector(pilot)
+        assert screen.focused is screen.network_tree
+        await pilot.press("escape")
         assert not isinstance(app.screen, InspectorScreen)
 
 
@@ -168,6 +183,20 @@ async def test_browse_the_network_tree_to_watch_a_bias(tmp_path):
         await pilot.pause()
         await pilot.press("down", "enter")  # pick its bias
         assert app.watched == ["loss", "L0.N1.b"] and app.control.watched == ("loss", "L0.N1.b")
+
+
+async def test_tree_labels_are_not_cut_at_160_columns(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        populate(app, watched=("loss",))
+        await open_inspector(pilot)
+        await pilot.press("t", "down", "enter")
+        await pilot.pause()
+        await pilot.press("down", "down", "enter")  # expand L0.N1: b, z, a, w0...
+        await pilot.pause()
+        svg = app.export_screenshot()
+        for label in ("z&#160;&#160;pre-activation", "a&#160;&#160;activation", "b&#160;&#160;bias"):
+            assert label in svg, label  # whole, not "z pre-" or "a acti"
 
 
 async def test_graph_view_is_navigable_by_keyboard(tmp_path):

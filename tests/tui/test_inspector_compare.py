@@ -13,8 +13,8 @@ from tui.app import make_app
 from tui.compare import CompareScreen, RunsTableScreen
 from tui.compared import ComparedRuns, labels
 from tui.inspector import InspectorScreen
+from tui.inspector.watch import COLUMNS
 from tui.render import fmt
-from tui.widgets.inspector_watch import COLUMNS
 
 SIZE = (150, 46)
 ADDRESS = "L0.N1.w3"
@@ -65,12 +65,14 @@ async def test_watch_table_compares_the_address_across_runs_of_this_shape(runs, 
         await pilot.press("space", "down", "space", "down", "space", "c")
         await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen))
         assert set(app.controller.compared.runs) == set(made.values())
+        await pilot.press("escape")  # back to the runs table it came from, then to the dashboard
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsTableScreen))
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not isinstance(app.screen, CompareScreen))
+        await wait_for(pilot, lambda: not isinstance(app.screen, (CompareScreen, RunsTableScreen)))
         app.clear_notifications()
 
         screen = await open_inspector(pilot)
-        await pilot.press(*ADDRESS, "enter")
+        await pilot.press("a", *ADDRESS, "enter")
         table = screen.watch_pane.table
         await wait_for(pilot, lambda: len(table.ordered_columns) == len(COLUMNS) + 2)
         # one column per run of this shape, named by what differs, right after the dashboard's own data
@@ -87,7 +89,7 @@ async def test_watch_table_compares_the_address_across_runs_of_this_shape(runs, 
         assert notices == [f"compared runs left out (this network is 49-8-10): {made['h5'].name} (49-5-10)"]
         assert f"compared:{made['h5']}" not in [str(c.key.value) for c in table.ordered_columns]
 
-        await pilot.press("c")  # c hides the compared columns, and shows them again
+        await pilot.press("escape", "c")  # out of the address field; c hides the compared columns, and again
         await wait_for(pilot, lambda: headings(table) == list(COLUMNS))
         await pilot.press("c")
         await wait_for(pilot, lambda: len(table.ordered_columns) == len(COLUMNS) + 2)
@@ -100,7 +102,7 @@ async def test_no_comparison_leaves_the_watch_table_as_it_was(runs, tiny_config)
     app = make_app(tiny_config, runs_dir=runs_dir)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_inspector(pilot)
-        await pilot.press(*ADDRESS, "enter")
+        await pilot.press("a", *ADDRESS, "enter")
         await wait_for(pilot, lambda: screen.watch_pane.addresses == [ADDRESS])
         assert headings(screen.watch_pane.table) == list(COLUMNS)
         assert not screen.check_action("toggle_compare", ())  # the c key is not offered

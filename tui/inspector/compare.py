@@ -13,8 +13,8 @@ from typing import Any, Callable
 from rich.text import Text
 
 from tui.compared import ComparedRun, ComparedRuns, labels
-from tui.render import fmt
 from tui.inspector.watch import ExtraColumn
+from tui.render import fmt
 
 KEY_PREFIX = "compared:"
 

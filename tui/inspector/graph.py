@@ -19,6 +19,9 @@ NEIGHBOURS = 24  # per side; a first-layer z has up to 197 parents, the rest are
 class NetworkTree(Tree[dict]):
     """Browse layer → neuron → scalar; children are added only when a node is expanded (784 weights)."""
 
+    def on_mount(self) -> None:
+        self.guide_depth = 2  # three levels deep, "z  pre-activation" still fits the left pane
+
     def set_shape(self, layer_sizes: Sequence[int], graph_nodes: bool) -> None:
         """Rebuild for a network shape (inputs first); collapsed layers cost nothing."""
         key = (tuple(layer_sizes), graph_nodes)

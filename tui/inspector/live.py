@@ -15,16 +15,22 @@ PROBE_ERRORS = (ValueError, LookupError, RuntimeError)  # an address the snapsho
 
 
 class LiveReader:
-    """Read-only accessors over the app's RunController, tolerant of what is not there yet."""
+    """Read-only accessors over the dashboard's RunController, tolerant of what is not there yet."""
 
-    def __init__(self, app: Any) -> None:
-        self.controller = app.controller
+    def __init__(self, controller: Any) -> None:
+        self.controller = controller
 
     def run(self) -> Any:
         return self.controller.history.current
 
     def state(self) -> str:
         return self.controller.state
+
+    def status(self) -> str:
+        """What the title says: the controller's state, except that a followed live run is `live`, not viewing."""
+        state = self.controller.state
+        word = getattr(self.controller, "viewed_status", "")
+        return word if state == "viewing" and word in ("live", "paused") else state
 
     def config(self) -> TrainConfig | None:
         """The running (or viewed) run's config, else the form's: the next run's."""

@@ -1,9 +1,9 @@
 """The gradient inspector: watch scalars learn, per-layer gradient health, heatmaps, the graph, grad checks.
 
-Pushed by the dashboard on `i`. Reads the dashboard's RunController (history, the config in force, watched
-addresses) and looks inside the model only through its probe (tui.widgets.inspector_live.LiveReader);
-changes the watch list with `app.set_watched(...)`, which also updates the running RunControl, so the list
-survives new runs.
+Pushed by the dashboard on `i` with a RunLink (tui/dashboard/lab.py: the run controller and the pause key, not
+the app). Reads the controller (history, the config in force, watched addresses), looks inside the model only
+through its probe (tui/inspector/live.py), and changes the watch list with `link.set_watched(...)`, which also
+updates the running RunControl, so the list survives new runs. `e` explains the selected scalar's gradient.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, Tree
 from textual.worker import Worker, WorkerState
@@ -62,27 +63,33 @@ class InspectorScreen(Screen[None]):
         Binding("n", "graph", "graph"),
         Binding("l", "layers", "layers"),
         Binding("p", "pause", "pause"),
+        Binding("e", "explain", "explain"),
         Binding("c", "toggle_compare", "compared runs"),  # in the footer only when runs were compared
     ]
     DEFAULT_CSS = """
     InspectorScreen #inspector-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
     InspectorScreen #inspector-body { height: 1fr; }
-    InspectorScreen #inspector-left { width: 22; border-right: tall $panel; }
+    InspectorScreen #inspector-left { width: 28; border-right: tall $panel; }
     InspectorScreen #network-tree { height: 1fr; }
     InspectorScreen #inspector-middle { width: 1fr; min-width: 40; }
     InspectorScreen #gradcheck { height: auto; max-height: 9; padding: 0 1; border-top: solid $panel; }
     InspectorScreen #inspector-tabs { width: 62; border-left: tall $panel; }
     """
 
-    def __init__(self, app: Any) -> None:
+    neuron: reactive[tuple[int, int] | None] = reactive(None, init=False)  # whose heatmap is shown
+
+    def __init__(self, link: Any) -> None:
+        """`link`: a RunLink (controller, history, watched, set_watched, action_pause), never the app."""
         super().__init__()
-        self.dash = app  # the dashboard (self.app is only set once the screen is mounted)
-        self.live = LiveReader(app)
-        self.neuron: tuple[int, int] | None = None  # whose heatmap is shown
+        self.link = link
+        self.live = LiveReader(link.controller)
         self._drawn: tuple = ()
         self._sizes: tuple[int, ...] = ()
-        self.compared = ComparedColumns(app.controller.compared, lambda text: self.notify(
+        self.compared = ComparedColumns(link.controller.compared, lambda text: self.notify(
             text, title="Compare watched scalars", severity="warning"))
+
+    def watch_neuron(self) -> None:
+        self.refresh_view(force=True)
 
     # ---- layout ----------------------------------------------------------------------------------
 
@@ -108,13 +115,13 @@ class InspectorScreen(Screen[None]):
         self.network_tree = self.query_one(NetworkTree)
         self.graph_pane = self.query_one(GraphPane)
         self.prune_watches()
-        if self.dash.watched:
-            self.neuron = neuron_of(self.dash.watched[0]) or self.neuron
+        if self.link.watched:
+            self.set_reactive(InspectorScreen.neuron, neuron_of(self.link.watched[0]) or self.neuron)
         self.load_compared()
         self.refresh_view(force=True)
         self.set_interval(REFRESH_S, self.refresh_view)
-        # letters are the screen's keys, so typing starts only on `a`; with nothing watched, start there
-        (self.watch_pane.table if self.dash.watched else self.query_one("#address-input", Input)).focus()
+        # letters are the screen's keys (one escape or i goes back); typing an address starts with `a`
+        (self.watch_pane.table if self.link.watched else self.network_tree).focus()
 
     # ---- redraw ----------------------------------------------------------------------------------
 
@@ -127,8 +134,8 @@ class InspectorScreen(Screen[None]):
             self._sizes = sizes
         run = self.live.run()
         probe = self.live.probe()
-        compared = self.dash.controller.compared
-        key = (self.dash.history.version, tuple(self.dash.watched), self.neuron, sizes, self.live.state(),
+        compared = self.link.controller.compared
+        key = (self.link.history.version, tuple(self.link.watched), self.neuron, sizes, self.live.state(),
                id(probe), probe.step() if probe is not None else None, self.watch_pane.selected,
                compared.version, self.compared.shown)
         if key == self._drawn and not force:
@@ -140,14 +147,14 @@ class InspectorScreen(Screen[None]):
         if run is not None:  # StepEnded is rate-limited; watch reports may be more recent
             step = max([run.step, *(t.latest.step for t in run.watches.values())])
         shape = "-".join(map(str, sizes))
-        status = run.status if run is not None and run.done else self.live.state()
+        status = run.status if run is not None and run.done else self.live.status()
         run_text = f"run {run.run_id} · step {step:,}" if run is not None else "no run yet"
         self.query_one("#inspector-title", Static).update(
             Text(f"Gradient inspector · {self.live.backend()} · {shape} · {run_text} · {status}")
         )
-        own = [p for p in (self.dash.controller.run_dir, run.started.run_dir if run and run.started else None) if p]
+        own = [p for p in (self.link.controller.run_dir, run.started.run_dir if run and run.started else None) if p]
         columns = self.compared.columns(sizes, [Path(p) for p in own])
-        self.watch_pane.refresh_rows(self.dash.watched, run, engine_only=not graph_nodes, extra=columns)
+        self.watch_pane.refresh_rows(self.link.watched, run, engine_only=not graph_nodes, extra=columns)
         detail = (self.live.describe(self.watch_pane.selected), self.compared.detail(columns, self.watch_pane.selected))
         self.watch_pane.refresh_detail(run, "\n".join(filter(None, detail)))
         if self.query_one(TabbedContent).active == "graph-tab":  # draw only the visible tab
@@ -160,8 +167,8 @@ class InspectorScreen(Screen[None]):
 
     def load_compared(self) -> None:
         """Load the compared runs' checkpoints not loaded yet, off the UI thread."""
-        if self.dash.controller.compared.pending():
-            self.run_worker(self.dash.controller.compared.load_pending, thread=True, exit_on_error=False,
+        if self.link.controller.compared.pending():
+            self.run_worker(self.link.controller.compared.load_pending, thread=True, exit_on_error=False,
                             group="compared", name="load compared runs")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -175,7 +182,7 @@ class InspectorScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "toggle_compare":  # hidden (not dimmed) without a comparison: the footer stays as it was
-            return bool(self.dash.controller.compared.runs)
+            return bool(self.link.controller.compared.runs)
         return True
 
     def show_heatmap(self) -> None:
@@ -203,12 +210,12 @@ class InspectorScreen(Screen[None]):
             self.watch_pane.show_error(str(exc))
             return False
         address = str(addr)
-        watched = list(self.dash.watched)
+        watched = list(self.link.watched)
         if address not in watched:
             if len(watched) >= MAX_WATCHED:
                 self.watch_pane.show_error(f"{address}: at most {MAX_WATCHED} scalars at once; unwatch one (d)")
                 return False
-            self.dash.set_watched([*watched, address])
+            self.link.set_watched([*watched, address])
         self.watch_pane.show_error("")
         self.neuron = neuron_of(address) or self.neuron
         self.refresh_view(force=True)
@@ -218,16 +225,17 @@ class InspectorScreen(Screen[None]):
     def prune_watches(self) -> None:
         """Drop watched addresses the current network does not have (the shape changed)."""
         sizes = self.live.layer_sizes()
-        keep = [a for a in self.dash.watched if fits(a, sizes)]
-        if len(keep) != len(self.dash.watched):
-            gone = [a for a in self.dash.watched if a not in keep]
-            self.dash.set_watched(keep)
+        keep = [a for a in self.link.watched if fits(a, sizes)]
+        if len(keep) != len(self.link.watched):
+            gone = [a for a in self.link.watched if a not in keep]
+            self.link.set_watched(keep)
             self.notify(f"not in this network, unwatched: {', '.join(gone)}", severity="warning")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "address-input" and self.add_watch(event.value):
+            # cleared, and the focus stays: the next address can be typed at once without firing a key
+            # (escape leaves the field; then g, n, d, e act on the scalar just added, which is selected)
             event.input.value = ""
-            self.watch_pane.table.focus()  # so g, n, d act on the scalar just added
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "address-input" and not event.value:
@@ -244,9 +252,8 @@ class InspectorScreen(Screen[None]):
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[dict]) -> None:
         data = event.node.data or {}
-        if "neuron" in data and (data["layer"], data["neuron"]) != self.neuron:
-            self.neuron = (data["layer"], data["neuron"])
-            self.refresh_view(force=True)
+        if "neuron" in data:
+            self.neuron = (data["layer"], data["neuron"])  # reactive: redraws only when it changed
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[dict]) -> None:
         data = event.node.data or {}
@@ -273,11 +280,11 @@ class InspectorScreen(Screen[None]):
     def action_unwatch(self) -> None:
         address = self.watch_pane.selected
         if address is not None:
-            self.dash.set_watched([a for a in self.dash.watched if a != address])
+            self.link.set_watched([a for a in self.link.watched if a != address])
             self.refresh_view(force=True)
 
     def action_pause(self) -> None:
-        self.dash.action_pause()
+        self.link.action_pause()
         self.refresh_view(force=True)
 
     def action_layers(self) -> None:
@@ -302,6 +309,25 @@ class InspectorScreen(Screen[None]):
         selected = self.watch_pane.selected
         self.graph_pane.set_graph(view, view.find(selected) if selected else None)
         self.graph_pane.query_one("#graph-list").focus()
+
+    def action_explain(self) -> None:
+        """Explain the selected scalar's gradient on a digit of the run's validation split (the explain screen)."""
+        address = self.watch_pane.selected
+        node = self.network_tree.cursor_node
+        if self.focused is self.network_tree and node is not None and (node.data or {}).get("kind") == "scalar":
+            address = node.data["address"]
+        if not address:
+            self.notify("Select a scalar first: watch one (a) or pick one in the tree (t).", severity="warning")
+            return
+        data = self.link.controller.data
+        if data is None:
+            self.notify("No digits yet: they load with the run (start one, or open one with o).", severity="warning")
+            return
+        from tui.explain import Digits, ExplainScreen, ModelSource
+
+        val = data.val
+        self.app.push_screen(ExplainScreen(ModelSource.of(self.link.controller), address,
+                                           Digits(val.images, val.labels, data.side, "val")))
 
     def action_grad_check(self) -> None:
         self.query_one(GradCheckPane).request(self.watch_pane.selected)

@@ -1,0 +1,90 @@
+"""The explain screen's drawings: the walk so far as text, the path through the layers, the digit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.text import Text
+
+from core.explain.text import differences, number, step_lines
+from core.explain.walk import Explanation, Step
+from tui.digits.render import grey, half_blocks, upscale
+
+CURRENT = "bold #f0c674"
+DONE = "#8a8a8a"
+PHASES = {"forward": "#6fa8dc", "backward": "#e69138"}
+
+
+def walk_text(e: Explanation, position: int) -> Text:
+    """Steps 0..position: earlier steps one line each, the current one in full; past the last, the result."""
+    steps = e.steps
+    text = Text()
+    for i, step in enumerate(steps[:position + 1]):
+        if i == len(e.forward):
+            text.append("\nbackward: local derivative × gradient from above, summed over paths\n", "bold")
+        elif i == 0:
+            text.append("forward: the digit's values, layer by layer\n", "bold")
+        lines = step_lines(step)
+        if i < position:
+            text.append(f"  {i + 1:>2}. {lines[0]}\n", DONE)
+            continue
+        text.append(f"▶ {i + 1:>2}. {lines[0]}\n", CURRENT)
+        for line in lines[1:]:
+            text.append(f"       {line.strip()}\n", PHASES[step.phase])
+    if position >= len(steps):
+        text.append("\n" + result_text(e).plain)
+    return text
+
+
+def result_text(e: Explanation) -> Text:
+    """The three gradients side by side, with their differences from the walk's."""
+    text = Text(f"d loss / d {e.address}\n", "bold")
+    for what, value, diff in differences(e):
+        tail = "" if what == "the walk" else f"   difference {diff:+.3g}"
+        text.append(f"  {what:<28} {number(value):>14}{tail}\n")
+    if e.zero_reason:
+        text.append(f"  zero because {e.zero_reason}\n", "italic")
+    return text
+
+
+def current_node(e: Explanation, position: int) -> Step | None:
+    return e.steps[position] if 0 <= position < len(e.steps) else None
+
+
+def path_text(e: Explanation, position: int) -> Text:
+    """The layers as counts, the chosen neuron named, the row of the current step highlighted."""
+    step = current_node(e, position)
+    node = step.node if step is not None else ""
+    chosen = e.address.split(".")
+    layer = int(chosen[0][1:]) if chosen[0].startswith("L") else None
+    sizes = e.layer_sizes
+    rows = [("input", f"input  {sizes[0]} pixels")]
+    for i, width in enumerate(sizes[1:]):
+        mark = f"  ● {chosen[1]}" if layer == i else ""
+        rows.append((f"L{i}", f"L{i}     {width} neurons{mark}"))
+    rows += [("softmax", "softmax  probabilities"), ("loss", f"loss   (label {e.label})")]
+    text = Text()
+    for key, label in rows:
+        here = node == key or node.startswith(key + ".") or (key == "loss" and position >= len(e.steps))
+        text.append(("▶ " if here else "  ") + label + "\n", CURRENT if here else "")
+    return text
+
+
+def digit_lines(pixels: list[float], side: int, marked: int | None) -> list[Text]:
+    """The digit in grey half-blocks, the pixel a first-layer weight multiplies in red."""
+    image = np.asarray(pixels, dtype=np.float64).reshape(side, side)
+    scale = max(1, 14 // side)
+    rgb = grey(upscale(image, scale))
+    if marked is not None:
+        r, c = divmod(marked, side)
+        rgb[r * scale:(r + 1) * scale, c * scale:(c + 1) * scale] = (230, 60, 60)
+    return half_blocks(rgb)
+
+
+def marked_pixel(address: str, inputs: int) -> int | None:
+    """The input index of a first-layer weight (None for anything else)."""
+    if address.startswith("L0.") and ".w" in address:
+        index = int(address.rsplit(".w", 1)[1])
+        return index if index < inputs and math.isqrt(inputs) ** 2 == inputs else None
+    return None

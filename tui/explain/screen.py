@@ -1,0 +1,170 @@
+"""The explain screen: step one digit forward and backward through the network, down to one Scalar.
+
+Pushed from the inspector (`e` on a selected scalar) and from the digits screen (`e` on a digit of the grid or
+on the canvas). The walk is computed off the UI thread from a copy of the weights the probe holds (never the
+trainer), so a run keeps training; `r` takes the weights again at the run's current step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from core.explain.walk import Explanation, explain
+from tui.explain.render import digit_lines, marked_pixel, path_text, walk_text
+from tui.explain.source import Digits, ModelSource
+
+PLAY_S = 0.6  # seconds per step while playing
+
+
+class ExplainScreen(Screen[None]):
+    """One Scalar's gradient for one digit, one node at a time."""
+
+    BINDINGS = [
+        Binding("escape,q", "close", "back"),
+        Binding("right,n", "step(1)", "step"),
+        Binding("left,b", "step(-1)", "back a step"),
+        Binding("space,p", "play", "play/pause"),
+        Binding("home", "jump(0)", "start", show=False),
+        Binding("end", "jump(-1)", "result", show=False),
+        Binding("left_square_bracket", "digit(-1)", "digit before", key_display="["),
+        Binding("right_square_bracket", "digit(1)", "next digit", key_display="]"),
+        Binding("r", "retake", "weights now"),
+        *[Binding(str(k), f"label({k})", "label", show=False) for k in range(10)],
+    ]
+    DEFAULT_CSS = """
+    ExplainScreen #explain-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
+    ExplainScreen #explain-body { height: 1fr; }
+    ExplainScreen #explain-left { width: 34; padding: 0 1; border-right: tall $panel; }
+    ExplainScreen #explain-digit { height: auto; }
+    ExplainScreen #explain-path { height: auto; margin-top: 1; }
+    ExplainScreen #explain-walk { width: 1fr; padding: 0 1; }
+    """
+
+    position: reactive[int] = reactive(0, init=False)
+    playing: reactive[bool] = reactive(False, init=False)
+
+    def __init__(self, source: ModelSource, address: str, digits: Digits) -> None:
+        super().__init__()
+        self.source, self.address, self.digits = source, address, digits
+        self.label: int | None = digits.label  # a drawn digit has none: the network's answer, or 0-9
+        self.explanation: Explanation | None = None
+        self.problem = ""
+        self._timer: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Explain {self.address}: computing…", id="explain-title")
+        with Horizontal(id="explain-body"):
+            with Vertical(id="explain-left"):
+                yield Static("", id="explain-digit")
+                yield Static("", id="explain-path")
+            with VerticalScroll(id="explain-walk"):
+                yield Static("", id="explain-steps")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.compute()
+
+    # ---- the walk, off the UI thread --------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="explain", exit_on_error=False)
+    def compute(self) -> None:
+        try:
+            net = self.source.network()
+            pixels = self.digits.pixels_for(net.layer_sizes[0])
+            label = self.label
+            if label is None:  # a drawn digit: explain the loss as if the network's own answer were right
+                label = explain(net, self.address, pixels, 0).prediction
+            result = explain(net, self.address, pixels, label)
+        except (LookupError, ValueError) as exc:
+            self.app.call_from_thread(self._failed, str(exc))
+            return
+        self.app.call_from_thread(self._arrived, result, pixels)
+
+    def _failed(self, message: str) -> None:
+        self.problem = message
+        self.query_one("#explain-title", Static).update(Text(f"Explain {self.address}: {message}", "bold red"))
+
+    def _arrived(self, result: Explanation, pixels: list[float]) -> None:
+        first = self.explanation is None
+        self.explanation, self.problem = result, ""
+        if self.label is None:
+            self.label = result.label
+        engine = "handmade engine" if result.backend == "scalar" else "Lightning"
+        drawn = " (the network's own answer: 0-9 chooses)" if self.digits.labels is None else ""
+        self.query_one("#explain-title", Static).update(Text(
+            f"Explain {result.address} · {engine} · step {result.step:,} · {self.digits.where()} · "
+            f"label {result.label}{drawn} · answer {result.prediction}"))
+        side = int(round(len(pixels) ** 0.5))
+        digit = Text("\n").join(digit_lines(pixels, side, marked_pixel(result.address, len(pixels))))
+        self.query_one("#explain-digit", Static).update(digit)
+        if first:
+            self.position = 0
+        else:
+            self.position = min(self.position, len(result.steps))
+        self.redraw()
+
+    # ---- drawing ----------------------------------------------------------------------------------------
+    def redraw(self) -> None:
+        e = self.explanation
+        if e is None:
+            return
+        self.query_one("#explain-steps", Static).update(walk_text(e, self.position))
+        self.query_one("#explain-path", Static).update(path_text(e, self.position))
+        self.query_one("#explain-walk", VerticalScroll).scroll_end(animate=False)
+
+    def watch_position(self) -> None:
+        self.redraw()
+
+    # ---- keys -------------------------------------------------------------------------------------------
+    @property
+    def last(self) -> int:
+        """The position of the result (one past the last step)."""
+        return len(self.explanation.steps) if self.explanation is not None else 0
+
+    def action_step(self, delta: int) -> None:
+        self.position = max(0, min(self.last, self.position + delta))
+        if self.position == self.last:
+            self.playing = False
+
+    def action_jump(self, where: int) -> None:
+        self.position = self.last if where < 0 else 0
+
+    def action_play(self) -> None:
+        if self.position >= self.last:
+            self.position = 0
+        self.playing = not self.playing
+
+    def watch_playing(self, playing: bool) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if playing:
+            self._timer = self.set_interval(PLAY_S, lambda: self.action_step(1))
+
+    def action_digit(self, delta: int) -> None:
+        count = len(self.digits.images)
+        if count > 1:
+            self.digits.index = (self.digits.index + delta) % count
+            self.label = self.digits.label
+            self.compute()
+
+    def action_label(self, label: int) -> None:
+        classes = self.explanation.layer_sizes[-1] if self.explanation else 10
+        if label < classes and label != self.label:
+            self.label = label
+            self.compute()
+
+    def action_retake(self) -> None:
+        self.compute()
+
+    def action_close(self) -> None:
+        self.playing = False
+        self.dismiss(None)
