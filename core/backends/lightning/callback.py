@@ -19,6 +19,7 @@ from core.backends.gradstats import dead_fraction, layer_grad_stats
 from core.backends.lightning.batches import split_on_device
 from core.backends.lightning.checkpoint import save_checkpoint
 from core.backends.lightning.network import linears
+from core.backends.lightning.probe import take_snapshot
 from core.backends.lightning.watch import WatchBuffer
 from core.evaluation import evaluate_predictions
 from core.events import EpochEnded, StepEnded
@@ -26,8 +27,8 @@ from core.events import EpochEnded, StepEnded
 if TYPE_CHECKING:
     from core.backends import RunControl
     from core.backends.lightning.batches import DeviceBatches
-    from core.backends.lightning.probe import SnapshotBox
     from core.backends.runbook import RunBook
+    from core.backends.snapshots import SnapshotBox
     from core.config import TrainConfig
     from core.data import MnistData
     from core.events import Evaluation, Event
@@ -69,7 +70,7 @@ class EventsCallback(Callback):
         self.lr = self.book.lr  # the schedule's rate at this point of the run (a resume's too)
         for group in trainer.optimizers[0].param_groups:
             group["lr"] = self.lr
-        self.box.publish(self.book.position.step, self.params, [p.grad for p in self.params])
+        self._publish(self.book.position.step, sample=False)
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self.book.start_epoch()
@@ -91,8 +92,7 @@ class EventsCallback(Callback):
             # with that step's gradients), not from a snapshot taken before it.
             latest = self.box.latest()
             if self.rank_zero and (latest is None or latest.step != self.book.position.step):
-                self.box.publish(self.book.position.step, self.params, [p.grad for p in self.params],
-                                 self.module.current)
+                self._publish(self.book.position.step)
             t = time.perf_counter()
             self.control.wait_while_paused()
             self.paused += time.perf_counter() - t
@@ -132,8 +132,7 @@ class EventsCallback(Callback):
         if watched:
             self.watches.gather(watched, step, values)
         if self.box.due() or self.control.paused or self.control.stop_requested:
-            params = self.params if values is None else values
-            self.box.publish(step, params, [p.grad for p in self.params], self.module.current)
+            self._publish(step, values)
 
     def after_step(self, n: int) -> None:
         """Called by the module after each optimiser step of n samples (this process's share)."""
@@ -176,7 +175,7 @@ class EventsCallback(Callback):
         self.watches.flush()
         if self.book.reason in (None, "stopped"):
             self._checkpoint(trainer)
-        self.box.publish(self.book.position.step, self.params, [p.grad for p in self.params], self.module.current)
+        self._publish(self.book.position.step)
         if self.rank_zero and self.book.reason in ("completed", "early_stopped"):  # stopped, diverged: no test
             self.test = self.test_split()
 
@@ -214,6 +213,11 @@ class EventsCallback(Callback):
         self.stop_wanted = True
         if self.trainer is not None and (now or self.world == 1):
             self.trainer.should_stop = True
+
+    def _publish(self, step: int, params: list[torch.Tensor] | None = None, *, sample: bool = True) -> None:
+        """The probe's snapshot of `step`: `params` (default the live ones) with the live gradients."""
+        self.box.publish(take_snapshot(step, self.params if params is None else params,
+                                       [p.grad for p in self.params], self.module.current if sample else None))
 
     def _report(self) -> None:
         """One device sync: StepEnded, then grad statistics and buffered watches."""

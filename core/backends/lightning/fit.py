@@ -18,9 +18,10 @@ from core.backends.lightning.device import describe_device, resolve_accelerator
 from core.backends.lightning.graphs import graphs_problem
 from core.backends.lightning.module import MnistModule
 from core.backends.lightning.peers import StoppedWhileWaiting, peer_timeout, process_group_timeout, wait_for_peers
-from core.backends.lightning.probe import LightningProbe, SnapshotBox
+from core.backends.lightning.probe import LightningProbe, take_snapshot
 from core.backends.lightning.threads import choose_threads, torch_threads
 from core.backends.runbook import Position, RunBook
+from core.backends.snapshots import SnapshotBox
 from core.events import LogLine, RunStarted
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def _run(owner, config, data, emit, control, *, run_id, checkpoint_dir, resume_f
     else:  # nothing left to train: a stop before the start, or a resume of a finished run
         module.to("cuda" if accelerator == "gpu" else "cpu")
         params = list(module.net.parameters())
-        box.publish(position.step, params, [None] * len(params))
+        box.publish(take_snapshot(position.step, params, [None] * len(params)))
         if control.stop_requested:
             book.stop()
         else:

@@ -10,9 +10,6 @@ from its own copy, so it is safe from any thread and never reads the trainer.
 
 from __future__ import annotations
 
-import math
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -23,12 +20,13 @@ import torch.nn.functional as F
 from core.address import AddressError, validate
 from core.backends.lightning.network import ACTIVATIONS, loss_function
 from core.backends.lightning.watch import parameter_slot
+from core.backends.snapshots import SnapshotBox
 
 if TYPE_CHECKING:
     from core.config import TrainConfig
     from core.gradcheck import GradCheck
 
-SNAPSHOT_INTERVAL = 0.25  # seconds: about 4 snapshots a second while training
+__all__ = ["LightningProbe", "Snapshot", "SnapshotBox", "probe_from_checkpoint", "take_snapshot"]
 
 
 @dataclass(frozen=True)
@@ -41,36 +39,17 @@ class Snapshot:
     sample: tuple[tuple[float, ...], int] | None = None  # (pixels, label) the gradient check uses
 
 
-class SnapshotBox:
-    """Where the training thread publishes snapshots; any thread reads the latest."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._latest: Snapshot | None = None
-        self.t_published = -math.inf
-
-    def due(self) -> bool:
-        """Whether a snapshot is owed (the rate bound has passed since the last one)."""
-        return time.perf_counter() - self.t_published >= SNAPSHOT_INTERVAL
-
-    @torch.no_grad()
-    def publish(self, step: int, params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor | None],
-                sample: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
-        """Copy `params` and `grads` (None = zeros) to the CPU as the snapshot of `step`."""
-        values = tuple(p.detach().to("cpu", torch.float32, copy=True) for p in params)
-        gradients = tuple(torch.zeros_like(v) if g is None else g.detach().to("cpu", torch.float32, copy=True)
-                          for v, g in zip(values, grads, strict=True))
-        pixels = None
-        if sample is not None and sample[0].shape[0]:
-            pixels = (tuple(sample[0][0].float().cpu().tolist()), int(sample[1][0]))
-        snapshot = Snapshot(step=step, params=values, grads=gradients, sample=pixels)
-        with self._lock:
-            self._latest = snapshot
-            self.t_published = time.perf_counter()
-
-    def latest(self) -> Snapshot | None:
-        with self._lock:
-            return self._latest
+@torch.no_grad()
+def take_snapshot(step: int, params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor | None],
+                  sample: tuple[torch.Tensor, torch.Tensor] | None = None) -> Snapshot:
+    """CPU copies of `params` and `grads` (None = zeros) as the snapshot of `step` (from the training thread)."""
+    values = tuple(p.detach().to("cpu", torch.float32, copy=True) for p in params)
+    gradients = tuple(torch.zeros_like(v) if g is None else g.detach().to("cpu", torch.float32, copy=True)
+                      for v, g in zip(values, grads, strict=True))
+    pixels = None
+    if sample is not None and sample[0].shape[0]:
+        pixels = (tuple(sample[0][0].float().cpu().tolist()), int(sample[1][0]))
+    return Snapshot(step=step, params=values, grads=gradients, sample=pixels)
 
 
 class LightningProbe:
@@ -79,8 +58,9 @@ class LightningProbe:
     backend = "lightning"
     graph_nodes = False
 
-    def __init__(self, box: SnapshotBox, config: TrainConfig) -> None:
+    def __init__(self, box: SnapshotBox[Snapshot], config: TrainConfig) -> None:
         self._box = box
+        box.active = True
         self.layer_sizes: tuple[int, ...] = tuple(config.layer_sizes)
         self.input_side: int = config.input_size
         self._activation, self._loss = config.activation, config.loss
@@ -199,6 +179,6 @@ def probe_from_checkpoint(path: Path, config: TrainConfig) -> LightningProbe:
     state, position = load_checkpoint(Path(path), config)
     model = state["model"]
     params = [model[f"{2 * i}.{kind}"] for i in range(len(config.layer_sizes) - 1) for kind in ("weight", "bias")]
-    box = SnapshotBox()
-    box.publish(position.step, params, [None] * len(params))
+    box: SnapshotBox[Snapshot] = SnapshotBox()
+    box.publish(take_snapshot(position.step, params, [None] * len(params)))
     return LightningProbe(box, config)

@@ -23,7 +23,8 @@ from core.backends.runbook import RunBook
 from core.backends.scalar.checkpoint import read_checkpoint, read_position, restore, save_checkpoint
 from core.backends.scalar.evaluation import evaluate_split
 from core.backends.scalar.observe import LayerStats, Watcher
-from core.backends.scalar.probe import PUBLISH_EVERY_S, ScalarProbe, SnapshotBox, take_snapshot
+from core.backends.scalar.probe import ScalarProbe, take_snapshot
+from core.backends.snapshots import SnapshotBox
 from core.events import EpochEnded, LogLine, RunStarted, StepEnded
 from core.nn import MLP, cross_entropy, mse_loss
 from core.optim import SGD, Adam
@@ -64,7 +65,7 @@ class ScalarTrainer:
     def probe(self) -> ScalarProbe | None:
         """A read-only view of the network at its latest snapshot; None before the model exists."""
         box = self.box
-        return ScalarProbe(box) if box.latest is not None else None
+        return ScalarProbe(box) if box.latest() is not None else None
 
 
 class ScalarRun:
@@ -198,7 +199,7 @@ class ScalarRun:
         book.start_epoch()
         win_loss, win_n, win_paused, last_step = 0.0, 0, 0.0, pos.step
         paused_s = 0.0
-        train_start = last_emit = last_stats = last_pub = perf()
+        train_start = last_emit = last_stats = perf()
         for b in range(pos.batch_in_epoch, self.steps_per_epoch):
             batch = order[b * bsz:(b + 1) * bsz]
             scale = 1.0 / len(batch)
@@ -230,9 +231,8 @@ class ScalarRun:
                     observe()
             # After backward, before the update: the moment a probe snapshot and a pause belong to.
             now = perf()
-            if box.active and now - last_pub >= PUBLISH_EVERY_S:
+            if box.active and box.due():
                 self._publish((x, label, scale), pos.step + 1)
-                last_pub = now
             if control.paused:
                 if control.applied_pending:  # a pause obeyed here: the curve and the record end at this step
                     if win_n:

@@ -1,9 +1,9 @@
 """The handmade engine's Probe: answers from a snapshot the training thread publishes between optimiser steps.
 
-The training thread calls `SnapshotBox.publish` after a step's backward pass and before its update (so the
-weights and grads belong together), at most every PUBLISH_EVERY_S once a probe has been asked for, when it
-pauses, and at the end of the run. A snapshot is immutable; publishing swaps one reference. The probe builds
-its own MLP from the snapshot, so nothing here ever touches the live model.
+The training thread publishes into the shared SnapshotBox (core.backends.snapshots) after a step's backward pass
+and before its update (so the weights and grads belong together), at most every PUBLISH_EVERY_S once a probe has
+been asked for, when it pauses, and at the end of the run. A snapshot is immutable; publishing swaps one
+reference. The probe builds its own MLP from the snapshot, so nothing here ever touches the live model.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 from core.address import Address, validate
 from core.backends.scalar.evaluation import activation_function, forward_floats, softmax
 from core.backends.scalar.graph import GraphView
+from core.backends.snapshots import PUBLISH_EVERY_S, SnapshotBox
 from core.engine import Scalar
 from core.gradcheck import GradCheck, grad_check
 from core.nn import MLP, cross_entropy, mse_loss
@@ -26,7 +27,7 @@ from core.nn import MLP, cross_entropy, mse_loss
 if TYPE_CHECKING:
     from core.config import TrainConfig
 
-PUBLISH_EVERY_S = 0.25  # ~4 snapshots a second while someone is looking
+__all__ = ["PUBLISH_EVERY_S", "ScalarProbe", "Snapshot", "SnapshotBox", "probe_from_checkpoint", "take_snapshot"]
 
 
 @dataclass(frozen=True)
@@ -51,27 +52,16 @@ def take_snapshot(step: int, config: TrainConfig, params: Sequence[Scalar],
                     sample=None if sample is None else (tuple(sample[0]), int(sample[1]), float(sample[2])))
 
 
-class SnapshotBox:
-    """Where the training thread leaves its latest snapshot; `active` once someone asked for a probe."""
-
-    def __init__(self) -> None:
-        self.latest: Snapshot | None = None
-        self.active = False
-
-    def publish(self, snapshot: Snapshot) -> None:
-        self.latest = snapshot
-
-
 class ScalarProbe:
     """Read-only answers about the handmade network at the latest published snapshot; safe from any thread."""
 
     backend = "scalar"
     graph_nodes = True
 
-    def __init__(self, box: SnapshotBox) -> None:
+    def __init__(self, box: SnapshotBox[Snapshot]) -> None:
         self._box = box
         box.active = True
-        first = box.latest
+        first = box.latest()
         if first is None:
             raise ValueError("no snapshot has been published yet")
         self.layer_sizes = first.layer_sizes
@@ -82,7 +72,7 @@ class ScalarProbe:
 
     # ---- snapshot plumbing ---------------------------------------------------------------------------
     def _snap(self) -> Snapshot:
-        snap = self._box.latest
+        snap = self._box.latest()
         assert snap is not None
         return snap
 
