@@ -27,7 +27,7 @@ class TrialRow:
     params: dict[str, Any] = field(default_factory=dict)
     value: float | None = None  # the objective (a pruned trial: its last reported value)
     epoch: int | None = None  # the last epoch it reported
-    best: float | None = None  # the best objective of the sweep when this trial finished
+    best: float | None = None  # the best complete trial's objective when this trial finished
     pruned_at: int | None = None  # the epoch at which the pruner stopped it
     run_dir: str = ""
     retry_of: int | None = None
@@ -41,7 +41,7 @@ class TrialRow:
 
 
 def trial_rows(study: Any, direction: str | None = None) -> list[TrialRow]:
-    """Every trial of the study, by number; best-so-far follows the order trials finished in."""
+    """Every trial of the study, by number; best-so-far (over complete trials) follows the order they finished in."""
     from optuna.trial import TrialState
 
     direction = direction or study.direction.name.lower()
@@ -49,13 +49,13 @@ def trial_rows(study: Any, direction: str | None = None) -> list[TrialRow]:
     state_words = {TrialState.WAITING: "waiting", TrialState.RUNNING: "running", TrialState.COMPLETE: "complete",
                    TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
     trials = study.get_trials(deepcopy=False)
-    done = sorted((t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-                   and t.value is not None and math.isfinite(t.value)),
+    done = sorted((t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)),
                   key=lambda t: (t.datetime_complete.timestamp() if t.datetime_complete else 0.0, t.number))
-    best_at: dict[int, float] = {}
+    best_at: dict[int, float | None] = {}
     best: float | None = None
     for t in done:
-        best = t.value if best is None else better(best, t.value)
+        if t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value):
+            best = t.value if best is None else better(best, t.value)  # a pruned trial is never the best
         best_at[t.number] = best
     rows = []
     for t in trials:

@@ -71,7 +71,9 @@ def test_parallel_coordinates_draw_one_coloured_line_per_trial(tmp_path):
     snap = SweepSource(folder).snapshot()
     text = parallel(snap.rows, snap.spec.spaces, "maximize", 30, 6)
     lines = text.plain.split("\n")
-    assert len(lines) == 6 and lines[-1].split() == ["lr", "hidden", "objective"]
+    assert len(lines) == 6 and lines[-1] == "lr 0.00 hi objective 0.5..0.75"  # clipped from the left
+    wide = parallel(snap.rows, snap.spec.spaces, "maximize", 60, 6).plain.split("\n")[-1]
+    assert wide == "lr 0.001..0.1 log      hidden [16,64]    objective 0.5..0.75"  # each axis's ends
     styles = {str(span.style) for span in text.spans}
     assert {"#1b998b", "#d7263d", "#5f5f5f"} <= styles  # the best (0.75) and worst complete (0.5), pruned dim
     # the best trial (lr 0.1 at the top of the lr axis, hidden 64 at the top, objective at the top) ends top right

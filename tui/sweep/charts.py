@@ -151,24 +151,34 @@ def parallel(rows: Sequence[TrialRow], spaces: Sequence[Space], direction: str, 
                 canvas.dot(xs[i], points[i], style)
     out = canvas.text()
     out.append("\n")
-    out.append(axis_labels([s.field for s in spaces] + ["objective"], [x // 2 for x in xs], canvas.width))
+    names = [axis_name(s) for s in spaces]
+    names.append("objective" + (f" {fmt_value(span[0])}..{fmt_value(span[1])}" if span else ""))
+    out.append(axis_labels(names, [x // 2 for x in xs], canvas.width))
     return out
 
 
+def axis_name(space: Space) -> str:
+    """An axis's label: the field and what its ends are (bottom..top)."""
+    if space.kind == "choice":
+        return f"{space.field} [{','.join(map(str, space.choices))}]"
+    scale = " log" if space.kind == "log" else ""
+    return f"{space.field} {fmt_value(space.low)}..{fmt_value(space.high)}{scale}"
+
+
 def axis_labels(names: Sequence[str], columns: Sequence[int], width: int) -> Text:
-    """Each axis's name under it (the first from its axis, the last up to it, the others centred), clipped so
-    neighbours never overlap."""
+    """Each axis's name under it (the first from its axis, the last up to it, the others centred); where they
+    would overlap, the one on the left is clipped (the objective's label, rightmost, stays whole)."""
     line = [" "] * width
-    free = 0  # the first column not yet written
     last = len(names) - 1
-    for i, (name, col) in enumerate(zip(names, columns, strict=True)):
+    limit = width  # the first column the label being placed must not reach
+    for i in range(last, -1, -1):
+        name, col = names[i], columns[i]
         start = col if i == 0 else col - len(name) + 1 if i == last else col - len(name) // 2
-        start = max(free, min(start, width - len(name)))
-        limit = width if i == last else max(start + 1, columns[i + 1] - len(names[i + 1]) // 2 - 1)
-        label = name[:max(0, limit - start)]
+        start = max(0, min(start, limit - 1 - (0 if i == last else 1), width - len(name)))
+        label = name[:max(0, limit - start - (0 if i == last else 1))]
         for j, ch in enumerate(label):
             line[start + j] = ch
-        free = start + len(label) + 1
+        limit = start
     return Text("".join(line).rstrip(), style="bold")
 
 

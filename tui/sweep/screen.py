@@ -34,7 +34,7 @@ class SweepChart(Widget):
 
     def show(self, snapshot: SweepSnapshot) -> None:
         self.snapshot = snapshot
-        self.refresh()
+        self.refresh(layout=True)  # the importance panel's height follows its number of parameters
 
     def render(self) -> Text:
         snap = self.snapshot

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +32,9 @@ class SweepSnapshot:
 
     @property
     def finished_values(self) -> list[float]:
-        """Each finished trial's own value, in the order trials finished (the dots under the curve)."""
+        """The value of each point of the curve's trial when it completed (NaN for a pruned one: no dot)."""
         done = sorted((r for r in self.rows if r.best is not None), key=lambda r: (r.finished or 0.0, r.number))
-        return [r.value for r in done if r.value is not None]
+        return [r.value if r.state == "complete" and r.value is not None else math.nan for r in done]
 
     @property
     def active(self) -> bool:
