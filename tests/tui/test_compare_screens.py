@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from test_compare import write_run
+from textual import events
 from textual.app import App
 from textual.widgets import DataTable, Input, Static
 
@@ -214,7 +215,20 @@ async def test_typing_on_the_table_filters_with_every_letter(tmp_path):
         assert field.value == "" and screen.table.has_focus
         await pilot.press("slash", *"completed")  # a word starting with a key of the table: / first
         assert field.value == "completed" and screen.sort_column == "run_id" and len(table_ids(screen)) == 3
-        assert "press / first" in field.placeholder
+        assert field.placeholder.endswith("/ first for b c r s w")
+
+
+async def test_letters_typed_faster_than_the_focus_moves_still_filter(tmp_path):
+    three_lrs(tmp_path)
+    app = Host(RunsTableScreen(tmp_path, refresh_seconds=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        for letter in "lrs":  # queued at once, as a fast typist's keys arrive: r and s before the field has focus
+            app.post_message(events.Key(letter, letter))
+        await settle(pilot)
+        assert screen.query_one("#runs-filter", Input).value == "lrs"
+        assert (screen.sort_column, screen.descending) == ("run_id", True)  # neither sorted nor reversed
 
 
 async def test_escape_from_compare_returns_to_the_runs_table(tmp_path):
@@ -265,5 +279,18 @@ async def test_the_lr_column_shows_the_starting_rate_and_marks_a_change(tmp_path
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.table
-        cells = {str(table.get_row(key)[1]): str(table.get_row(key)[6]) for key in table.rows}
+        cells = {str(table.get_cell(key, "run_id")): str(table.get_cell(key, "lr")) for key in table.rows}
         assert cells == {"run-1": "0.05", "run-2": "0.05*"}
+
+
+async def test_the_runs_table_shows_how_runs_did_at_100_columns(tmp_path):
+    curve_run(tmp_path, "20260103-090100-scalar-0001", CONFIG)
+    app = Host(RunsTableScreen(tmp_path, refresh_seconds=0))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.table
+        widths, right = {}, 0
+        for key, column in table.columns.items():
+            right += column.get_render_width(table)
+            widths[key.value] = right
+        assert widths["seconds"] <= SIZE[0] - 2  # status, lr, epochs, best val, test and time without scrolling

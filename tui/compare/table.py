@@ -22,10 +22,12 @@ from core.records.runindex import RunRow, filter_rows, list_runs_table, sort_row
 from tui.compare.screen import CompareScreen
 from tui.status_style import STATUS_STYLE
 
-# (RunRow field, heading); "mark" is the selection / baseline column.
-COLUMNS = (("mark", " "), ("run_id", "run"), ("status", "status"), ("backend", "backend"), ("shape", "network"),
-           ("optimizer", "optimiser"), ("lr", "lr"), ("epochs_done", "epochs"), ("best_val_accuracy", "best val"),
-           ("test_accuracy", "test"), ("seconds", "time"), ("started", "started"))
+# (RunRow field, heading); "mark" is the selection / baseline column. Outcomes come before the settings that
+# describe a run, so that at 100 columns the table shows how each run did without scrolling (the run id names
+# its backend already).
+COLUMNS = (("mark", " "), ("run_id", "run"), ("status", "status"), ("lr", "lr"), ("epochs_done", "epochs"),
+           ("best_val_accuracy", "best val"), ("test_accuracy", "test"), ("seconds", "time"), ("shape", "network"),
+           ("optimizer", "optimiser"), ("backend", "backend"), ("started", "started"))
 SORTABLE = [key for key, _ in COLUMNS if key != "mark"]
 REFRESH_SECONDS = 2.0
 
@@ -99,11 +101,10 @@ class RunsTableScreen(Screen[RunsChoice | None]):
         self.settings_file = settings_file
 
     def compose(self) -> ComposeResult:
-        yield Static(f"Runs in {self.runs_dir} · lr: the starting rate (lr* changed during the run)",
-                     id="runs-title")
+        yield Static(f"Runs in {self.runs_dir} · lr: the starting rate, * when it changed", id="runs-title")
         # select_on_focus off: the letter that started the filter must not be replaced by the next one
-        yield Input(placeholder="filter: type a backend, status or setting (lr=0.1); press / first when it starts "
-                                "with b, c, r or s (the table's keys)",
+        keys = " ".join(sorted(b.key for b in self.BINDINGS if len(b.key) == 1 and b.key.isalpha()))
+        yield Input(placeholder=f"filter by typing: a status, backend or setting (lr=0.1); / first for {keys}",
                     id="runs-filter", select_on_focus=False)
         table: DataTable = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         for key, heading in COLUMNS:
