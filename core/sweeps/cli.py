@@ -153,7 +153,7 @@ def drive(study: Any, storage: Any, spec: Any, folder: Path, args: argparse.Name
 
     gpus = gpu_count() if spec.base.backend == "lightning" and spec.base.device != "cpu" else 0
     workers = args.workers or max(1, gpus)
-    lock = threading.Lock()
+    lock = threading.RLock()  # the signal handler says a line too, perhaps while the main thread is saying one
 
     def say(text: str) -> None:
         with lock:

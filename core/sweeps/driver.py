@@ -79,7 +79,12 @@ class SweepDriver:
         self.signals.append(signum)
         if first:
             self.say(f"{signal.Signals(signum).name}: stopping {len(self.running)} worker(s) after their current "
-                     "step; their records stay whole")
+                     "step; their records stay whole (Ctrl+C again kills them)")
+        elif signum == signal.SIGINT:  # the second Ctrl+C: the user does not want to wait
+            self.say("killing the workers; their trials fail and are retried when the sweep runs again")
+            for worker in self.running:
+                _send(worker.process, signal.SIGKILL)
+            return
         for worker in self.running:
             _send(worker.process, signal.SIGTERM)
 
@@ -119,6 +124,7 @@ class SweepDriver:
             finally:
                 log.close()
             self.storage.set_trial_system_attr(trial_id, "pid", process.pid)
+            beat(self.storage, trial_id)  # a first heartbeat now: a machine dying before its worker starts is seen
             self.running.append(Worker(process, trial_id, number, slot))
             self.say(f"trial {number}: started (worker {slot + 1}/{self.workers}, pid {process.pid}, "
                      f"log {self.logs.name}/trial-{number:04d}.log)")
@@ -148,6 +154,12 @@ class SweepDriver:
                         "pruned": f"pruned at epoch {row.pruned_at}, {self.spec.objective} {fmt_value(row.value)}",
                         "failed": f"failed ({row.error or 'see its log'})"}.get(row.state, row.state)
                 self.say(f"trial {worker.number}: {said} ({short_path(row.run_dir)})")
+
+
+def beat(storage: Any, trial_id: int) -> None:
+    """One Optuna heartbeat for the trial (database storages; the journal file has none)."""
+    if hasattr(storage, "record_heartbeat") and storage.get_heartbeat_interval():
+        storage.record_heartbeat(trial_id)
 
 
 def _alive(pid: int) -> bool:
