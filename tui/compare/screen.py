@@ -37,7 +37,7 @@ class CompareScreen(Screen[None]):
     COMMANDS = {ChartCommands}
     DEFAULT_CSS = """
     CompareScreen { layout: vertical; }
-    CompareScreen #compare-status { height: 1; padding: 0 1; background: $boost; }
+    CompareScreen #compare-status { height: auto; max-height: 2; padding: 0 1; background: $boost; }
     CompareScreen #compare-plots { height: 1fr; min-height: 8; }
     CompareScreen ComparePlot { width: 1fr; }
     CompareScreen #compare-legend { height: auto; max-height: 3; padding: 0 1; }
@@ -141,11 +141,12 @@ class CompareScreen(Screen[None]):
         self.query_one("#compare-legend", Static).update(legend)
         self.query_one("#compare-readout", Static).update(self.readout())
         s = self.settings
+        # Wraps to a second line at small widths (at word boundaries) rather than losing its end.
         self.query_one("#compare-status", Static).update(
-            f"smoothing {s.smoothing:g} · x {view.x_label} · window {'all' if not s.window else f'last {s.window}'}"
-            f" · y {'ignore outliers' if s.y_mode == 'outliers' else 'auto'} · loss "
-            f"{'log10' if s.log_loss else 'linear'} · zoom {self.zoom:g}× · seeds "
-            f"{'grouped' if self.group_seeds else 'apart'} · {len(self.runs)} runs")
+            f"{len(self.runs)} runs · smoothing {s.smoothing:g} · x {view.x_label} · window "
+            f"{'all' if not s.window else f'last {s.window}'} · y "
+            f"{'ignore outliers' if s.y_mode == 'outliers' else 'auto'} · loss {'log10' if s.log_loss else 'linear'}"
+            f" · zoom {self.zoom:g}× · seeds {'grouped' if self.group_seeds else 'apart'}")
 
     def readout(self) -> Text:
         """Exact values of every overlaid run at the crosshair (nearest point of each line)."""
