@@ -168,3 +168,25 @@ def test_rows_best_so_far_curve_and_the_reproducing_command(tmp_path):
     assert [r["type"] for r in records] == ["SweepTrial"] * 3 + ["SweepSummary"]
     assert records[-1]["best_trial"] == 1 and records[-1]["best_value"] == 0.75
     assert records[-1]["command"] == reproduce(spec, rows[1].params)
+
+
+def test_open_sweep_goes_to_the_front_end_in_a_terminal(tmp_path, monkeypatch):
+    from core.sweeps import cli as sweep_cli
+    from core.sweeps.study import sweep_dir, write_sweep_file
+
+    runs = tmp_path / "runs"
+    folder = sweep_dir(runs, "s")
+    spec, storage, study, _, _ = _study(tmp_path)
+    write_sweep_file(folder, "s", f"journal:{tmp_path / 'j.journal'}", runs)
+    opened = []
+
+    class FrontEnd:
+        def open_sweep(self, where, args):
+            opened.append(where)
+            return 0
+
+    monkeypatch.setattr(sweep_cli, "_terminal", lambda: True)
+    monkeypatch.delenv("TERM", raising=False)
+    assert main(["--open-sweep", "s", "--runs-dir", str(runs)], front_end=FrontEnd()) == 0
+    assert main(["--open", str(folder)], front_end=FrontEnd()) == 0
+    assert opened == [folder, folder]
