@@ -46,7 +46,7 @@ def only_run(runs: Path) -> Path:
 def check_record(run: Path, reason: str) -> dict:
     """Every file present, every line valid JSON, summary consistent with the stream."""
     names = {p.name for p in run.iterdir()}
-    record = {"checkpoints", "config.json", "events.jsonl", "summary.json"}
+    record = {"checkpoints", "config.json", "data.json", "events.jsonl", "summary.json"}
     assert record <= names <= record | {"control", "run.lock"}  # the steering folder and the writer's lock
     json.loads((run / "config.json").read_text())
     lines = (run / "events.jsonl").read_text().splitlines()
@@ -430,3 +430,65 @@ def test_ddp_ctrl_c_to_the_process_group_stops_cleanly(tmp_path):
     assert proc.returncode == 130, stderr
     assert stderr.count("SIGINT: stopping") == 1 and stderr.count("finished (stopped)") == 1
     check_record(only_run(tmp_path / "runs"), "stopped")
+
+
+def _sample_as_directory(path: Path) -> Path:
+    """The embedded sample's four IDX files copied into a directory of their own: a small --data-dir."""
+    path.mkdir()
+    for source in (ROOT / "core" / "sample").glob("*.gz"):
+        (path / source.name).write_bytes(source.read_bytes())
+    return path
+
+
+def test_resume_trains_on_the_data_its_folder_recorded(tmp_path):
+    data = _sample_as_directory(tmp_path / "my data")
+    first = cli(tmp_path, "--headless", "--data-dir", str(data), *TINY)
+    assert first.returncode == 0, first.stderr
+    run = only_run(tmp_path / "runs")
+    recorded = json.loads((run / "data.json").read_text())
+    assert recorded["kind"] == "directory" and recorded["dir"] == str(data)
+    assert sorted(f["name"] for f in recorded["files"]) == sorted(p.name for p in data.iterdir())
+    # $MNIST_DASH_DATA (the shared MNIST, in cli_env) would win the search: the record must win instead
+    again = cli(tmp_path, "--headless", "--resume", str(run), "--epochs", "2")
+    assert again.returncode == 0, again.stderr
+    starts = [e for e in read_jsonl(run / "events.jsonl") if type(e).__name__ == "RunStarted"]
+    assert [s.data_source for s in starts] == [str(data), str(data)]
+
+    data.rename(tmp_path / "moved")
+    gone = cli(tmp_path, "--headless", "--resume", str(run), "--epochs", "3")
+    assert gone.returncode == 2 and gone.stdout == ""
+    assert gone.stderr.splitlines()[0] == (
+        f"mnist-dash: --resume {run}: the run's data is gone ({data} is gone, as data.json recorded); "
+        "name where it is now with --data-dir DIR")
+    moved = cli(tmp_path, "--headless", "--resume", str(run), "--epochs", "3", "--data-dir", str(tmp_path / "moved"))
+    assert moved.returncode == 0, moved.stderr  # --data-dir overrides, and the folder now says where it is
+    assert json.loads((run / "data.json").read_text())["dir"] == str(tmp_path / "moved")
+
+
+def test_every_bad_resume_folder_exits_2(tmp_path):
+    from core.records.runs import RunRecorder
+
+    with RunRecorder(tmp_path / "runs", "killed", TrainConfig(epochs=1)):
+        pass  # a run killed before its first checkpoint: config and events, no checkpoint
+    killed = cli(tmp_path, "--headless", "--resume", str(tmp_path / "runs" / "killed"))
+    assert killed.returncode == 2
+    assert "no scalar checkpoint in it to resume from" in killed.stderr
+    missing = cli(tmp_path, "--headless", "--resume", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and missing.stderr.startswith("mnist-dash: --resume: ")
+
+
+def test_a_resume_of_the_sample_takes_the_sample_whatever_the_search_finds(tmp_path, monkeypatch):
+    from core.data import load_data
+    from core.datasource import describe, for_resume, record
+
+    run = tmp_path / "run"
+    run.mkdir()
+    config = TrainConfig(train_subset=32, val_subset=8, test_subset=8, input_size=7)
+    monkeypatch.delenv("MNIST_DASH_DATA", raising=False)
+    sample = load_data(config, _sample_as_directory(tmp_path / "d"))
+    record(run, type(sample)(**{**sample.__dict__, "is_sample": True}))
+    assert json.loads((run / "data.json").read_text())["kind"] == "sample"
+    data_dir, data, problem = for_resume(run, None, config)
+    assert data_dir is None and problem is None and data.is_sample and len(data.train) == 32
+    assert for_resume(run, "elsewhere", config) == ("elsewhere", None, None)  # --data-dir overrides
+    assert describe(sample)["kind"] == "directory"

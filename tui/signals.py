@@ -134,35 +134,37 @@ class StopThenExit:
             loop.call_soon_threadsafe(self.exit, HANGUP_STATUS)  # a live loop takes the UI down now
 
     def _finish_headless(self, cause: str = "") -> None:
-        """Wait for the run to end and be recorded (noting the hang-up in its record), then end the process."""
-        control = self.controller.control
-        ended = getattr(control, "ended", None)
-        if not self.controller.active or control is None or ended is None:
-            os._exit(self._status or HANGUP_STATUS)
-        noted = not cause
-        while not ended.wait(DRAIN_S):
-            self.controller.pump.drain()  # the UI will never fold them; the record has them all
-            live = getattr(control, "live", None)
-            if not noted and live is not None:
-                from core.events import LogLine
+        """Wait for the run to end and be recorded (noting the hang-up in its record), then end the process.
 
-                live.emit(LogLine(run_id=live.run_id, level="warning", source="hangup",
-                                  message=hangup_message(cause)))
-                noted = True
-        summary = self._summary()
-        if self.on_end is not None:
-            try:
-                self.on_end(summary)
-            except Exception:
-                pass  # nobody to tell: the terminal is gone
-        os._exit(self._status or for_reason(str(summary.get("reason", "failed"))))
+        Always ends the process (os._exit), whatever fails on the way: the app's thread may be stuck for good."""
+        status = self._status or HANGUP_STATUS
+        try:
+            control = self.controller.control
+            ended = getattr(control, "ended", None)
+            if not self.controller.active or control is None or ended is None:
+                return  # no run going: leave at once
+            noted = not cause
+            while not ended.wait(DRAIN_S):
+                self.controller.pump.drain()  # the UI will never fold them; the record has them all
+                live = getattr(control, "live", None)
+                if not noted and live is not None:
+                    from core.events import LogLine
+
+                    live.emit(LogLine(run_id=live.run_id, level="warning", source="hangup",
+                                      message=hangup_message(cause)))
+                    noted = True
+            summary = self._summary()
+            status = self._status or for_reason(str(summary.get("reason", "failed")))
+            if self.on_end is not None:
+                self.on_end(summary)  # --notify CMD; the terminal is gone
+        finally:
+            os._exit(status)
 
     def wait_for_run(self) -> None:
-        """After the app returned: when a hang-up left a run going, block until it ended (the process ends)."""
-        if self.policy is not None and self.policy.hung_up and self.controller.control is not None:
-            ended = getattr(self.controller.control, "ended", None)
-            if ended is not None and not ended.is_set():
-                threading.Event().wait()  # _finish_headless ends the process with the run's status
+        """After the app returned: after a hang-up the hang-up thread ends the process (once a run going has
+        ended and is recorded, at once without one); this thread only waits for it."""
+        if self.policy is not None and self.policy.hung_up:
+            threading.Event().wait()
 
     def _summary(self) -> dict:
         """The run's summary.json, else what the controller knows."""

@@ -203,3 +203,14 @@ def test_a_second_signal_exits_at_once(tmp_path, mnist_dir):
         assert not list((tmp_path / "runs").glob("*/summary.json"))
     finally:
         app.close()
+
+
+def test_the_dashboard_notifies_when_its_run_ends(dashboards, tmp_path):
+    got = tmp_path / "summary.json"
+    app = dashboards("--notify", f"cat > {got}")
+    app.ready()
+    app.press(b"s")
+    app.wait(lambda: app.shows(b"\x1b]777;notify;mnist-dash: run completed;"), "the notification sequence")
+    app.wait(lambda: got.is_file() and got.read_text().endswith("}"), "the --notify command's summary")
+    summary = json.loads(got.read_text())
+    assert summary["reason"] == "completed" and summary["run_dir"].endswith(app.run_dir().name)
