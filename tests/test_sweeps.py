@@ -190,3 +190,45 @@ def test_open_sweep_goes_to_the_front_end_in_a_terminal(tmp_path, monkeypatch):
     assert main(["--open-sweep", "s", "--runs-dir", str(runs)], front_end=FrontEnd()) == 0
     assert main(["--open", str(folder)], front_end=FrontEnd()) == 0
     assert opened == [folder, folder]
+
+
+class FakeTrial:
+    """What TrialHook asks of an optuna Trial."""
+
+    def __init__(self, prune_at: int | None) -> None:
+        self.number, self.params, self.reports, self.prune_at = 3, {"lr": 0.1}, [], prune_at
+
+    def report(self, value, step):
+        self.reports.append((step, value))
+
+    def should_prune(self):
+        return self.reports[-1][0] == self.prune_at
+
+
+def _epoch(epoch, acc, loss):
+    from core.events import EpochEnded
+
+    return EpochEnded(run_id="r", epoch=epoch, step=epoch, train_loss=1.0, train_accuracy=0.5, val_loss=loss,
+                      val_accuracy=acc, epoch_seconds=1.0)
+
+
+def test_the_trial_hook_reports_the_best_so_far_marks_the_record_and_prunes_with_its_reason():
+    from core.backends import RunControl
+    from core.events import LogLine, RunStarted
+    from core.sweeps.worker import TrialHook
+
+    seen = []
+    trial, control = FakeTrial(prune_at=2), RunControl()
+    hook = TrialHook(trial, SweepSpec(name="s", spaces=()), control, "median")
+    hook(RunStarted(run_id="r", backend="scalar", device="cpu", data_source="t", config={}, train_size=1,
+                    val_size=1, test_size=1), seen.append)
+    for epoch, acc in ((1, 0.5), (2, 0.25), (3, 0.75)):
+        hook(_epoch(epoch, acc, 1.0), seen.append)
+    assert trial.reports == [(1, 0.5), (2, 0.5), (3, 0.75)]  # the best so far: a pruned trial's value is its best
+    lines = [e.message for e in seen if isinstance(e, LogLine)]
+    assert lines == ["sweep s trial 3: lr=0.1", "pruned at epoch 2 by the median pruner (val_accuracy 0.5)"]
+    assert hook.pruned_at == 2 and control.stop_requested and control.stop_reason == "pruned"
+    low = TrialHook(FakeTrial(None), SweepSpec(name="s", spaces=(), objective="val_loss"), RunControl(), "asha")
+    for epoch, loss in ((1, 2.0), (2, 1.5), (3, 1.75), (4, float("nan"))):
+        low(_epoch(epoch, 0.1, loss), lambda e: None)
+    assert low.trial.reports == [(1, 2.0), (2, 1.5), (3, 1.5)] and low.best == 1.5  # minimised; NaN not reported

@@ -76,8 +76,8 @@ class TrialHook:
 def stop_pruned(control: RunControl) -> None:
     """Stop with the reason `pruned` (RunControl.stop(reason=...) where the backend supports it)."""
     try:
-        control.stop(reason="pruned")  # type: ignore[call-arg]
-    except TypeError:
+        control.stop(reason="pruned", source="sweep")  # recorded as one ControlApplied from the sweep
+    except TypeError:  # an older RunControl: a plain stop (the summary then says stopped)
         control.stop()
 
 
