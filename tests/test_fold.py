@@ -113,7 +113,7 @@ def test_read_events_thins_by_the_same_rule_and_keeps_the_newest_step(tmp_path):
     events = read_events(path, capacity=4)
     steps = [e.step for e in events if isinstance(e, ev.StepEnded)]
     watched = [(e.step, e.address) for e in events if isinstance(e, ev.ScalarWatch)]
-    assert steps == [4, 8, 10]  # reports 4 and 8 kept (stride 4), and the newest
+    assert steps == [1, 5, 9, 10]  # reports 0, 4 and 8 (counted from 0) kept at stride 4, and the newest
     assert watched == [(4, "x"), (4, "y"), (8, "x"), (8, "y"), (10, "x"), (10, "y")]
     assert isinstance(events[0], ev.RunStarted)
 
@@ -132,3 +132,14 @@ def test_rate_scan_reads_the_start_and_then_only_what_was_appended(tmp_path, mon
     path.write_bytes(line(started(lr=0.3)))  # rewritten (a new file): read again
     assert scan.of(path) == (0.3, False)
     assert scan.of(tmp_path / "missing.jsonl") == (None, False)
+
+
+def test_folding_read_events_keeps_rows_the_fold_of_the_file_keeps(tmp_path):
+    """A record opened in the dashboard (read_events, then folded) draws points of the curve compare draws."""
+    for n in (10, 33, 64, 65, 100, 257, 1000):
+        path = tmp_path / f"{n}.jsonl"
+        path.write_bytes(b"".join(line(step(i, loss=1 / i)) for i in range(1, n + 1)))
+        opened = RunFold.from_events(read_events(path, capacity=32), capacity=16).steps.rows()
+        direct = RunFold.read(path, capacity=16).steps.rows()
+        assert set(opened) <= set(direct) and opened[0] == direct[0] and opened[-1] == direct[-1], n
+        assert len(opened) >= len(direct) // 2, n  # at worst every other one (the newest step tips a halving)

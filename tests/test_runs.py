@@ -198,7 +198,7 @@ def test_read_events_thins_per_step_events_and_keeps_every_rare_one(tmp_path):
         rec(RunFinished(run_id="long", reason="completed", steps=1000, epochs_completed=10, seconds=1.0))
     events = read_events(tmp_path / "long" / "events.jsonl", capacity=50)
     steps = [e.step for e in events if isinstance(e, StepEnded)]
-    assert steps == list(range(32, 1001, 32)) + [1000]  # every 32nd step (stride doubled to fit 50), and the last
+    assert steps == list(range(1, 1001, 32)) + [1000]  # every 32nd step (stride doubled to fit 50), and the last
     watched = [(e.step, e.address) for e in events if isinstance(e, ScalarWatch)]
     assert watched[:3] == [(32, "L0.N0.b"), (32, "L0.N1.b"), (32, "loss")]  # all watches of a kept step
     assert watched[-3:] == [(1000, "L0.N0.b"), (1000, "L0.N1.b"), (1000, "loss")]

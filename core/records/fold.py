@@ -416,7 +416,9 @@ def read_events(path: str | os.PathLike, *, capacity: int = STEP_CAPACITY,
             found = _STEP_FIELD.search(line)
             key = int(found.group(1)) if found else 0
         else:
-            key = series.count + 1  # one line per report: the report's number stands for its step
+            # One line per report: its count stands for its step, counted from 0 as RunFold's Series counts, so
+            # that folding these events keeps rows RunFold.read keeps (an opened record draws compare's points).
+            key = series.count
         pair = (index, line)
         if key != newest_step[kind]:
             newest_step[kind] = key
