@@ -100,7 +100,10 @@ def test_marks_commands_watches_and_the_rate_in_force():
     ])
     assert fold.run_id == "r" and fold.marks().commands == ((3, "pause"),)
     assert fold.watches["L0.N0.b"].grad.ys == [0.1, 0.2] and abs(fold.watches["L0.N0.b"].update + 0.1) < 1e-12
-    assert fold.lr == 0.02 and fold.version == 5
+    assert fold.lr == 0.02
+    before, other = fold.version, RunFold.from_events([started()])
+    fold.feed(step(5))
+    assert fold.version != before and other.version not in (before, fold.version)
     assert RunFold.from_events([started(lr=0.05)]).lr == 0.05
 
 

@@ -21,6 +21,7 @@ series' points is the one smoothing, wherever a curve is drawn or exported.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections import Counter, deque
@@ -53,6 +54,7 @@ SYSTEM_CAPACITY = 240  # system samples kept (8 minutes at one per 2 s): more th
 STEP_COLUMNS = ("step", "epoch", "samples_seen", "time", "loss", "accuracy", "samples_per_s", "progress")
 EPOCH_COLUMNS = ("step", "epoch", "time", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
 _STEP_PREFIX = b'{"type":"StepEnded"'
+_VERSIONS = itertools.count(1)  # one sequence for every fold
 
 
 class Series:
@@ -192,7 +194,11 @@ class WatchTrack:
 
 
 class RunFold:
-    """Everything kept of one run, in bounded memory however long it ran; `version` counts the events fed."""
+    """Everything kept of one run, in bounded memory however long it ran.
+
+    `version` changes whenever an event is fed, to a value no other fold has had (a pane that drew one run's
+    fold at version v never mistakes the next run's fold for it).
+    """
 
     def __init__(self, run_id: str = "", *, capacity: int = SERIES_CAPACITY) -> None:
         self.run_id = run_id
@@ -241,7 +247,7 @@ class RunFold:
         if line.startswith(_STEP_PREFIX) and not self.steps.wants():
             self.steps.skip()
             self.counts["StepEnded"] += 1
-            self.version += 1
+            self.version = next(_VERSIONS)
             self._pending = line
             return
         if not line.strip():
@@ -266,7 +272,7 @@ class RunFold:
         """Fold one event."""
         if not self.run_id:
             self.run_id = event.run_id
-        self.version += 1
+        self.version = next(_VERSIONS)
         self.counts[type(event).__name__] += 1
         if isinstance(event, StepEnded):
             self._pending = None
