@@ -4,11 +4,18 @@ The handmade engine is pure Python and holds the GIL between bytecodes. While su
 measures give the UI thread its share back (each measured in bench/tui_latency.py): a shorter switch
 interval, the training thread stepping aside while a key press or a plot rebuild is handled
 (`UiControl.ui_busy`), and the cyclic GC frozen once the model exists (`GcFreeze`).
+
+Stepping aside lasts until the UI has settled, not merely until its next frame: a key that opens a screen
+(inspector, digits, compare) mounts its widgets over several frames, and a trainer back after the first one
+took half of the GIL for the rest (the inspector opened in 266 ms with no run and 1.4 s beside one, p95).
+Each frame re-arms the hold, so UiControl's per-hold cap (UI_YIELD_MAX_S) counts from the latest frame, and
+SETTLE_MAX_S bounds the whole: a UI that keeps redrawing cannot stall training.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any, Callable
 
 from core.config import TrainConfig
@@ -17,6 +24,8 @@ from tui.runner import GcFreeze
 
 # A shorter switch interval lets the UI thread take the GIL back sooner after each key press or timer tick.
 RUN_SWITCH_INTERVAL = 0.001
+SETTLE_FRAMES = 3  # frames the trainer stays aside after a key: one to handle it, more while a screen mounts
+SETTLE_MAX_S = 1.5  # ... and never longer than this for one key
 
 
 class UiPriority:
@@ -45,12 +54,21 @@ class UiPriority:
     def restore_switch_interval(self) -> None:
         sys.setswitchinterval(self.switch_interval)
 
-    def busy(self) -> None:
-        """Have the training thread step aside until the next frame is on screen."""
+    def busy(self, frames: int = SETTLE_FRAMES) -> None:
+        """Have the training thread step aside until `frames` more frames are on screen (the UI has settled)."""
         control = self._yielding_control()
         if control is not None:
             control.ui_busy()
-            self.after_refresh(control.ui_idle)
+            deadline = time.monotonic() + SETTLE_MAX_S
+            self.after_refresh(lambda: self._settle(control, frames - 1, deadline))
+
+    def _settle(self, control: Any, frames: int, deadline: float) -> None:
+        """One frame is drawn: let the trainer go once the last one is, or the time is up; else hold on."""
+        if frames <= 0 or time.monotonic() >= deadline or self._yielding_control() is not control:
+            control.ui_idle()
+            return
+        control.ui_busy()  # restart the per-hold cap: it counts from the latest frame
+        self.after_refresh(lambda: self._settle(control, frames - 1, deadline))
 
     def hold(self) -> Callable[[], None]:
         """Have the training thread step aside until the returned callable runs (at most UI_YIELD_MAX_S).
