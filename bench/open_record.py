@@ -7,7 +7,7 @@ EpochEnded, Evaluation) into a temporary directory, then for each size reports, 
   json.loads   the baseline: the standard library parsing every line (nothing kept)
   old reader   the wave-1 read_jsonl (json + typing.get_type_hints per event), 100k lines only, one round
   read_jsonl   every event as an object (what --open did in wave 1)
-  read_events  what --open does: core.records.fold.read_events, per-step events thinned, rare ones whole
+  read_events  what --open does: core.records.scan.read_events, per-step events thinned, rare ones whole
   RunFold.read the one fold (compare, export, curves): thinned StepEnded rows, rare events whole
 and each one's tracemalloc peak in a separate pass (tracing slows code down, so times come from untraced runs).
 """
@@ -30,9 +30,10 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from core import events as ev  # noqa: E402
 from core.records import jsonl as jl  # noqa: E402
-from core.records.fold import RunFold, read_events  # noqa: E402
+from core.records.fold import RunFold  # noqa: E402
 from core.records.runindex import format_table, list_runs_table  # noqa: E402
 from core.records.runlock import RunLock  # noqa: E402
+from core.records.scan import read_events  # noqa: E402
 
 CONFIG = {"backend": "scalar", "hidden": [64, 32], "activation": "relu", "loss": "cross_entropy", "optimizer": "sgd",
           "lr": 0.05, "momentum": 0.9, "batch_size": 8, "epochs": 3, "train_subset": 2000, "val_subset": 500,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from core import events as ev
 from core.records import jsonl as jl
-from core.records.fold import RunFold, Series, read_events
+from core.records.fold import RunFold, Series
+from core.records.scan import read_events
 
 
 def step(n: int, loss: float = 0.5, run_id: str = "r") -> ev.StepEnded:
@@ -122,7 +123,7 @@ def test_read_events_thins_by_the_same_rule_and_keeps_the_newest_step(tmp_path):
 
 
 def test_rate_scan_reads_the_start_and_then_only_what_was_appended(tmp_path, monkeypatch):
-    from core.records import fold as fold_module
+    from core.records import scan as fold_module
 
     monkeypatch.setattr(fold_module, "CHUNK", 8)  # a change's marker straddles reads
     path = tmp_path / "events.jsonl"

@@ -17,8 +17,8 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from core.compare import assign_colours
 from core.records.files import EVENTS_FILE
-from core.records.fold import RateScan
 from core.records.runindex import RunRow, filter_rows, list_runs_table, sort_rows
+from core.records.scan import RateScan
 from tui.compare.screen import CompareScreen
 from tui.status_style import STATUS_STYLE
 
