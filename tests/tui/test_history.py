@@ -86,3 +86,35 @@ def test_a_diverged_point_is_left_out_and_accuracy_scaled():
                         progress=n / 3))
     assert curve_points(h.current.train_loss) == ([1, 3], [1.0, 0.5], [1.0, 0.5])
     assert curve_points(h.current.train_accuracy, scale=100.0)[1] == [25.0, 50.0, 75.0]
+
+
+async def test_the_curves_pane_marks_rate_changes_from_the_fold_at_the_chart_smoothing():
+    from textual.app import App
+    from textual.widgets import Static
+
+    from core.settings import save_settings
+    from tui.widgets.plots import LR_LEGEND, CurvesPane
+
+    save_settings(ChartSettings(smoothing=0.8))  # the setting the compare screen and the CSV use too
+
+    class Host(App):
+        def compose(self):
+            yield CurvesPane(id="curves")
+
+    history = History()
+    history.add(_started("a"))
+    for n in range(1, 6):
+        history.add(StepEnded(run_id="a", step=n, epoch=1, loss=1.0 / n, accuracy=0.1 * n, samples_per_s=5,
+                              samples_seen=8 * n, progress=n / 5))
+    app = Host()
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(CurvesPane)
+        assert pane.smoothing == 0.8
+        pane.redraw(history)
+        await pilot.pause()
+        legend = str(app.query_one("#plot-legend", Static).content)
+        assert LR_LEGEND not in legend
+        history.add(LearningRateChanged(run_id="a", step=3, lr=0.01, previous=0.1, source="key"))
+        pane.redraw(history)
+        await pilot.pause()
+        assert str(app.query_one("#plot-legend", Static).content).endswith(LR_LEGEND)
