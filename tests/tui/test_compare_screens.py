@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 
 from test_compare import write_run
@@ -294,3 +295,17 @@ async def test_the_runs_table_shows_how_runs_did_at_100_columns(tmp_path):
             right += column.get_render_width(table)
             widths[key.value] = right
         assert widths["seconds"] <= SIZE[0] - 2  # status, lr, epochs, best val, test and time without scrolling
+
+
+async def test_a_record_that_is_a_fifo_is_named_not_waited_on(tmp_path):
+    runs = three_lrs(tmp_path)
+    record = runs[2] / "events.jsonl"
+    record.unlink()
+    os.mkfifo(record)  # no writer: opening it for reading without O_NONBLOCK would wait for ever
+    screen = CompareScreen(runs, None, settings_file=tmp_path / "s.toml", live_refresh=0)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert [len(run.curves["train_loss"].value) for run in screen.runs] == [120, 120, 0]
+        messages = [n.message for n in app._notifications]
+        assert any(f"{record}: a FIFO, not a regular file" in m for m in messages)

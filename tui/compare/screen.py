@@ -80,6 +80,7 @@ class CompareScreen(Screen[None]):
         self.zoom = 1.0
         self.crosshair: float | None = None
         self.view: ChartView | None = None
+        self._told: set[str] = set()  # unreadable records already reported (live runs are reloaded)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="compare-status")
@@ -109,7 +110,11 @@ class CompareScreen(Screen[None]):
             self.load()
 
     def show_runs(self, runs: list[RunCurves]) -> None:
-        """Take freshly loaded runs: redraw the charts and the config diff."""
+        """Take freshly loaded runs: redraw the charts and the config diff (and say which records are unreadable)."""
+        unreadable = [run.problem for run in runs if run.problem and run.problem not in self._told]
+        if unreadable:
+            self._told.update(unreadable)
+            self.notify("\n".join(unreadable), title="Records not read", severity="warning", timeout=8)
         self.runs = runs
         self.redraw()
         colour_of = {rid: line.colour for line in self.view.legend() for rid in line.members} if self.view else {}
