@@ -356,7 +356,8 @@ def test_sigkill_after_a_drop_then_resume_as_processes(backend, tiny_config, mni
     assert not (run_dir / "summary.json").exists()  # killed: no summary
     before = read_jsonl(run_dir / "events.jsonl")
     (paused,) = of(before, ControlApplied)
-    assert 1000 < paused.step < 2000 and [(e.step, e.lr) for e in of(before, LearningRateChanged)] == [(1000, 0.1 * 0.1)]
+    assert 1000 < paused.step < 2000
+    assert [(e.step, e.lr) for e in of(before, LearningRateChanged)] == [(1000, 0.1 * 0.1)]
     resumed = subprocess.run([sys.executable, "-m", "core", "--headless", "--resume", str(run_dir), "--data-dir",
                               str(mnist_dir)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
@@ -377,3 +378,54 @@ def test_sigkill_after_a_drop_then_resume_as_processes(backend, tiny_config, mni
 
         for name in theirs:
             assert np.allclose(ours[name], theirs[name], rtol=1e-4, atol=1e-6), name
+
+
+def test_commands_are_recorded_at_the_step_the_run_obeyed_them(backend, tiny_config, tiny_data):
+    """A pause from another thread, mid-epoch: recorded once, at the step where the run's StepEnded events stop
+    (wave 2 recorded Lightning's 30-50 steps early, at the last report); the resume at that same step; the stop
+    where the run stopped. On both backends, through the one command path."""
+    import threading
+    import time
+
+    from core.events import ControlApplied
+
+    config = tiny_config.replace(backend=backend, epochs=40, train_subset=400, batch_size=4)  # outlasts the test
+    control, events, result = RunControl(watched=["L0.N0.b"]), [], []
+
+    def emit(event):
+        events.append(event)
+        # The handmade engine reports every few dozen steps: pause it from inside, between two reports. Lightning
+        # runs ahead of anyone reading its reports: a pause from the test's thread lands between two of them.
+        if backend == "scalar" and isinstance(event, ScalarWatch) and event.step == 7:
+            control.apply(Command("pause"), "cli")
+
+    trainer = get_trainer(backend)
+    worker = threading.Thread(target=lambda: result.append(trainer.fit(config, tiny_data, emit, control)))
+    worker.start()
+
+    def wait_for(done):
+        deadline = time.monotonic() + 120
+        while not done():
+            assert worker.is_alive() and time.monotonic() < deadline
+            time.sleep(0.005)
+
+    try:
+        if backend == "lightning":
+            wait_for(lambda: len(of(list(events), StepEnded)) >= 2)
+            control.apply(Command("pause"), "cli")
+        wait_for(lambda: of(list(events), ControlApplied))
+        control.apply(Command("resume"), "follower")
+        wait_for(lambda: len(of(list(events), ControlApplied)) == 2)
+        control.apply(Command("stop"), "signal")
+    finally:
+        control.stop()
+        worker.join(120)
+    summary = result[0]
+    assert summary.reason == "stopped"
+    marks = [i for i, e in enumerate(events) if isinstance(e, ControlApplied)]
+    assert [(events[i].command, events[i].source) for i in marks] == [
+        ("pause", "cli"), ("resume", "follower"), ("stop", "signal")]
+    pause, resume, stop = (events[i] for i in marks)
+    assert pause.step > 0 and [e.step for e in of(events[:marks[0]], StepEnded)][-1] == pause.step
+    assert not of(events[marks[0]:marks[1]], StepEnded) and resume.step == pause.step
+    assert [e.step for e in of(events[:marks[2] + 1], StepEnded)][-1] == stop.step == summary.steps

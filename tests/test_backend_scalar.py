@@ -559,3 +559,90 @@ def test_a_stopped_scheduled_run_resumes_exactly(tiny_config, tiny_data, tmp_pat
     changes = [(e.step, e.lr) for e in first + second if isinstance(e, LearningRateChanged)]
     assert changes == [(e.step, e.lr) for e in events if isinstance(e, LearningRateChanged)]
     assert changes == [(12, 0.1 * 0.1), (36, 0.1 * 0.1 * 0.1)]
+
+
+# ---- wave 3: what the issue-20 mutation audit found unpinned --------------------------------------------------
+
+
+def test_softmax_subtracts_the_largest_logit():
+    from core.backends.scalar.evaluation import softmax
+
+    probs = softmax([[1000.0, 1000.0 - math.log(3.0)], [-5.0, -5.0]])  # exp(1000) alone overflows to inf
+    assert probs[0].tolist() == pytest.approx([0.75, 0.25], rel=1e-12) and probs[1].tolist() == [0.5, 0.5]
+
+
+def test_a_watch_list_changed_mid_run_is_followed_from_the_next_step(data):
+    control = RunControl(watched=["L0.N0.b"])
+
+    def switch(event):
+        if isinstance(event, ScalarWatch) and event.step == 3 and event.address == "L0.N0.b":
+            control.set_watched(["L1.N2.b", "loss"])
+
+    events, _ = run(BASE.replace(epochs=1), data, control, on_event=switch)
+    watched = [(e.step, e.address) for e in of(events, ScalarWatch)]
+    assert watched[:4] == [(1, "L0.N0.b"), (2, "L0.N0.b"), (3, "L0.N0.b"), (4, "L1.N2.b")]
+    assert watched[4] == (4, "loss") and watched[-1] == (STEPS_PER_EPOCH, "loss")
+    assert {a for s, a in watched if s > 3} == {"L1.N2.b", "loss"}
+
+
+def _relu_pair() -> MLP:
+    """2 inputs -> 2 ReLU units -> 10 outputs: unit 0 fires on (1, 0) only, unit 1 on (0, 1) only."""
+    model = MLP(2, [2, 10], activation="relu", seed=0)
+    (u0, u1) = model.layers[0].neurons
+    u0.w[0].data, u0.w[1].data, u0.b.data = 1.0, -1.0, 0.0
+    u1.w[0].data, u1.w[1].data, u1.b.data = -1.0, 1.0, 0.0
+    return model
+
+
+def test_dead_units_are_those_with_no_positive_activation_since_the_last_report():
+    from core.backends.scalar.observe import LayerStats
+
+    model = _relu_pair()
+    stats = LayerStats(model, relu=True)
+    out: list = []
+    model([1.0, 0.0])  # unit 1: z = -1, a = 0.0 exactly (a ReLU zero is not alive)
+    stats.observe()
+    stats.emit(out.append, "r", 1, 0.1)
+    model([0.0, 1.0])  # now unit 0 is the silent one; unit 1's firing before the last report no longer counts
+    stats.observe()
+    stats.emit(out.append, "r", 2, 0.1)
+    model([0.0, 0.0])  # z = 0 for both: a = 0.0, both dead
+    stats.observe()
+    stats.emit(out.append, "r", 3, 0.1)
+    stats.emit(out.append, "r", 4, 0.1)  # no sample since the last report: nothing to judge
+    hidden = [e.dead_fraction for e in out if e.layer == 0]
+    assert hidden == [0.5, 0.5, 1.0, 0.0]
+    assert all(e.dead_fraction == 0.0 for e in out if e.layer == 1)  # the output layer has no ReLU
+
+
+def test_the_short_last_batch_gradient_is_the_mean_over_its_own_samples(data):
+    """10 copies of one digit in batches of 4, 4, 2: every step's gradient is that digit's own (a mean over the
+    batch), the last one too (scaled by 1/2, not 1/4). Pinned on every parameter, from the watched values."""
+    import dataclasses
+
+    import numpy as np
+
+    one = dataclasses.replace(data.train, images=np.repeat(data.train.images[:1], 10, axis=0),
+                              labels=np.repeat(data.train.labels[:1], 10))
+    config = BASE.replace(epochs=1, batch_size=4, hidden=(3,))
+    names = [a for a, _ in MLP(config.n_inputs, [3, 10]).named_parameters()]
+    events, summary = run(config, dataclasses.replace(data, train=one), RunControl(watched=names))
+    assert summary.steps == 3
+    last = {e.address: e for e in of(events, ScalarWatch) if e.step == 3}
+    model = MLP(config.n_inputs, [3, 10])
+    for address, p in model.named_parameters():
+        p.data = last[address].data  # the weights the last step's gradient was taken at
+    cross_entropy(model(one.images[0].tolist()), int(one.labels[0])).backward()
+    for address, p in model.named_parameters():
+        assert last[address].grad == pytest.approx(p.grad, rel=1e-12, abs=1e-15), address
+    assert any(abs(p.grad) > 1e-3 for _, p in model.named_parameters())
+
+
+def test_a_checkpoint_with_an_extra_parameter_is_refused(data, tmp_path):
+    run(BASE.replace(epochs=1), data, checkpoint_dir=tmp_path)
+    path = tmp_path / CHECKPOINT_NAME
+    doc = json.loads(path.read_text())
+    doc["parameters"]["L0.N0.w99"] = 0.5  # every expected entry is there, and one more
+    path.write_text(json.dumps(doc))
+    events, summary = run(BASE, data, resume_from=path)
+    assert summary.reason == "failed" and "do not match the network" in events[-1].error
