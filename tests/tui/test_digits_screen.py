@@ -208,3 +208,25 @@ async def test_the_real_scalar_probe_answers_the_canvas():
         probs, grads = app.probe.input_gradient(pane.image(14).tolist())
         assert pane.answer == (probs, grads) and len(grads) == 196 and any(grads)
         assert "Scalar graph's own backward pass" in str(app.screen.query_one("#saliency-caption").render())
+
+
+async def test_mistakes_are_the_ones_the_model_makes_now():
+    import dataclasses
+
+    probe = trained_probe()
+    data = tiny_data()
+    evs = evaluations(probe)
+    probs = np.array(probe.predict(data.val.images.tolist()))
+    right = next(i for i in range(len(data.val.labels)) if probs[i].argmax() == data.val.labels[i])
+    label = int(data.val.labels[right])
+    # the last evaluation recorded this digit as a mistake; the model shown now gets it right
+    stale = dataclasses.replace(evs[-1], mistakes=((right, label, (label + 1) % 10, 0.9), *evs[-1].mistakes))
+    app = Host(probe, [evs[0], stale])
+    async with app.run_test(size=SIZE) as pilot:
+        grid = screen_of(app).grid
+        await settle(app, pilot, lambda: grid.live.known().all())
+        await pilot.press("x")
+        assert right not in grid.order()
+        assert grid.order() == [m[0] for m in evs[-1].mistakes]  # exactly the current mistakes
+        assert all(probs[i].argmax() != data.val.labels[i] for i in grid.order())
+        assert "mistakes now" in str(grid.render().plain.splitlines()[0])

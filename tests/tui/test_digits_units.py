@@ -67,8 +67,10 @@ def test_filters_and_sorts():
     assert select(LABELS, live, Filter("all")) == [0, 1, 2, 3, 4, 5]
     assert select(LABELS, live, Filter("digit", digit=3)) == [0, 2, 4]
     assert select(LABELS, live, Filter("mistakes")) == [1, 2]  # live mistakes, index order
-    # recorded mistakes first, in the record's order, even those the model now gets right
-    assert select(LABELS, live, Filter("mistakes", recorded=(4, 2))) == [4, 2, 1]
+    # recorded mistakes first, in the record's order, but not those the model now gets right (4 is a 3 → 3)
+    assert select(LABELS, live, Filter("mistakes", recorded=(4, 2))) == [2, 1]
+    assert select(LABELS, LivePredictions(6), Filter("mistakes", recorded=(4, 2))) == [4, 2]  # none answered yet
+    assert Filter("mistakes").describe() == "mistakes now"
     assert select(LABELS, live, Filter("all"), "most confident") == [3, 0, 1, 5, 2, 4]
     assert select(LABELS, live, Filter("digit", digit=3), "least confident") == [4, 2, 0]
     assert select(LABELS, live, Filter("cell", cell=(3, 5), recorded=(2,))) == [2]

@@ -1,6 +1,7 @@
 """The digits screen: prediction grid, confusion matrix and draw-a-digit, all through the backend's probe.
 
 The probe is asked on timers (never once per event), in thread workers, so the UI never waits for a model.
+`enter` on a digit of the grid or on the canvas explains a gradient on it (tui/explain/).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tui.digits.grid import PredictionGrid
 from tui.digits.selection import Filter, LivePredictions, cell_indices
 
 GRID_HZ = 4  # grid answers per second while a model trains
+RELOAD_S = 2.0  # a followed run without a model: look for its checkpoint this often
 DRAW_HZ = 10  # canvas answers per second at most
 SWEEP = 16  # off-page digits predicted per grid tick, so "mistakes" and sorting cover the whole split
 
@@ -45,6 +47,7 @@ class DigitsScreen(Screen[None]):
         Binding("g", "tab('tab-grid')", "grid"),
         Binding("m", "tab('tab-confusion')", "matrix"),
         Binding("w", "tab('tab-draw')", "draw"),
+        Binding("enter", "explain", "explain"),
     ]
     DEFAULT_CSS = """
     DigitsScreen #digits-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
@@ -55,11 +58,18 @@ class DigitsScreen(Screen[None]):
     """
 
     def __init__(self, probe_source: Callable[[], Any] | Any, data: Any,
-                 evaluations: Callable[[], Sequence[Evaluation]] | None = None) -> None:
+                 evaluations: Callable[[], Sequence[Evaluation]] | None = None, *,
+                 config: Callable[[], Any] | None = None, watched: Callable[[], Sequence[str]] | None = None,
+                 reload: Callable[[], str] | None = None) -> None:
+        """`config`: the config in force (for explain); `watched`: the inspector's addresses (explain's default);
+        `reload`: for a followed run, load its newest checkpoint (slow; '' or why not)."""
         super().__init__()
         self.probe_source = probe_source if callable(probe_source) else (lambda: probe_source)
         self.data = data
         self.evaluations = evaluations or (lambda: ())
+        self.config_source, self.watched, self.reload = config, watched or (lambda: ()), reload
+        self.reload_note = ""
+        self._reloading = False
         self.live = {"val": LivePredictions(len(data.val.labels)), "test": LivePredictions(len(data.test.labels))}
         self.busy = False
         self._seen_evaluations = -1
@@ -106,6 +116,8 @@ class DigitsScreen(Screen[None]):
         self.grid.focus()
         self.set_interval(1 / GRID_HZ, self.tick_grid)
         self.set_interval(1 / DRAW_HZ, self.tick_draw)
+        if self.reload is not None:
+            self.set_interval(RELOAD_S, self.look_for_model)
 
     # ---- navigation -------------------------------------------------------------------------------------
     def action_close(self) -> None:
@@ -127,6 +139,8 @@ class DigitsScreen(Screen[None]):
         evaluations = [e for e in self.evaluations() if isinstance(e, Evaluation)]
         if len(evaluations) == self._seen_evaluations:
             return
+        if self._seen_evaluations >= 0 and self.reload is not None:
+            self.look_for_model(newer=True)  # an epoch ended: a followed run saved a newer checkpoint
         self._seen_evaluations = len(evaluations)
         self.matrix.set_evaluations(evaluations)
         val = [e for e in evaluations if e.split == "val"]
@@ -166,7 +180,7 @@ class DigitsScreen(Screen[None]):
         grid = self.grid if active == "tab-grid" else self.cell_grid
         probe = self.probe()
         if probe is None:
-            grid.note = "no model yet: labels only"
+            grid.note = self.reload_note or "no model yet: labels only"
             grid.refresh()
             return
         side = int(getattr(probe, "input_side", self.data.side))
@@ -203,3 +217,47 @@ class DigitsScreen(Screen[None]):
         grid.note = f"the model could not answer: {message}"
         grid.refresh()
 
+
+    # ---- a followed run's model: its newest checkpoint ------------------------------------------------------
+    def look_for_model(self, newer: bool = False) -> None:
+        """Load the followed run's checkpoint off the UI thread: while it has none, or when a newer one is due."""
+        if self.reload is None or self._reloading or (self.probe() is not None and not newer):
+            return
+        self._reloading = True
+        self.run_worker(self._reload, thread=True, group="reload", exit_on_error=False)
+
+    def _reload(self) -> None:
+        assert self.reload is not None
+        why = self.reload()
+        self.app.call_from_thread(self._reloaded, why)
+
+    def _reloaded(self, why: str) -> None:
+        self._reloading = False
+        if why:  # e.g. no checkpoint yet: a run saves its first at the end of epoch 1
+            self.reload_note = f"no model to read yet ({why.split(': ', 1)[-1]}): labels only"
+        else:
+            self.reload_note = ""
+
+    # ---- explain a gradient on a digit ------------------------------------------------------------------------
+    def action_explain(self) -> None:
+        """Explain a gradient on the selected grid digit, or on the digit drawn (tui/explain/)."""
+        from tui.explain import Digits, ExplainScreen, ModelSource
+        from tui.explain.source import default_address
+
+        config = self.config_source() if self.config_source is not None else None
+        if config is None:
+            self.notify("Explain needs the run's configuration: open the digits from the dashboard (d).",
+                        severity="warning")
+            return
+        active = self.query_one(TabbedContent).active
+        if active == "tab-draw":
+            digits = Digits(self.draw.canvas.pixels.reshape(1, -1), None, self.draw.canvas.surface.side, "canvas")
+        else:
+            grid = self.grid if active == "tab-grid" else self.cell_grid
+            index = grid.selected_index()
+            if index is None:
+                self.notify("No digit selected.", severity="warning")
+                return
+            digits = Digits(grid.images, grid.labels, self.data.side, grid.split, index)
+        address = default_address(tuple(config.layer_sizes), self.watched(), digits.label)
+        self.app.push_screen(ExplainScreen(ModelSource(self.probe, lambda: config), address, digits))

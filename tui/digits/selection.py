@@ -71,7 +71,7 @@ class Filter:
         if self.kind == "cell":
             t, p = self.cell
             return f"{t}s predicted as {p}" if t != p else f"{t}s predicted right"
-        return {"all": "all digits", "mistakes": "mistakes"}[self.kind]
+        return {"all": "all digits", "mistakes": "mistakes now"}[self.kind]
 
 
 def cell_indices(confusion: Sequence[Sequence[int]], mistakes: Sequence[Sequence], labels: np.ndarray,
@@ -102,9 +102,11 @@ def select(labels: np.ndarray, live: LivePredictions, flt: Filter, sort: str = "
     elif flt.kind == "cell":
         chosen = list(flt.recorded)
     elif flt.kind == "mistakes":
-        # The recorded mistakes stay in view (watch them turn right), then any the live model makes now.
+        # Mistakes as the model answers now: the recorded ones it still gets wrong (or has not answered yet),
+        # in the record's order, then any other it gets wrong now; a recorded one it now gets right leaves.
         now_wrong = np.flatnonzero((predicted >= 0) & (predicted != labels))
-        chosen = list(dict.fromkeys([*flt.recorded, *map(int, now_wrong)]))
+        still = [int(i) for i in flt.recorded if predicted[int(i)] < 0 or predicted[int(i)] != labels[int(i)]]
+        chosen = list(dict.fromkeys([*still, *map(int, now_wrong)]))
     else:
         raise ValueError(f"unknown filter {flt.kind!r}")
     if sort == "natural":

@@ -16,8 +16,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
+from core.address import AddressError, parse
 from core.explain.walk import Explanation, explain
 from tui.explain.render import digit_lines, marked_pixel, path_text, walk_text
 from tui.explain.source import Digits, ModelSource
@@ -38,6 +39,7 @@ class ExplainScreen(Screen[None]):
         Binding("left_square_bracket", "digit(-1)", "digit before", key_display="["),
         Binding("right_square_bracket", "digit(1)", "next digit", key_display="]"),
         Binding("r", "retake", "weights now"),
+        Binding("a", "ask_address", "address"),
         *[Binding(str(k), f"label({k})", "label", show=False) for k in range(10)],
     ]
     DEFAULT_CSS = """
@@ -47,8 +49,11 @@ class ExplainScreen(Screen[None]):
     ExplainScreen #explain-digit { height: auto; }
     ExplainScreen #explain-path { height: auto; margin-top: 1; }
     ExplainScreen #explain-walk { width: 1fr; padding: 0 1; }
+    ExplainScreen #explain-address { display: none; }
+    ExplainScreen #explain-address.asking { display: block; }
     """
 
+    AUTO_FOCUS = None  # every key is the screen's until `a` opens the address field
     position: reactive[int] = reactive(0, init=False)
     playing: reactive[bool] = reactive(False, init=False)
 
@@ -62,11 +67,13 @@ class ExplainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(f"Explain {self.address}: computing…", id="explain-title")
+        yield Input(placeholder="the scalar to explain, e.g. L1.N3.w12 or L0.N5.b; enter explains it",
+                    id="explain-address", disabled=True)  # hidden and unfocusable until `a`
         with Horizontal(id="explain-body"):
             with Vertical(id="explain-left"):
                 yield Static("", id="explain-digit")
                 yield Static("", id="explain-path")
-            with VerticalScroll(id="explain-walk"):
+            with VerticalScroll(id="explain-walk", can_focus=False):  # arrows, home and end are the walk's
                 yield Static("", id="explain-steps")
         yield Footer()
 
@@ -165,6 +172,35 @@ class ExplainScreen(Screen[None]):
     def action_retake(self) -> None:
         self.compute()
 
+    def action_ask_address(self) -> None:
+        field = self.query_one("#explain-address", Input)
+        field.value = self.address
+        field.disabled = False
+        field.add_class("asking")
+        field.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        try:
+            parse(text)
+        except AddressError as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self._hide_field()
+        if text != self.address:
+            self.address, self.explanation = text, None
+            self.compute()
+
+    def _hide_field(self) -> None:
+        field = self.query_one("#explain-address", Input)
+        field.remove_class("asking")
+        field.disabled = True
+        self.set_focus(None)
+
     def action_close(self) -> None:
+        field = self.query_one("#explain-address", Input)
+        if field.has_class("asking"):  # escape leaves the address field first
+            self._hide_field()
+            return
         self.playing = False
         self.dismiss(None)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from core.address import AddressError, validate
 from core.explain.network import Network, network_from_probe
 
 
@@ -69,3 +70,17 @@ class Digits:
 
     def where(self) -> str:
         return "the digit drawn" if self.name == "canvas" else f"{self.name} digit {self.index}"
+
+
+def default_address(layer_sizes: tuple[int, ...], watched: Sequence[str], label: int | None) -> str:
+    """What to explain when the user named nothing: the first watched weight or bias that fits this network,
+    else the weight from hidden unit 0 into the label's output (a last-layer weight), else that output's bias."""
+    for address in watched:
+        try:
+            if validate(address, layer_sizes, graph_nodes=True).kind in ("w", "b"):
+                return address
+        except AddressError:
+            continue
+    out = len(layer_sizes) - 2
+    neuron = label if label is not None and 0 <= label < layer_sizes[-1] else 0
+    return f"L{out}.N{neuron}.w0" if out > 0 else f"L{out}.N{neuron}.b"
