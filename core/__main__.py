@@ -11,7 +11,7 @@ def entry() -> int:
         from core.cli import main
     except KeyboardInterrupt:
         print("mnist-dash: interrupted", file=sys.stderr)
-        return 130
+        return 130  # core.exits.EXIT_INTERRUPTED: importing it could be what was interrupted
     return main()
 
 

@@ -310,7 +310,7 @@ def run_headless(
     ignored: dict[int, object] = {}
     installed = rank_zero and policy.install()  # False off the main thread: nothing changes there
     if not rank_zero and threading.current_thread() is threading.main_thread():
-        ignored = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+        ignored = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     result: list[RunSummary] = []
 
     def target() -> None:

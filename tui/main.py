@@ -84,4 +84,4 @@ def entry() -> int:
         return main()
     except KeyboardInterrupt:
         print("mnist-dash: interrupted", file=sys.stderr)
-        return 130
+        return 130  # core.exits.EXIT_INTERRUPTED: importing it could be what was interrupted
