@@ -159,3 +159,60 @@ def test_ctrl_c_is_recorded_as_a_stop_from_a_signal(pty_run):
     steps = [e["step"] for e in events if e["type"] == "StepEnded"]
     assert [s["source"] for s in stops] == ["signal"] and stops[0]["step"] == steps[-1]
     assert b"SIGINT: stopping after the current step" in run.output
+
+
+class Calls:
+    """What a SignalPolicy's callbacks were called with, and a wait for the next one (they run on its thread)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple] = []
+        self.event = threading.Event()
+
+    def stop(self, signum: int, source: str) -> None:
+        self.seen.append(("stop", signum, source))
+        self.event.set()
+
+    def hangup(self, cause: str) -> None:
+        self.seen.append(("hangup", cause))
+        self.event.set()
+
+    def next(self) -> tuple:
+        assert self.event.wait(WAIT_S), "no callback"
+        self.event.clear()
+        return self.seen[-1]
+
+
+def test_the_policy_in_process():
+    from core.signals import SignalPolicy
+
+    calls = Calls()
+    before = {s: signal.getsignal(s) for s in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)}
+    policy = SignalPolicy(on_stop=calls.stop, on_hangup=calls.hangup)
+    assert policy.install()
+    try:
+        os.kill(os.getpid(), signal.SIGHUP)
+        assert calls.next() == ("hangup", "SIGHUP") and policy.hung_up and policy.stops == []
+        os.kill(os.getpid(), signal.SIGHUP)  # the terminal hangs up once: a repeat changes nothing
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert calls.next() == ("stop", signal.SIGTERM, "signal") and policy.stops == [signal.SIGTERM]
+        assert calls.seen == [("hangup", "SIGHUP"), ("stop", signal.SIGTERM, "signal")]
+    finally:
+        policy.restore()
+    assert {s: signal.getsignal(s) for s in before} == before  # restored as they were
+
+
+def test_under_stop_a_hang_up_stops_and_a_dead_terminal_is_a_hang_up():
+    from core.signals import SignalPolicy, terminal_alive
+
+    master, slave = os.openpty()
+    calls = Calls()
+    policy = SignalPolicy(on_stop=calls.stop, on_hangup=calls.hangup, hangup="stop", watch_fd=slave)
+    assert policy.install()
+    try:
+        assert terminal_alive(slave) and not policy.terminal_failed()
+        os.close(master)  # no SIGHUP: the watcher finds the terminal dead on its own
+        assert calls.next() == ("stop", signal.SIGHUP, "hangup") and policy.stops == [signal.SIGHUP]
+        assert not terminal_alive(slave)
+    finally:
+        policy.restore()
+        os.close(slave)
