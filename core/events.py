@@ -169,16 +169,16 @@ class LearningRateChanged(Event):
     step: int  # steps taken when the change took effect
     lr: float
     previous: float
-    source: str = ""  # "dashboard", "folder", "signal" or "cli"
+    source: str = ""  # "schedule", or who asked: one of core.backends.control.SOURCES ("key", "cli", ...)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ControlApplied(Event):
-    """A run obeyed a command from outside (a learning-rate change is a LearningRateChanged)."""
+    """A run obeyed a command (a learning-rate change is a LearningRateChanged); recorded by the run book only."""
 
-    step: int
+    step: int  # the steps taken where the run obeyed it: where it held for a pause, where it stopped
     command: str  # "stop", "pause" or "resume"
-    source: str = ""  # "dashboard", "folder", "signal" or "cli"
+    source: str = ""  # who asked: one of core.backends.control.SOURCES (wave 2 wrote "dashboard", "folder")
 
 
 @dataclass(frozen=True, kw_only=True)
