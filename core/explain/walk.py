@@ -141,8 +141,9 @@ def _forward(net: Network, tr: Trace, addr: Address, top: int) -> list[Step]:
                                  net.weights[m][k][j] * tr.a[layer][j]) for k in range(width)]
                     text = (f"L{m}: {width} neurons; {aaddr} feeds every one of them, adding w·a to each z "
                             f"(the largest shown)")
-                    steps.append(_sum_step("forward", f"L{m}", tr.z_op, text, feed, math.fsum(t.product for t in feed),
-                                           top=top))
+                    step = _sum_step("forward", f"L{m}", tr.z_op, text, feed, 0.0, top=top)
+                    steps.append(Step(step.phase, step.node, step.op, step.text, None, step.terms, step.rest,
+                                      step.rest_count))  # a layer has no one value: its neurons' terms
                 elif m < last:
                     acts = sorted(range(width), key=lambda k: -abs(tr.a[m][k]))[:top]
                     steps.append(Step("forward", f"L{m}", tr.act_op,

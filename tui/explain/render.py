@@ -14,6 +14,8 @@ from tui.digits.render import grey, half_blocks, upscale
 CURRENT = "bold #f0c674"
 DONE = "#8a8a8a"
 PHASES = {"forward": "#6fa8dc", "backward": "#e69138"}
+SHORT = 96  # characters of a step already walked
+PAD = " "
 
 
 def walk_text(e: Explanation, position: int) -> Text:
@@ -27,7 +29,8 @@ def walk_text(e: Explanation, position: int) -> Text:
             text.append("forward: the digit's values, layer by layer\n", "bold")
         lines = step_lines(step)
         if i < position:
-            text.append(f"  {i + 1:>2}. {lines[0]}\n", DONE)
+            line = f"{lines[0]} · {step.text}"
+            text.append(f"  {i + 1:>2}. {line[:SHORT - 1] + '…' if len(line) > SHORT else line}\n", DONE)
             continue
         text.append(f"▶ {i + 1:>2}. {lines[0]}\n", CURRENT)
         for line in lines[1:]:
@@ -64,10 +67,13 @@ def path_text(e: Explanation, position: int) -> Text:
         mark = f"  ● {chosen[1]}" if layer == i else ""
         rows.append((f"L{i}", f"L{i}     {width} neurons{mark}"))
     rows += [("softmax", "softmax  probabilities"), ("loss", f"loss   (label {e.label})")]
+    arrow = "↓" if step is None or step.phase == "forward" else "↑"  # the way the walk goes
     text = Text()
-    for key, label in rows:
+    for n, (key, label) in enumerate(rows):
+        if n:
+            text.append(f"{PAD * 4}{arrow}\n", DONE)
         here = node == key or node.startswith(key + ".") or (key == "loss" and position >= len(e.steps))
-        text.append(("▶ " if here else "  ") + label + "\n", CURRENT if here else "")
+        text.append(("▶ " if here else PAD * 2) + label + "\n", CURRENT if here else "")
     return text
 
 

@@ -49,6 +49,7 @@ class ExplainScreen(Screen[None]):
     ExplainScreen #explain-digit { height: auto; }
     ExplainScreen #explain-path { height: auto; margin-top: 1; }
     ExplainScreen #explain-walk { width: 1fr; padding: 0 1; }
+    ExplainScreen #explain-path, ExplainScreen #explain-steps { text-wrap: nowrap; }
     ExplainScreen #explain-address { display: none; }
     ExplainScreen #explain-address.asking { display: block; }
     """
