@@ -429,3 +429,22 @@ def test_commands_are_recorded_at_the_step_the_run_obeyed_them(backend, tiny_con
     assert pause.step > 0 and [e.step for e in of(events[:marks[0]], StepEnded)][-1] == pause.step
     assert not of(events[marks[0]:marks[1]], StepEnded) and resume.step == pause.step
     assert [e.step for e in of(events[:marks[2] + 1], StepEnded)][-1] == stop.step == summary.steps
+
+
+def test_a_stop_with_a_reason_ends_the_run_with_it(backend, tiny_config, tiny_data, tmp_path):
+    """A sweep's pruner stops a trial with reason "pruned": the summary and RunFinished say so, the stop is recorded
+    from the sweep, and the run keeps a checkpoint as any stopped run does."""
+    from core.events import ControlApplied
+
+    control = RunControl()
+
+    def prune(event):
+        if isinstance(event, StepEnded):
+            control.stop(reason="pruned", source="sweep")
+
+    events, summary, _ = run(backend, tiny_config.replace(epochs=3), tiny_data, control, on_event=prune,
+                             checkpoint_dir=tmp_path)
+    assert summary.reason == "pruned" and events[-1].reason == "pruned"
+    assert summary.message.startswith(f"pruned at step {summary.steps} (epoch ")
+    assert [(e.command, e.source, e.step) for e in of(events, ControlApplied)] == [("stop", "sweep", summary.steps)]
+    assert read_progress(backend, tmp_path)["step"] == summary.steps

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 import torch
 from lightning.pytorch.callbacks import Callback
 
+from core.backends.control import STOP_REASONS
 from core.backends.gradstats import dead_fraction, layer_grad_stats
 from core.backends.lightning.batches import split_on_device
 from core.backends.lightning.checkpoint import save_checkpoint
@@ -173,7 +174,7 @@ class EventsCallback(Callback):
         if self.since_n:
             self._report()
         self.watches.flush()
-        if self.book.reason in (None, "stopped"):
+        if self.book.reason is None or self.book.reason in STOP_REASONS:  # stopped, or pruned by a sweep
             self._checkpoint(trainer)
         self._publish(self.book.position.step)
         if self.rank_zero and self.book.reason in ("completed", "early_stopped"):  # stopped, diverged: no test

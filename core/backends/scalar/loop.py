@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.backends import Emit, RunControl, RunSummary, new_run_id
+from core.backends.control import STOP_REASONS
 from core.backends.runbook import RunBook
 from core.backends.scalar.checkpoint import read_checkpoint, read_position, restore, save_checkpoint
 from core.backends.scalar.evaluation import evaluate_split
@@ -286,7 +287,7 @@ class ScalarRun:
             self._step_ended(epoch, loss_sum, n, seconds)
         self._publish(self.last_sample)
         book.stop()
-        if self.checkpoint_dir is not None and book.reason == "stopped":
+        if self.checkpoint_dir is not None and book.reason in STOP_REASONS:  # stopped, or pruned by a sweep
             path = self._save()
             self.log("info", f"stopped at step {book.position.step} (epoch {epoch}); checkpoint saved to {path}")
         raise _End
