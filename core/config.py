@@ -67,7 +67,7 @@ class TrainConfig:
     optimizer: str = field(default="sgd", metadata=_choice("optimiser", "optimiser (plain sgd moves a weight by "
                                                            "exactly -lr*grad)", OPTIMIZERS))
     # the seed's rate; stable with scaled init at every input size
-    lr: float = field(default=0.05, metadata=_about("learning rate", "learning rate, > 0 and <= 10", "float",
+    lr: float = field(default=0.05, metadata=_about("learning rate", f"learning rate, > 0 and <= {MAX_LR:g}", "float",
                                                     metavar="RATE", hint="e.g. 0.05"))
     # a step schedule: x0.1 at the start of each listed epoch (the handmade engine's 98% recipe drops at 5)
     lr_drop_epochs: tuple[int, ...] = field(default=(), metadata=_about(

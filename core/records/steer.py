@@ -56,7 +56,7 @@ class Command:
 
 
 def validate(command: str, value: Any = None) -> float | None:
-    """The command's value checked (set_lr: a finite number, 0 < lr <= 10); SteerError otherwise."""
+    """The command's value checked (set_lr: a finite number, 0 < lr <= MAX_LR); SteerError otherwise."""
     if command not in COMMANDS:
         raise SteerError(f"unknown command {command!r}: use one of {', '.join(COMMANDS)}")
     if command != "set_lr":
