@@ -123,3 +123,20 @@ def test_viewing_a_past_run_uses_its_probe_and_watches_carry_over():
     assert ctl.probe() is None  # until load_viewed_probe has read the checkpoint
     assert "cannot look inside old" in ctl.load_viewed_probe()  # no such folder
     assert seen[-1] == "viewing" and "viewing" not in ACTIVE
+
+
+def test_every_command_takes_the_one_command_path_with_its_source():
+    ctl, _ = controller()
+    control = ctl.start(CONFIG)
+    ctl.fold([started(), step(1)])
+    ctl.toggle_pause()  # a key press: source "key"
+    ctl.toggle_pause("serve")  # the served dashboard's key
+    assert control.take_applied() == [("pause", "key"), ("resume", "serve")]
+    ctl.set_lr(0.5)
+    assert control.take_lr() == (0.5, "key")  # the run book applies and records it at the next step
+    with pytest.raises(ValueError, match="at most 10"):
+        ctl.set_lr(11.0)
+    ctl.stop("signal")
+    assert control.take_applied() == [("stop", "signal")] and control.stop_requested
+    ctl.quit()  # the app quits while stopping: one stop is obeyed and recorded, not two
+    assert control.take_applied() == []
