@@ -296,10 +296,10 @@ def run_headless(
     commands = RunCommands(control)
 
     def on_stop(signum: int, source: str) -> None:
+        commands.stop(source)  # first: a terminal that does not take output (Ctrl+S) must not hold up the stop
         if source == "signal":
             printer.line(f"{signal_name(signum)}: stopping after the current step, then saving "
                          "(Ctrl+C again quits at once)")
-        commands.stop(source)
 
     def on_hung_up(cause: str) -> None:
         commands.note_hangup(hangup_message(cause))

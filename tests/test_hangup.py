@@ -1,7 +1,8 @@
 """A closed terminal is not a stop command: a headless run on a real pty that hangs up goes on to its end.
 
-Each test waits for events (a line in the record, the process's end), never for time: the run is paused
-through its folder before the hang-up and resumed after it, so it cannot finish before the terminal goes.
+Each test waits for events (a line in the record, a file gone, the process's end), never for time. The run
+streams its events to the terminal (`--jsonl -`, a watched weight at every step: more than a pty holds) and
+nobody reads them, so it blocks mid-run on its own output until the terminal goes away: it cannot end first.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ("--headless", "--backend", "scalar", "--train-subset", "600", "--val-subset", "50", "--test-subset", "50",
-       "--input-size", "7", "--hidden", "16", "--epochs", "3", "--batch-size", "8")
+       "--input-size", "7", "--hidden", "16", "--epochs", "3", "--batch-size", "8", "--jsonl", "-",
+       "--watch", "L0.N0.w0")  # ~75 KB of output; a pty holds ~15 KB
 WAIT_S = 120.0  # a generous bound on a busy machine; the waits end as soon as the event is there
 
 
@@ -31,7 +33,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 class PtyRun:
-    """`python -m core` with its terminal on a pty; a thread drains the master so writes never block."""
+    """`python -m core` with its terminal on a pty that nobody reads until `read()` is called."""
 
     def __init__(self, tmp_path: Path, *extra: str) -> None:
         self.tmp_path, self.runs = tmp_path, tmp_path / "runs"
@@ -42,7 +44,12 @@ class PtyRun:
         os.close(slave)
         self.master: int | None = master
         self.output = bytearray()
-        threading.Thread(target=self._read, daemon=True).start()
+
+    def read(self) -> threading.Thread:
+        """Drain the terminal from now on (the run's writes go through again); the thread ends at its EOF."""
+        reader = threading.Thread(target=self._read, daemon=True)
+        reader.start()
+        return reader
 
     def _read(self) -> None:
         while self.master is not None:
@@ -82,14 +89,15 @@ class PtyRun:
                               capture_output=True, text=True, timeout=WAIT_S)
         assert done.returncode == 0, done.stdout + done.stderr
 
-    def paused_mid_epoch(self) -> Path:
-        """Wait for a step in the record, pause the run through its folder, wait until the pause is recorded."""
+    def stepping(self) -> Path:
+        """Wait for a step in the record (the run then blocks on its unread output sooner or later)."""
         self.wait(lambda: self.has(lambda e: e["type"] == "StepEnded"), "StepEnded in the record")
-        run = self.run_dir()
+        return self.run_dir()
+
+    def pause(self, run: Path) -> None:
+        """Pause the run through its folder; return once the run took the command (its file is gone)."""
         self.command("--pause", str(run))
-        self.wait(lambda: self.has(lambda e: e["type"] == "ControlApplied" and e["command"] == "pause"),
-                  "the pause in the record")
-        return run
+        self.wait(lambda: not any((run / "control").iterdir()), "the pause taken from the control folder")
 
     def hang_up(self) -> None:
         """The terminal goes away: its master side closes (writes now fail with EIO), then SIGHUP."""
@@ -121,9 +129,11 @@ def pty_run(tmp_path, mnist_dir):
 
 def test_a_headless_run_outlives_its_terminal(pty_run):
     run = pty_run()
-    run_dir = run.paused_mid_epoch()
+    run_dir = run.stepping()
+    run.pause(run_dir)  # so that it waits for us after the hang-up, to be resumed from another terminal
     run.hang_up()
     run.wait(lambda: run.has(lambda e: e["type"] == "LogLine" and e["source"] == "hangup"), "the hang-up recorded")
+    run.wait(lambda: run.has(lambda e: e["type"] == "ControlApplied" and e["command"] == "pause"), "the pause")
     run.command("--resume-run", str(run_dir))  # still steerable from another terminal
     assert run.proc.wait(WAIT_S) == 0
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -131,33 +141,36 @@ def test_a_headless_run_outlives_its_terminal(pty_run):
     events = run.events()
     hangups = [e for e in events if e["type"] == "LogLine" and e["source"] == "hangup"]
     assert len(hangups) == 1 and "the terminal hung up (SIGHUP)" in hangups[0]["message"]
-    assert [e["command"] for e in events if e["type"] == "ControlApplied"] == ["pause", "resume"]
+    assert [(e["command"], e["source"]) for e in events if e["type"] == "ControlApplied"] == [
+        ("pause", "cli"), ("resume", "cli")]
     assert events[-1]["type"] == "RunFinished" and events[-1]["reason"] == "completed"
 
 
 def test_on_hangup_stop_keeps_the_old_behaviour(pty_run):
     run = pty_run("--on-hangup", "stop")
-    run_dir = run.paused_mid_epoch()
+    run_dir = run.stepping()
     run.hang_up()
     assert run.proc.wait(WAIT_S) == 128 + signal.SIGHUP
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["reason"] == "stopped" and summary["checkpoint"]
-    assert (run_dir / summary["checkpoint"]).is_file()
+    assert (run_dir / summary["checkpoint"]).is_file() and summary["epochs_completed"] < 3
     events = run.events()
-    assert [(e["command"], e["source"]) for e in events if e["type"] == "ControlApplied"] == [
-        ("pause", "cli"), ("stop", "hangup")]
+    assert [(e["command"], e["source"]) for e in events if e["type"] == "ControlApplied"] == [("stop", "hangup")]
 
 
 def test_ctrl_c_is_recorded_as_a_stop_from_a_signal(pty_run):
     run = pty_run()
-    run_dir = run.paused_mid_epoch()
+    run_dir = run.stepping()
     run.proc.send_signal(signal.SIGINT)
+    reader = run.read()  # the terminal takes output again: the run reaches its next step and stops there
     assert run.proc.wait(WAIT_S) == 130
-    assert json.loads((run_dir / "summary.json").read_text())["reason"] == "stopped"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["reason"] == "stopped" and summary["epochs_completed"] < 3
     events = run.events()
     stops = [e for e in events if e["type"] == "ControlApplied" and e["command"] == "stop"]
     steps = [e["step"] for e in events if e["type"] == "StepEnded"]
     assert [s["source"] for s in stops] == ["signal"] and stops[0]["step"] == steps[-1]
+    reader.join(WAIT_S)  # all the process wrote has been read
     assert b"SIGINT: stopping after the current step" in run.output
 
 
