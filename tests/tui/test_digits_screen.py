@@ -230,3 +230,30 @@ async def test_mistakes_are_the_ones_the_model_makes_now():
         assert grid.order() == [m[0] for m in evs[-1].mistakes]  # exactly the current mistakes
         assert all(probs[i].argmax() != data.val.labels[i] for i in grid.order())
         assert "mistakes now" in str(grid.render().plain.splitlines()[0])
+
+
+async def test_a_followed_run_gets_its_model_when_its_checkpoint_appears():
+    class Followed(App[None]):
+        def __init__(self) -> None:
+            super().__init__()
+            self.probe, self.checkpoint, self.asked = None, False, 0
+
+        def reload(self) -> str:  # the controller's load_viewed_probe: '' or why not
+            self.asked += 1
+            if not self.checkpoint:
+                return "cannot look inside run-f: ValueError: run-f: the run has no checkpoint to look inside"
+            self.probe = trained_probe()
+            return ""
+
+        def on_mount(self) -> None:
+            self.push_screen(DigitsScreen(lambda: self.probe, tiny_data(), reload=self.reload))
+
+    app = Followed()
+    async with app.run_test(size=SIZE) as pilot:
+        grid = screen_of(app).grid
+        await settle(app, pilot, lambda: app.asked >= 1 and "checkpoint" in grid.note)
+        assert grid.note == "no model to read yet (the run has no checkpoint to look inside): labels only"
+        app.checkpoint = True  # the followed run saved one (the end of its first epoch)
+        for _ in range(3):
+            await settle(app, pilot, lambda: grid.live.known().any())
+        assert grid.live.known().any() and grid.note == ""

@@ -328,3 +328,25 @@ async def test_footer_key_hints_fit_beside_the_palette_hint_at_160_columns(tmp_p
         assert keys and max(k.region.right for k in keys) <= palette.region.x
         shown = {k.key for k in keys}
         assert not shown & {"s", "x", "b", "o"}  # the dashboard's own keys stay on the dashboard
+
+
+async def test_a_followed_live_run_says_live_not_viewing(tmp_path):
+    import json
+    import time
+
+    from core.events import to_dict
+    from core.records.files import CONFIG_FILE, EVENTS_FILE
+
+    run_dir = tmp_path / "runs" / RUN
+    run_dir.mkdir(parents=True)
+    (run_dir / CONFIG_FILE).write_text(CONFIG.to_json(), encoding="utf-8")
+    started = RunStarted(run_id=RUN, time=time.time(), backend="scalar", device="cpu", data_source="test digits",
+                         config=CONFIG.to_dict(), train_size=64, val_size=16, test_size=16, total_steps=30)
+    (run_dir / EVENTS_FILE).write_text(json.dumps(to_dict(started)) + "\n", encoding="utf-8")  # fresh: live
+    app = make_app(CONFIG, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        app.dashboard.open_run_dir(run_dir)  # what the runs table's "open" does
+        await wait_for(pilot, lambda: app.controller.state == "viewing")
+        screen = await open_inspector(pilot)
+        title = text_of(screen, "#inspector-title")
+        assert "· live" in title and "viewing" not in title, title

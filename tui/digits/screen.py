@@ -234,7 +234,7 @@ class DigitsScreen(Screen[None]):
     def _reloaded(self, why: str) -> None:
         self._reloading = False
         if why:  # e.g. no checkpoint yet: a run saves its first at the end of epoch 1
-            self.reload_note = f"no model to read yet ({why.split(': ', 1)[-1]}): labels only"
+            self.reload_note = f"no model to read yet ({why.rsplit(': ', 1)[-1]}): labels only"
         else:
             self.reload_note = ""
 

@@ -26,12 +26,6 @@ class LiveReader:
     def state(self) -> str:
         return self.controller.state
 
-    def status(self) -> str:
-        """What the title says: the controller's state, except that a followed live run is `live`, not viewing."""
-        state = self.controller.state
-        word = getattr(self.controller, "viewed_status", "")
-        return word if state == "viewing" and word in ("live", "paused") else state
-
     def config(self) -> TrainConfig | None:
         """The running (or viewed) run's config, else the form's: the next run's."""
         return self.controller.config

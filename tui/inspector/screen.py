@@ -88,6 +88,11 @@ class InspectorScreen(Screen[None]):
         self.compared = ComparedColumns(link.controller.compared, lambda text: self.notify(
             text, title="Compare watched scalars", severity="warning"))
 
+    def shown_state(self) -> str:
+        """The dashboard's word for the run shown: a followed live run is live (its status), not viewing."""
+        shown = getattr(self.link, "shown_state", None)
+        return shown() if callable(shown) else self.live.state()
+
     def watch_neuron(self) -> None:
         self.refresh_view(force=True)
 
@@ -135,7 +140,7 @@ class InspectorScreen(Screen[None]):
         run = self.live.run()
         probe = self.live.probe()
         compared = self.link.controller.compared
-        key = (self.link.history.version, tuple(self.link.watched), self.neuron, sizes, self.live.state(),
+        key = (self.link.history.version, tuple(self.link.watched), self.neuron, sizes, self.shown_state(),
                id(probe), probe.step() if probe is not None else None, self.watch_pane.selected,
                compared.version, self.compared.shown)
         if key == self._drawn and not force:
@@ -147,7 +152,7 @@ class InspectorScreen(Screen[None]):
         if run is not None:  # StepEnded is rate-limited; watch reports may be more recent
             step = max([run.step, *(t.latest.step for t in run.watches.values())])
         shape = "-".join(map(str, sizes))
-        status = run.status if run is not None and run.done else self.live.status()
+        status = run.status if run is not None and run.done else self.shown_state()
         run_text = f"run {run.run_id} · step {step:,}" if run is not None else "no run yet"
         self.query_one("#inspector-title", Static).update(
             Text(f"Gradient inspector · {self.live.backend()} · {shape} · {run_text} · {status}")
