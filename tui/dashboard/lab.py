@@ -43,9 +43,15 @@ class Lab:
 class RunLink:
     """What a screen pushed over the dashboard may use: the run controller and the pause key, not the app."""
 
-    def __init__(self, controller: RunController, pause: Callable[[], None]) -> None:
+    def __init__(self, controller: RunController, pause: Callable[[], None],
+                 shown_state: Callable[[], str] | None = None) -> None:
         self.controller = controller
         self.pause = pause
+        self._shown_state = shown_state
+
+    def shown_state(self) -> str:
+        """What the dashboard's status line says of the run shown (a followed run's status, not "viewing")."""
+        return self._shown_state() if self._shown_state is not None else self.controller.state
 
     @property
     def history(self) -> History:

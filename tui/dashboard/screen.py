@@ -279,7 +279,8 @@ class DashboardScreen(Screen[None]):
         from tui.inspector import InspectorScreen
 
         try:
-            self.app.push_screen(InspectorScreen(RunLink(self.controller, self.steering.pause)))
+            shown = lambda: self.following.shown_state(self.controller.state)  # noqa: E731 - the status line's word
+            self.app.push_screen(InspectorScreen(RunLink(self.controller, self.steering.pause, shown)))
         except Exception as exc:  # a broken inspector must not take the dashboard down
             self.notify(f"inspector: {type(exc).__name__}: {exc}", severity="error")
 
@@ -292,7 +293,11 @@ class DashboardScreen(Screen[None]):
             return
         from tui.digits import DigitsScreen
 
-        self.app.push_screen(DigitsScreen(self.controller.probe, data, lambda: self.controller.evaluations))
+        controller = self.controller
+        reload = controller.load_viewed_probe if self.following.run is not None else None  # its newest checkpoint
+        self.app.push_screen(DigitsScreen(controller.probe, data, lambda: controller.evaluations,
+                                          config=lambda: controller.config, watched=lambda: controller.watched,
+                                          reload=reload))
 
     def action_sweep(self) -> None:
         """A small sweep over the form's settings, in its own processes; then its screen (tui/sweep owns both)."""
