@@ -145,8 +145,11 @@ class SweepDriver:
             if code is None:
                 continue
             self.running.remove(worker)
-            if fail_and_retry(self.study, self.storage, worker.number, f"its process exited with status {code}"):
-                self.say(f"trial {worker.number}: its process died (status {code}); failed, retried once")
+            last = last_line(self.logs / f"trial-{worker.number:04d}.log")
+            why = f"its process exited with status {code}" + (f": {last}" if last else "")
+            if fail_and_retry(self.study, self.storage, worker.number, why):
+                self.say(f"trial {worker.number}: its process died (status {code}); failed, retried once"
+                         + (f" ({last})" if last else ""))
                 continue
             row = next((r for r in trial_rows(self.study, self.spec.direction) if r.number == worker.number), None)
             if row is not None:
@@ -154,6 +157,17 @@ class SweepDriver:
                         "pruned": f"pruned at epoch {row.pruned_at}, {self.spec.objective} {fmt_value(row.value)}",
                         "failed": f"failed ({row.error or 'see its log'})"}.get(row.state, row.state)
                 self.say(f"trial {worker.number}: {said} ({short_path(row.run_dir)})")
+
+
+def last_line(path: Path, tail: int = 2048) -> str:
+    """The last non-empty line of a worker's log (a traceback's last line says why it died); '' when none."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - tail))
+            lines = fh.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    return next((line.strip()[:200] for line in reversed(lines) if line.strip()), "")
 
 
 def beat(storage: Any, trial_id: int) -> None:
