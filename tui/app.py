@@ -20,7 +20,7 @@ from textual.screen import Screen
 from core.config import TrainConfig
 from tui.controller import RunController
 from tui.dashboard import DashboardScreen, Lab
-from tui.follow import Following
+from tui.follow import Following, Polled
 from tui.history import History
 from tui.messages import EventsReady
 from tui.priority import UiPriority
@@ -134,6 +134,9 @@ class MnistDashApp(App[None]):
         self.following.end()
         self.controller.quit()
         self.exit()
+
+    def on_polled(self, message: Polled) -> None:
+        self.signals.followed(message)  # bubbled up from the dashboard: a followed run's end is announced too
 
     def on_unmount(self) -> None:
         self.following.end()

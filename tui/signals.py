@@ -59,6 +59,7 @@ class StopThenExit:
         self.policy: SignalPolicy | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._status: int | None = None  # after a hang-up: the exit status a later signal asked for
+        self._followed: dict[Any, str] = {}  # followed run folder -> its last status
 
     # ---- the app's hooks ---------------------------------------------------------------------------------
 
@@ -93,6 +94,17 @@ class StopThenExit:
             self.on_end(self._summary())
         if self.exit_after_run:
             self.exit(for_signal(self.exit_after_run))  # the CLI's exit status, as headless
+
+    def followed(self, polled: Any) -> None:
+        """A poll of a followed run (UI thread): a run seen going that ends is announced as the own run's end."""
+        from core.records.status import ENDED, GOING
+
+        was = self._followed.get(polled.run_dir)
+        self._followed[polled.run_dir] = polled.status
+        if was in GOING and polled.status in ENDED and self.on_end is not None:
+            from core.notify import read_summary
+
+            self.on_end(read_summary(polled.run_dir, {"reason": polled.status, "run_dir": str(polled.run_dir)}))
 
     # ---- stop signals --------------------------------------------------------------------------------------
 

@@ -214,3 +214,40 @@ def test_the_dashboard_notifies_when_its_run_ends(dashboards, tmp_path):
     app.wait(lambda: got.is_file() and got.read_text().endswith("}"), "the --notify command's summary")
     summary = json.loads(got.read_text())
     assert summary["reason"] == "completed" and summary["run_dir"].endswith(app.run_dir().name)
+
+
+def test_a_followed_run_that_ends_is_announced(dashboards, tmp_path, mnist_dir):
+    # A headless run whose terminal nobody reads blocks on its own output mid-run (more than a pty holds):
+    # it goes on, and ends, only once the test reads it.
+    master, slave = os.openpty()
+    headless = subprocess.Popen(
+        [sys.executable, "-m", "core", "--headless", *SMALL, "--jsonl", "-", "--watch", "L0.N0.w0", "--no-notify",
+         "--runs-dir", str(tmp_path / "runs"), "--data-dir", str(mnist_dir)],
+        stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, cwd=tmp_path, env=env(tmp_path))
+    os.close(slave)
+    try:
+        records = tmp_path / "runs"
+        deadline = time.monotonic() + WAIT_S
+        while not any(b'"StepEnded"' in p.read_bytes() for p in records.glob("*/events.jsonl")):
+            assert headless.poll() is None and time.monotonic() < deadline, "the headless run never stepped"
+            time.sleep(0.05)  # polling interval only
+        (run_dir,) = records.iterdir()
+        app = dashboards("--open", str(run_dir))
+        app.wait(lambda: app.shows(b"following"), "the dashboard following the run")
+
+        def drain() -> None:
+            while True:
+                try:
+                    if not os.read(master, 65536):
+                        return
+                except OSError:
+                    return
+
+        threading.Thread(target=drain, daemon=True).start()
+        assert headless.wait(WAIT_S) == 0
+        app.wait(lambda: app.shows(b"\x1b]777;notify;mnist-dash: run completed;"), "the notification sequence")
+    finally:
+        if headless.poll() is None:
+            headless.kill()
+            headless.wait()
+        os.close(master)
