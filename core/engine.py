@@ -12,7 +12,9 @@ Speed tricks, each named where it lives:
   and asks each op where its interior parents are (`Function.interior_parents`): a `Dot` node's weights
   and bias are parameters, so the sort never looks at them;
 - a `Dot` whose upstream gradient is exactly zero (a ReLU that did not fire) skips its backward loop;
-- `__slots__` and no per-node closures: a node's backward is its op's static method.
+- `__slots__` and no per-node closures: a node's backward is its op's static method;
+- the gradient ledger (`GradLedger`): backward notes which parameters it reached, so that `zero_grad` and the
+  optimiser visit those (about 6,000) rather than all 52,650 parameters, twice a step.
 """
 
 from __future__ import annotations

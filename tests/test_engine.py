@@ -388,3 +388,37 @@ def test_a_new_op_is_one_small_function_subclass():
     y = Square.apply(x) + x
     y.backward()
     assert y.data == 12.0 and x.grad == 7.0 and y.parents[0].op == "Square"
+
+
+# ---- the gradient ledger: backward files the parameters it gave gradient to ------------------------------------
+
+def test_backward_files_exactly_the_parameters_it_reached():
+    from core.engine import GradLedger, Parameter
+
+    ledger = GradLedger()
+    ws, b = [Parameter(v) for v in (0.5, -1.0, 2.0)], Parameter(0.25)
+    ledger.adopt([*ws, b])
+    z = Dot.sparse(picker([0, 2])(ws), (3.0, 0.5), b)  # w1 multiplies a pixel of 0: not a parent
+    (z * 2.0).backward()
+    assert ledger.groups == [(ws[0], ws[2], b)] and ledger.dot_only
+    assert (ws[0].grad, ws[1].grad, ws[2].grad, b.grad) == (6.0, 0.0, 1.0, 2.0)
+    dead = Dot.sparse(picker([0, 1])(ws), (1.0, 1.0), b).relu()  # z = -0.25: the ReLU sends back 0
+    dead.backward()
+    assert len(ledger.groups) == 1  # a Dot whose upstream gradient is 0 reached nobody
+    (ws[1] * 3.0).backward()  # a parameter reached by another op is filed alone
+    assert ledger.groups[-1] == (ws[1],) and not ledger.dot_only
+    assert ledger.zero_grads() and all(p.grad == 0.0 for p in [*ws, b]) and ledger.groups == []
+
+
+def test_a_dot_over_scalar_inputs_files_its_weights_and_bias_not_its_inputs():
+    from core.engine import GradLedger, Parameter
+
+    ledger = GradLedger()
+    ws, b = [Parameter(1.5), Parameter(-2.0)], Parameter(0.0)
+    ledger.adopt([*ws, b])
+    x_live, x_dead = Scalar(2.0) * 1.0, Scalar(-1.0).relu()  # interior inputs: 2.0 and 0.0
+    z = Dot.apply(ws, [x_live, x_dead], b)
+    z.backward()
+    assert (ws[0].grad, ws[1].grad) == (2.0, 0.0)
+    assert x_dead.grad == -2.0  # the input itself still gets its gradient (the ReLU below then drops it)
+    assert ledger.groups == [(ws[0], ws[1], b)]  # interior inputs are never filed (zero_grad must not touch them)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from core.engine import Scalar
+from core.engine import GradLedger, Scalar
 from core.nn import MLP, mse_loss
 from core.optim import SGD, Adam
 
@@ -129,3 +129,80 @@ def test_adam_on_an_mlp_matches_torch():
         topt.step()
     for p, t in zip(model.parameters(), tparams, strict=True):
         assert math.isclose(p.data, t.item(), rel_tol=1e-9, abs_tol=1e-15)
+
+
+# ---- the gradient ledger: zero_grad and plain SGD visit only the parameters backward reached ----------------
+
+PIXELS = [0.0, 0.3, 0.0, 1.0, 0.5, 0.0, 0.0, 0.9, 0.1, 0.0]
+
+
+def train_steps(opt, model, batches):
+    """Plain SGD over `batches` (lists of (x, label)); each sample's loss scaled by 1/len(batch)."""
+    for batch in batches:
+        opt.zero_grad()
+        for x, label in batch:
+            (mse_loss(model(x), label) * (1.0 / len(batch))).backward()
+        opt.step()
+
+
+BATCHES = [[(PIXELS, 1)], [(PIXELS[::-1], 2), (PIXELS, 0)], [([0.0] * 10, 1)], [(PIXELS, 2)] * 3]
+
+
+def test_sgd_with_the_ledger_ends_bit_identical_to_visiting_every_parameter():
+    fast, slow = MLP(10, [6, 4, 3], seed=3), MLP(10, [6, 4, 3], seed=3)
+    fast_opt, slow_opt = SGD(fast.parameters(), lr=0.1), SGD(slow.parameters(), lr=0.1)
+    slow_opt.ledger = None  # the plain scans over all parameters
+    assert fast_opt.ledger is fast.ledger
+    train_steps(fast_opt, fast, BATCHES)
+    train_steps(slow_opt, slow, BATCHES)
+    assert [(p.data, p.grad) for p in fast.parameters()] == [(p.data, p.grad) for p in slow.parameters()]
+
+
+def test_ledger_zero_grad_clears_every_gradient_of_a_minibatch():
+    model = MLP(10, [6, 4, 3], seed=3)
+    opt = SGD(model.parameters(), lr=0.1)
+    for x, label in [(PIXELS, 1), (PIXELS[::-1], 2)]:
+        mse_loss(model(x), label).backward()
+    assert sum(p.grad != 0.0 for p in model.parameters()) > 20
+    opt.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters()) and model.ledger.groups == []
+
+
+def test_a_parameter_reached_by_another_op_than_its_neuron_is_updated_too():
+    model = MLP(3, [2], seed=0)
+    opt = SGD(model.parameters(), lr=0.5)
+    w = model.resolve("L0.N1.w2")
+    opt.zero_grad()
+    (w * 4.0).backward()  # weight decay written as graph ops reaches w without any Dot node
+    before = w.data
+    opt.step()
+    assert w.data == before - 0.5 * 4.0
+
+
+def test_a_ledger_that_overflows_falls_back_to_every_parameter(monkeypatch):
+    monkeypatch.setattr(GradLedger, "MAX_GROUPS", 3)
+    model = MLP(10, [6, 3], seed=1)
+    opt = SGD(model.parameters(), lr=0.1)
+    mse_loss(model(PIXELS), 1).backward()  # up to 9 Dot groups: more than 3
+    assert not model.ledger.complete
+    grads = {id(p): p.grad for p in model.parameters()}
+    before = [p.data for p in model.parameters()]
+    opt.step()
+    assert [p.data for p in model.parameters()] == [d - 0.1 * grads[id(p)] for d, p in zip(before, model.parameters(),
+                                                                                          strict=True)]
+    opt.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters()) and model.ledger.complete
+
+
+def test_an_optimiser_over_part_of_a_model_does_not_use_its_ledger():
+    model = MLP(3, [2], seed=0)
+    params = model.parameters()
+    assert GradLedger.covering(params) is model.ledger
+    assert GradLedger.covering(params[:-1]) is None  # the ledger holds a parameter this optimiser does not
+    assert GradLedger.covering([*params[:-1], params[0]]) is None  # as many, but one twice
+    assert GradLedger.covering([Scalar(1.0)]) is None
+    opt = SGD(params[:4], lr=0.1)
+    mse_loss(model([1.0, 2.0, 3.0]), 0).backward()
+    untouched = params[4].data
+    opt.step()
+    assert params[4].data == untouched  # not this optimiser's parameter
