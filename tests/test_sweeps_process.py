@@ -139,3 +139,22 @@ def test_sigterm_stops_every_worker_and_leaves_whole_records(tmp_path):
     for row in rows[:2]:
         assert row.error == "stopped"
         assert summary(tmp_path / row.run_dir)["reason"] == "stopped"
+
+
+def test_a_trial_whose_machine_went_silent_is_failed_by_the_heartbeat_and_retried(tmp_path, monkeypatch):
+    from core.config import TrainConfig
+    from core.sweeps.space import parse_param
+    from core.sweeps.study import HEARTBEAT_ENV, SweepSpec, claim, create_or_join
+
+    monkeypatch.setenv(HEARTBEAT_ENV, "1")  # Optuna fails a trial silent for 2 heartbeats: 2 s here
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    storage = open_storage(url)
+    spec = SweepSpec(name="gone", spaces=(parse_param("lr=[0.3]"),), base=TrainConfig(epochs=1), trials=1)
+    create_or_join(spec, storage)
+    taken = claim(storage, "gone")  # another machine took trial 0, beat once, and died
+    storage.record_heartbeat(taken)
+    code, out, err = finish(sweep(tmp_path, "--sweep", "gone", "--storage", url, "--epochs", "1", "--prune", "none"))
+    assert code == 0, err
+    rows = trial_rows(load(open_storage(url), "gone"))
+    assert [(r.number, r.state, r.retry_of) for r in rows] == [(0, "failed", None), (1, "complete", 0)]
+    assert sweep_of(tmp_path / rows[1].run_dir) == ("gone", 1)

@@ -31,6 +31,7 @@ OBJECTIVES = {"val_accuracy": ("maximize", "best validation accuracy"),
               "val_loss": ("minimize", "lowest validation loss")}
 PRUNERS = ("none", "median", "asha")
 HEARTBEAT_S = 10  # database storages: a trial silent for 2x this long is failed (and retried once)
+HEARTBEAT_ENV = "MNIST_DASH_SWEEP_HEARTBEAT"  # seconds, to tune it (a slow shared database, a test)
 MAX_RETRY = 1
 JOIN_WAIT_S = 60.0  # a joining machine waits this long for the creator to queue the trials
 
@@ -126,7 +127,7 @@ def open_storage(storage: str) -> Any:
     last: Exception | None = None
     for _ in range(5):  # two processes creating a fresh SQLite file's tables at once: one of them retries
         try:
-            return RDBStorage(storage, heartbeat_interval=HEARTBEAT_S,
+            return RDBStorage(storage, heartbeat_interval=heartbeat_seconds(),
                               heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY))
         except (ImportError, ValueError) as exc:  # no database driver installed, a malformed URL
             raise SweepError(f"--storage {storage}: {exc}") from None
@@ -136,6 +137,12 @@ def open_storage(storage: str) -> Any:
             last = exc
             time.sleep(0.5)
     raise SweepError(f"--storage {storage}: cannot open it ({last})")
+
+
+def heartbeat_seconds() -> int:
+    """Optuna's heartbeat interval for database storages: HEARTBEAT_S, or the environment's whole seconds."""
+    text = os.environ.get(HEARTBEAT_ENV, "").strip()
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= 3600 else HEARTBEAT_S
 
 
 def make_sampler(spec: SweepSpec, trial_number: int) -> Any:

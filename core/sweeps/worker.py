@@ -21,7 +21,6 @@ from core.events import EpochEnded, Event, LogLine, RunStarted
 from core.problems import ConfigError
 from core.sweeps.space import config_for
 from core.sweeps.study import (
-    HEARTBEAT_S,
     SweepSpec,
     load,
     make_pruner,
@@ -117,7 +116,7 @@ class Heartbeat:
                 self.storage.record_heartbeat(self.trial_id)
             except Exception:  # a database hiccup: the next beat tries again
                 pass
-            if self._done.wait(HEARTBEAT_S):
+            if self._done.wait(self.storage.get_heartbeat_interval()):
                 return
 
 
@@ -137,6 +136,7 @@ def run_trial(sweep_dir: Path, trial_id: int, *, data_dir: str | None, runs_dir:
     load(storage, name)  # a clear error when the study is gone
     study = optuna.load_study(study_name=name, storage=storage, sampler=make_sampler(spec, number),
                               pruner=make_pruner(spec))
+    study.get_trials(deepcopy=False)  # a database study's cache learns the trial (Trial writes through it)
     trial = optuna.trial.Trial(study, trial_id)
     params = {space.field: space.suggest(trial) for space in spec.spaces}
     try:
