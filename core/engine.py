@@ -175,11 +175,11 @@ class GradLedger:
     zeroing keep it; a non-zero grad written by hand does not (write it, then call `mark_incomplete()`).
     """
 
-    __slots__ = ("groups", "size", "complete", "dot_only")
-    MAX_GROUPS = 4096  # beyond this (a big batch, a probe that never zeroes) a full pass is cheaper than holding
+    __slots__ = ("groups", "filed", "size", "complete", "dot_only")
 
     def __init__(self) -> None:
         self.groups: list[tuple[Parameter, ...]] = []
+        self.filed = 0  # entries in `groups`, repeats included
         self.size = 0  # how many parameters file here: an optimiser uses the ledger only if it holds them all
         self.complete = True  # fresh parameters have grad 0: nothing is missing
         self.dot_only = True  # every group is one Dot node's weights and bias (see `reached`)
@@ -192,22 +192,28 @@ class GradLedger:
 
     def file(self, group: tuple[Parameter, ...], dot: bool) -> None:
         """Note that a pass gave gradient to `group`."""
-        groups = self.groups
-        if len(groups) >= self.MAX_GROUPS:
+        if not self.complete:
+            return
+        self.filed += len(group)
+        if self.filed > self.size:
+            # More entries than parameters (a big minibatch, a probe that never zeroes): one pass over all the
+            # parameters is cheaper than merging the groups, and holding them would only cost memory.
             self.mark_incomplete()
             return
-        groups.append(group)
+        self.groups.append(group)
         if not dot:
             self.dot_only = False
 
     def mark_incomplete(self) -> None:
         """Forget the groups: the next zero_grad visits every parameter."""
         self.groups = []
+        self.filed = 0
         self.complete = False
 
     def clear(self) -> None:
         """Every grad filed here is 0 again (the caller zeroed them)."""
         self.groups = []
+        self.filed = 0
         self.complete = True
         self.dot_only = True
 

@@ -179,12 +179,14 @@ def test_a_parameter_reached_by_another_op_than_its_neuron_is_updated_too():
     assert w.data == before - 0.5 * 4.0
 
 
-def test_a_ledger_that_overflows_falls_back_to_every_parameter(monkeypatch):
-    monkeypatch.setattr(GradLedger, "MAX_GROUPS", 3)
-    model = MLP(10, [6, 3], seed=1)
+def test_a_ledger_that_overflows_falls_back_to_every_parameter():
+    model = MLP(10, [6, 3], seed=1)  # 87 parameters
     opt = SGD(model.parameters(), lr=0.1)
-    mse_loss(model(PIXELS), 1).backward()  # up to 9 Dot groups: more than 3
-    assert not model.ledger.complete
+    mse_loss(model(PIXELS), 1).backward()
+    assert model.ledger.complete and 0 < model.ledger.filed <= 87
+    for x in (PIXELS, PIXELS[::-1]):  # three passes file more entries than the model has parameters
+        mse_loss(model(x), 2).backward()
+    assert not model.ledger.complete and model.ledger.groups == []
     grads = {id(p): p.grad for p in model.parameters()}
     before = [p.data for p in model.parameters()]
     opt.step()
