@@ -46,7 +46,7 @@ def test_a_two_pixel_network_by_hand():
     assert e.gradient == pytest.approx(-2 * p1, rel=1e-15) and e.own == pytest.approx(-2 * p1, rel=1e-15)
     assert e.prediction == 0 and e.forward[1].value == 0.5
     a_step = next(s for s in e.backward if s.node == "L0.N0.a")
-    assert {t.name: t.local for t in a_step.terms} == {"L1.N0.z": 1.0, "L1.N1.z": -1.0}  # both paths
+    assert {t.name: t.local for t in a_step.terms} == {"L1.N0.z (w0)": 1.0, "L1.N1.z (w0)": -1.0}  # both paths
     assert e.backward[-1].terms[0].local == 1.0  # the input it multiplies
     zero = explain(net, "L0.N0.w1", [1.0, 0.0], 0)
     assert zero.gradient == 0.0 and zero.own == 0.0 and "pixel of value 0" in zero.zero_reason

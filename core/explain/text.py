@@ -10,7 +10,7 @@ from core.explain.walk import Explanation, Step
 
 def number(v: float | None) -> str:
     """Six significant digits, signed: the walk's numbers line up."""
-    return "" if v is None else f"{v:+.6g}"
+    return "" if v is None else f"{v + 0.0:+.6g}"  # + 0.0: a negative zero reads +0
 
 
 def step_lines(step: Step) -> list[str]:

@@ -206,8 +206,8 @@ def _backward(net: Network, tr: Trace, addr: Address, top: int) -> tuple[list[St
             steps.append(Step(step.phase, step.node, step.op, step.text, None, step.terms, step.rest, step.rest_count))
             continue
         aaddr, zaddr = f"L{m}.N{j}.a", f"L{m}.N{j}.z"
-        terms = [Term(f"L{m + 1}.N{k}.z", tr.into(m + 1, k)[j], dz[k], tr.into(m + 1, k)[j] * dz[k])
-                 for k in range(above)]
+        terms = [Term(f"L{m + 1}.N{k}.z (w{j})", tr.into(m + 1, k)[j], dz[k], tr.into(m + 1, k)[j] * dz[k])
+                 for k in range(above)]  # the path through output k: the weight w{j} into it, times its gradient
         da_j = math.fsum(t.product for t in terms)
         text = (f"{aaddr} feeds all {above} neurons of L{m + 1}: its gradient is the sum over those paths of "
                 f"(weight into it) × (its gradient)")

@@ -18,7 +18,7 @@ SHORT = 96  # characters of a step already walked
 PAD = " "
 
 
-def walk_text(e: Explanation, position: int) -> Text:
+def walk_text(e: Explanation, position: int, width: int = SHORT) -> Text:
     """Steps 0..position: earlier steps one line each, the current one in full; past the last, the result."""
     steps = e.steps
     text = Text()
@@ -30,13 +30,30 @@ def walk_text(e: Explanation, position: int) -> Text:
         lines = step_lines(step)
         if i < position:
             line = f"{lines[0]} · {step.text}"
-            text.append(f"  {i + 1:>2}. {line[:SHORT - 1] + '…' if len(line) > SHORT else line}\n", DONE)
+            room = max(20, width - 6)  # one line each, cut to the pane's width
+            text.append(f"  {i + 1:>2}. {line[:room - 1] + '…' if len(line) > room else line}\n", DONE)
             continue
         text.append(f"▶ {i + 1:>2}. {lines[0]}\n", CURRENT)
-        for line in lines[1:]:
-            text.append(f"       {line.strip()}\n", PHASES[step.phase])
+        text.append(f"    {step.text}\n", PHASES[step.phase])
+        text.append_text(terms_text(step))
     if position >= len(steps):
         text.append("\n" + result_text(e).plain)
+    return text
+
+
+def terms_text(step: Step) -> Text:
+    """A step's terms in columns that fit 64 cells, with a header saying what the columns are."""
+    style = PHASES[step.phase]
+    text = Text()
+    if step.terms:
+        head = "local derivative × from above" if step.phase == "backward" else "weight × input"
+        text.append(f"    {'':<18}{head:^27}   = product\n", DONE)
+        for t in step.terms:
+            text.append(f"    {t.name:<18}{number(t.local):>12} × {number(t.above):>12} = {number(t.product)}\n", style)
+    if step.rest_count:
+        text.append(f"    … {step.rest_count} more terms sum to {number(step.rest)}\n", style)
+    if step.values:
+        text.append("    " + "  ".join(f"{name} {v:.4g}" for name, v in step.values) + "\n", style)
     return text
 
 

@@ -32,24 +32,24 @@ class ExplainScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,q", "close", "back"),
         Binding("right,n", "step(1)", "step"),
-        Binding("left,b", "step(-1)", "back a step"),
-        Binding("space,p", "play", "play/pause"),
+        Binding("left,b", "step(-1)", "step back"),
+        Binding("space,p", "play", "play"),
         Binding("home", "jump(0)", "start", show=False),
         Binding("end", "jump(-1)", "result", show=False),
-        Binding("left_square_bracket", "digit(-1)", "digit before", key_display="["),
-        Binding("right_square_bracket", "digit(1)", "next digit", key_display="]"),
-        Binding("r", "retake", "weights now"),
+        Binding("left_square_bracket", "digit(-1)", "digit before", show=False),
+        Binding("right_square_bracket", "digit(1)", "digit", key_display="[ ]"),
+        Binding("r", "retake", "reload"),
         Binding("a", "ask_address", "address"),
         *[Binding(str(k), f"label({k})", "label", show=False) for k in range(10)],
     ]
     DEFAULT_CSS = """
     ExplainScreen #explain-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
     ExplainScreen #explain-body { height: 1fr; }
-    ExplainScreen #explain-left { width: 34; padding: 0 1; border-right: tall $panel; }
+    ExplainScreen #explain-left { width: 30; padding: 0 1; border-right: tall $panel; }
     ExplainScreen #explain-digit { height: auto; }
     ExplainScreen #explain-path { height: auto; margin-top: 1; }
     ExplainScreen #explain-walk { width: 1fr; padding: 0 1; }
-    ExplainScreen #explain-path, ExplainScreen #explain-steps { text-wrap: nowrap; }
+    ExplainScreen #explain-path { text-wrap: nowrap; }
     ExplainScreen #explain-address { display: none; }
     ExplainScreen #explain-address.asking { display: block; }
     """
@@ -124,11 +124,15 @@ class ExplainScreen(Screen[None]):
         e = self.explanation
         if e is None:
             return
-        self.query_one("#explain-steps", Static).update(walk_text(e, self.position))
+        walk = self.query_one("#explain-walk", VerticalScroll)
+        self.query_one("#explain-steps", Static).update(walk_text(e, self.position, walk.size.width - 2))
         self.query_one("#explain-path", Static).update(path_text(e, self.position))
-        self.query_one("#explain-walk", VerticalScroll).scroll_end(animate=False)
+        self.call_after_refresh(walk.scroll_end, animate=False)  # the current step, once laid out
 
     def watch_position(self) -> None:
+        self.redraw()
+
+    def on_resize(self) -> None:
         self.redraw()
 
     # ---- keys -------------------------------------------------------------------------------------------
