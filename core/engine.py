@@ -135,22 +135,25 @@ class Scalar:
         # as seen when it is expanded, not when pushed, or a node reached by a longer path could be emitted
         # before a parent. Leaves are filtered out in C (`filter` on `_op`): a neuron's hundreds of weights
         # cost almost nothing here.
-        stack: list[tuple[Scalar, bool]] = [(self, False)]
-        push, pop = stack.append, stack.pop
+        # Below each expanded node lies a marker, `_EMIT`: popping it means the node under it is finished.
+        stack: list = [self]
+        push, pop, emit = stack.append, stack.pop, order.append
         while stack:
-            node, expanded = pop()
-            if expanded:
-                order.append(node)
+            node = pop()
+            if node is _EMIT:
+                emit(pop())
             elif node not in seen:
                 seen.add(node)
-                push((node, True))
+                push(node)
+                push(_EMIT)
                 for parent in node._op.interior_parents(node):
                     if parent not in seen:
-                        push((parent, False))
+                        push(parent)
         return order
 
 
 _interior = operator.attrgetter("_op")  # truthy exactly for nodes made by an op
+_EMIT = object()  # topological_order's marker: the node below it on the stack has all its parents emitted
 
 
 class Parameter(Scalar):
