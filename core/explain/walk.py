@@ -127,7 +127,8 @@ def _forward(net: Network, tr: Trace, addr: Address, top: int) -> list[Step]:
                  for i, (w, v) in enumerate(zip(row, inputs, strict=True)) if v != 0.0 or i == chosen]
         keep = [f"w{addr.index}·{_input_name(net, layer, addr.index)}"] if addr.kind == "w" else []
         zaddr = f"L{layer}.N{j}.z"
-        step = _sum_step("forward", zaddr, tr.z_op, f"{zaddr} = bias + Σ w·input over {len(terms)} non-zero inputs",
+        lit = sum(1 for v in inputs if v != 0.0)
+        step = _sum_step("forward", zaddr, tr.z_op, f"{zaddr} = bias + Σ w·input over its {lit} non-zero inputs",
                          [*terms, Term("bias", bias, 1.0, bias)], tr.z[layer][j], keep + ["bias"], top)
         steps.append(step)
         if layer < last:
