@@ -228,6 +228,10 @@ def test_the_trial_hook_reports_the_best_so_far_marks_the_record_and_prunes_with
     lines = [e.message for e in seen if isinstance(e, LogLine)]
     assert lines == ["sweep s trial 3: lr=0.1", "pruned at epoch 2 by the median pruner (val_accuracy 0.5)"]
     assert hook.pruned_at == 2 and control.stop_requested and control.stop_reason == "pruned"
+    done = TrialHook(FakeTrial(prune_at=2), SweepSpec(name="s", spaces=()), RunControl(), "median", last_epoch=2)
+    for epoch in (1, 2):
+        done(_epoch(epoch, 0.5, 1.0), lambda e: None)
+    assert done.pruned_at is None and not done.control.stop_requested  # the last epoch is paid for: it completes
     low = TrialHook(FakeTrial(None), SweepSpec(name="s", spaces=(), objective="val_loss"), RunControl(), "asha")
     for epoch, loss in ((1, 2.0), (2, 1.5), (3, 1.75), (4, float("nan"))):
         low(_epoch(epoch, 0.1, loss), lambda e: None)

@@ -85,7 +85,7 @@ def test_six_trials_two_workers_agree_with_their_runs_and_the_hopeless_rate_is_p
 
 def test_two_processes_with_one_sqlite_storage_share_the_study(tmp_path):
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    args = ["--sweep", "shared", "--param", "lr=log(0.1,0.5)", "--trials", "4", "--workers", "1", "--epochs", "1",
+    args = ["--sweep", "shared", "--param", "lr=log(0.1,0.5)", "--trials", "3", "--workers", "1", "--epochs", "1",
             "--storage", url]
     first = sweep(tmp_path, *args, runs="runs-a")  # two "machines": their own runs folders, one database
     second = sweep(tmp_path, *args, runs="runs-b")
@@ -95,10 +95,10 @@ def test_two_processes_with_one_sqlite_storage_share_the_study(tmp_path):
                   if line.startswith("sweep shared: ") and ";" in line)
     assert said == ["sweep shared: created", "sweep shared: joined"]
     rows = trial_rows(load(open_storage(url), "shared"))
-    assert len(rows) == 4 and all(r.state in ("complete", "pruned") for r in rows)
+    assert len(rows) == 3 and all(r.state == "complete" for r in rows)  # one epoch: nothing to prune
     marks = [sweep_of(p) for folder in ("runs-a", "runs-b") for p in (tmp_path / folder).iterdir()
              if p.name != "sweeps"]
-    assert sorted(number for _, number in marks) == [0, 1, 2, 3]  # every trial ran once, on one machine or the other
+    assert sorted(number for _, number in marks) == [0, 1, 2]  # every trial ran once, on one machine or the other
 
 
 def test_a_killed_worker_fails_its_trial_which_is_retried_once(tmp_path):

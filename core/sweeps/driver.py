@@ -21,7 +21,8 @@ from typing import Any, Callable, TextIO
 from core.sweeps.study import SweepSpec, claim, counts, fail_and_retry, fail_stale
 from core.sweeps.view import best_row, fmt_value, jsonl_lines, reproduce, short_path, table_lines, trial_rows
 
-POLL_S = 0.25  # how often the driver looks at its workers and the study
+POLL_S = 0.25  # how often the driver looks at its workers and a journal file
+POLL_DATABASE_S = 1.0  # a database is shared by every machine's drivers and workers: ask it less often
 EXIT_INTERRUPTED = 130
 
 
@@ -91,17 +92,28 @@ class SweepDriver:
     def run(self) -> None:
         """Until no trial is waiting, none of ours runs and (unless stopping) none runs elsewhere."""
         self.logs.mkdir(parents=True, exist_ok=True)
+        database = hasattr(self.storage, "record_heartbeat") and bool(self.storage.get_heartbeat_interval())
         while True:
             self._reap()
             if not self.signals:
-                fail_stale(self.study)  # a dead process on another machine (database storages)
-                self._orphans()
+                if database:
+                    fail_stale(self.study)  # Optuna's heartbeat: a dead process on any machine
+                else:
+                    self._orphans()  # the journal has no heartbeat: this host's dead processes
                 self._start_more()
             states = counts(self.study)
             if not self.running and (self.signals or not states.get("waiting")) and \
                     (self.signals or not states.get("running")):
                 return
-            time.sleep(POLL_S)
+            self._wait(POLL_DATABASE_S if database else POLL_S)
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep until the next look, but wake as soon as one of our workers exits."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if any(w.process.poll() is not None for w in self.running):
+                return
+            time.sleep(0.05)
 
     def _start_more(self) -> None:
         used = {w.slot for w in self.running}

@@ -43,8 +43,10 @@ def objective_value(objective: str, event: EpochEnded) -> float | None:
 class TrialHook:
     """Sits between the backend and the run's record: names the sweep, reports epochs, prunes."""
 
-    def __init__(self, trial: Any, spec: SweepSpec, control: RunControl, pruner_name: str) -> None:
+    def __init__(self, trial: Any, spec: SweepSpec, control: RunControl, pruner_name: str,
+                 last_epoch: int = 0) -> None:
         self.trial = trial
+        self.last_epoch = last_epoch  # the run's final epoch: done by then, never pruned (0 = unknown)
         self.spec = spec
         self.control = control
         self.pruner_name = pruner_name
@@ -64,7 +66,8 @@ class TrialHook:
                 return
             self.best = value if self.best is None else self._better(self.best, value)
             self.trial.report(self.best, event.epoch)  # the best so far: a pruned trial's value is its run's best
-            if self.pruned_at is None and self.trial.should_prune():
+            final = self.last_epoch and event.epoch >= self.last_epoch
+            if self.pruned_at is None and not final and self.trial.should_prune():
                 self.pruned_at = event.epoch
                 emit(LogLine(run_id=event.run_id, level="info", source="sweep",
                              message=f"pruned at epoch {event.epoch} by the {self.pruner_name} pruner "
@@ -156,7 +159,7 @@ def run_trial(sweep_dir: Path, trial_id: int, *, data_dir: str | None, runs_dir:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
     printer = HeadlessPrinter(None if quiet else sys.stdout)
-    hook = TrialHook(trial, spec, control, spec.prune)
+    hook = TrialHook(trial, spec, control, spec.prune, last_epoch=config.epochs)
     trainer = HookedTrainer(get_trainer(config.backend), hook)
 
     def on_run_dir(path: Path) -> None:
