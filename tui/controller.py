@@ -42,6 +42,17 @@ ACTIVE = (STARTING, RUNNING, PAUSED, STOPPING)  # a run goes: the form and the b
 STATES = (IDLE, *ACTIVE, *REASONS, VIEWING)  # a run ends in one of core.events.REASONS ("failed" among them)
 
 
+# Who sent a command (core.backends.control.SOURCES, and the run's own schedule), as a log line says it.
+SOURCE_WORDS = {"key": "a key", "cli": "the command line", "signal": "a signal", "follower": "a following dashboard",
+                "hangup": "the hang-up policy", "sweep": "the sweep", "serve": "the browser",
+                "schedule": "the schedule"}
+
+
+def whose(source: str) -> str:
+    """'a key', 'the command line', ...; an older record's source as it is ('the folder')."""
+    return SOURCE_WORDS.get(source, f"the {source or 'run'}")
+
+
 class Refused(Exception):
     """An action the current state does not allow; the message says why and what to do instead."""
 
@@ -206,9 +217,9 @@ class RunController:
                 self.evaluations.append(event)
             elif isinstance(event, LearningRateChanged):
                 notes.append(Note(f"learning rate {event.previous:g} -> {event.lr:g} at step {event.step:,} "
-                                  f"(from the {event.source or 'run'})", source="control"))
+                                  f"(from {whose(event.source)})", source="control"))
             elif isinstance(event, ControlApplied):
-                notes.append(Note(f"{event.command} at step {event.step:,} (from the {event.source or 'run'})",
+                notes.append(Note(f"{event.command} at step {event.step:,} (from {whose(event.source)})",
                                   source="control"))
         return notes
 
