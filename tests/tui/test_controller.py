@@ -140,3 +140,17 @@ def test_every_command_takes_the_one_command_path_with_its_source():
     assert control.take_applied() == [("stop", "signal")] and control.stop_requested
     ctl.quit()  # the app quits while stopping: one stop is obeyed and recorded, not two
     assert control.take_applied() == []
+
+
+def test_the_log_says_who_sent_each_command():
+    from core.events import ControlApplied, LearningRateChanged
+
+    ctl, _ = controller()
+    ctl.start(CONFIG)
+    notes = ctl.fold([started(), ControlApplied(run_id=RUN, step=7, command="pause", source="cli"),
+                      ControlApplied(run_id=RUN, step=7, command="resume", source="follower"),
+                      LearningRateChanged(run_id=RUN, step=9, lr=0.01, previous=0.1, source="schedule"),
+                      ControlApplied(run_id=RUN, step=1200, command="stop", source="folder")])  # a wave-2 record
+    assert [n.text for n in notes[1:]] == [
+        "pause at step 7 (from the command line)", "resume at step 7 (from a following dashboard)",
+        "learning rate 0.1 -> 0.01 at step 9 (from the schedule)", "stop at step 1,200 (from the folder)"]
