@@ -243,8 +243,9 @@ class RunFold:
 
     def feed_line(self, line: bytes) -> None:
         """Fold one raw line; StepEnded lines the thinning drops are only counted (call `finish` at the end)."""
-        if line.startswith(_STEP_PREFIX) and not self.steps.wants():
-            self.steps.skip()
+        steps = self.steps
+        if steps.count % steps.stride and line.startswith(_STEP_PREFIX):  # Series.wants/skip, inlined: per line
+            steps.count += 1
             self.counts["StepEnded"] += 1
             self.version = next(_VERSIONS)
             self._pending = line

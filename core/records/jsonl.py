@@ -138,12 +138,15 @@ def iter_lines(path: str | os.PathLike, *, offset: int = 0, max_line: int = MAX_
                 skipping, chunk = False, chunk[end + 1:]
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
-            for line in lines:
-                if len(line) > max_line:
-                    skipped.long_lines += 1
-                    skipped.long_bytes += len(line)
-                else:
-                    yield line
+            if max(map(len, lines), default=0) <= max_line:  # the usual case, checked at C speed
+                yield from lines
+            else:
+                for line in lines:
+                    if len(line) > max_line:
+                        skipped.long_lines += 1
+                        skipped.long_bytes += len(line)
+                    else:
+                        yield line
             if len(rest) > max_line:
                 skipped.long_lines += 1
                 skipped.long_bytes += len(rest)
