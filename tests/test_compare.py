@@ -180,3 +180,18 @@ def test_a_validation_reading_belongs_to_the_step_it_was_measured_at(tmp_path):
     at = {x: {r.series: r.step for r in readings_at(view.lines, x)} for x in (1.0, 2.0, 3.0, 4.0)}
     assert [at[x].get("val_loss") for x in (1.0, 2.0, 3.0, 4.0)] == [None, 2, 2, 4]
     assert [at[x]["train_loss"] for x in (1.0, 2.0, 3.0, 4.0)] == [1, 2, 3, 4]
+
+
+def test_an_unchanged_record_is_not_read_again(tmp_path, monkeypatch):
+    import core.records.curves as curves_module
+
+    run = write_run(tmp_path, "a", finish=False)
+    first = load_run(run)
+    reads = []
+    real = curves_module.read_fold
+    monkeypatch.setattr(curves_module, "read_fold", lambda *a, **k: reads.append(a) or real(*a, **k))
+    again = load_run(run, previous=first)
+    assert reads == [] and again.curves is first.curves
+    with open(run / "events.jsonl", "ab") as fh:
+        fh.write(b"\\n")  # the record grew (a live run): read again
+    assert load_run(run, previous=first).curves is not first.curves and len(reads) == 1

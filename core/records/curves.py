@@ -94,6 +94,7 @@ class RunCurves:
     row: RunRow
     curves: dict[str, Curve]
     problem: str = ""  # why the record could not be read (a FIFO, a device), when it could not
+    record: tuple[int, int, int, int] | None = None  # the record's (device, inode, size, mtime) when read
 
     @property
     def config(self) -> dict[str, Any]:
@@ -104,12 +105,29 @@ class RunCurves:
         return max((c.step[-1] for c in self.curves.values() if c.step), default=0.0)
 
 
-def load_run(run_dir: str | os.PathLike, *, capacity: int = SERIES_CAPACITY) -> RunCurves:
-    """Read one record in bounded memory: at most about `capacity` training points per series."""
+def load_run(run_dir: str | os.PathLike, *, capacity: int = SERIES_CAPACITY,
+             previous: RunCurves | None = None) -> RunCurves:
+    """Read one record in bounded memory: at most about `capacity` training points per series.
+
+    With `previous` (this run as loaded before), a record unchanged since (same file, size and mtime) is not
+    read again: only the row (status, outcome) is; a view refreshing a live comparison pays for the live runs.
+    """
     path = Path(run_dir)
     row = read_row(path)
+    record = _record_key(path / EVENTS_FILE)
+    if previous is not None and record is not None and previous.record == record and not previous.problem:
+        return RunCurves(run_id=path.name, path=path, row=row, curves=previous.curves, record=record)
     fold, problem = read_fold(path / EVENTS_FILE, capacity=capacity)
-    return RunCurves(run_id=path.name, path=path, row=row, curves=curves_of(fold, row.config), problem=problem)
+    return RunCurves(run_id=path.name, path=path, row=row, curves=curves_of(fold, row.config), problem=problem,
+                     record=record)
+
+
+def _record_key(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def read_fold(path: str | os.PathLike, *, capacity: int = SERIES_CAPACITY) -> tuple[RunFold, str]:

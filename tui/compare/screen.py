@@ -102,7 +102,8 @@ class CompareScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="compare-load")
     def load(self) -> None:
         """Read every run (bounded memory each) off the UI thread."""
-        runs = [load_run(d, capacity=self.capacity) for d in self.run_dirs]
+        before = {run.path: run for run in self.runs}  # unchanged records are not read again
+        runs = [load_run(d, capacity=self.capacity, previous=before.get(d)) for d in self.run_dirs]
         self.app.call_from_thread(self.show_runs, runs)
 
     def refresh_live(self) -> None:
