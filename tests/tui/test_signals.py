@@ -251,3 +251,80 @@ def test_a_followed_run_that_ends_is_announced(dashboards, tmp_path, mnist_dir):
             headless.kill()
             headless.wait()
         os.close(master)
+
+
+class Tmux:
+    """A dashboard in a tmux session of its own (its own server socket): killed as a user's session would be."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.socket = f"mnist-dash-test-{os.getpid()}-{id(self)}"
+        self.tmp_path = tmp_path
+        command = " ".join(["exec", sys.executable, "-m", "tui", *(f"'{a}'" for a in args)])
+        self.tmux("new-session", "-d", "-s", "dash", "-x", "140", "-y", "40", "-e", f"PYTHONPATH={ROOT}",
+                  "-e", f"XDG_CONFIG_HOME={tmp_path / 'config'}", "-e", "TERM=xterm-256color", "-c", str(tmp_path),
+                  command)
+        self.pid = int(self.tmux("list-panes", "-t", "dash", "-F", "#{pane_pid}").strip())
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True,
+                              timeout=30).stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "dash")
+
+    def alive(self) -> bool:
+        try:  # not our child: ask the kernel (a zombie counts as gone)
+            return Path(f"/proc/{self.pid}/stat").read_text().split()[2] != "Z"
+        except OSError:
+            return False
+
+    def kill_session(self) -> None:
+        self.tmux("kill-server")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=30)
+        if self.alive():
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def wait_for(condition, what: str, timeout: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s"
+        time.sleep(0.05)  # polling interval only
+
+
+@pytest.mark.skipif(subprocess.run(["which", "tmux"], capture_output=True).returncode != 0, reason="no tmux")
+def test_killing_the_tmux_session_of_a_training_dashboard(tmp_path, mnist_dir):
+    runs = tmp_path / "runs"
+    session = Tmux(tmp_path, "--runs-dir", str(runs), "--data-dir", str(mnist_dir), *SMALL)
+    try:
+        wait_for(lambda: "Start (s)" in session.screen(), "the first frame")
+        session.tmux("send-keys", "-t", "dash", "s", "p")  # paused while it starts: it waits for us
+
+        def record() -> list[dict]:
+            return [json.loads(x) for p in runs.glob("*/events.jsonl") for x in p.read_text().splitlines()
+                    if x.endswith("}")]
+
+        wait_for(lambda: any(e["type"] == "ControlApplied" for e in record()), "the pause in the record")
+        (run_dir,) = runs.iterdir()
+        session.kill_session()
+        wait_for(lambda: any(e["type"] == "LogLine" and e["source"] == "hangup" for e in record()), "the hang-up")
+        assert session.alive()  # the run goes on in the dashboard's process
+        subprocess.run([sys.executable, "-m", "core", "--resume-run", str(run_dir)], env=env(tmp_path), check=True,
+                       capture_output=True, timeout=WAIT_S)
+        wait_for(lambda: not session.alive(), "the process's end once the run ended")
+        assert json.loads((run_dir / "summary.json").read_text())["reason"] == "completed"
+    finally:
+        session.close()
+
+
+@pytest.mark.skipif(subprocess.run(["which", "tmux"], capture_output=True).returncode != 0, reason="no tmux")
+def test_killing_the_tmux_session_of_an_idle_dashboard(tmp_path):
+    session = Tmux(tmp_path, "--runs-dir", str(tmp_path / "runs"))
+    try:
+        wait_for(lambda: "Start (s)" in session.screen(), "the first frame")
+        session.kill_session()
+        wait_for(lambda: not session.alive(), "the process's end", GONE_S)
+    finally:
+        session.close()
