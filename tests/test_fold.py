@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from core import events as ev
 from core.records import jsonl as jl
 from core.records.fold import RunFold, Series
@@ -147,3 +150,16 @@ def test_folding_read_events_keeps_rows_the_fold_of_the_file_keeps(tmp_path):
         direct = RunFold.read(path, capacity=16).steps.rows()
         assert set(opened) <= set(direct) and opened[0] == direct[0] and opened[-1] == direct[-1], n
         assert len(opened) >= len(direct) // 2, n  # at worst every other one (the newest step tips a halving)
+
+
+@settings(max_examples=200, deadline=None)
+@given(capacity=st.integers(4, 20), count=st.integers(1, 400))
+def test_a_series_is_bounded_even_and_ends_at_the_newest(capacity, count):
+    rows = Series(capacity)
+    for i in range(count):
+        rows.append(i)
+    kept = [r[0] for r in rows.kept]
+    assert len(kept) <= capacity and kept[0] == 0 and rows.rows()[-1] == (count - 1,)
+    assert all(b - a == rows.stride for a, b in zip(kept, kept[1:], strict=False))  # evenly spaced
+    assert kept[-1] + rows.stride >= count  # nothing past the last kept one but the newest
+    assert rows.stride == 1 or len(kept) > capacity // 2  # halved only when it had to be

@@ -7,6 +7,8 @@ import os
 import tracemalloc
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core import events as ev
 from core.records import jsonl as jl
@@ -98,3 +100,22 @@ def test_read_jsonl_keeps_a_last_event_without_a_newline(tmp_path):
     first, last = ev.LogLine(run_id="r", level="info", message="a"), ev.LogLine(run_id="r", level="info", message="b")
     path = write(tmp_path / "e.jsonl", jl.to_json_bytes(first) + b"\n" + jl.to_json_bytes(last))
     assert jl.read_jsonl(path) == [first, last]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=200), chunk=st.integers(1, 9),
+       max_line=st.integers(1, 30))
+def test_iter_lines_is_split_lines_minus_the_long_ones(tmp_path_factory, data, chunk, max_line):
+    path = tmp_path_factory.mktemp("lines") / "e.jsonl"
+    path.write_bytes(data)
+    saved, jl.CHUNK = jl.CHUNK, chunk
+    try:
+        skipped = jl.Skipped()
+        got = list(jl.iter_lines(path, max_line=max_line, skipped=skipped))
+    finally:
+        jl.CHUNK = saved
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    assert got == [line for line in lines if len(line) <= max_line]
+    assert skipped.long_lines == sum(len(line) > max_line for line in lines)
