@@ -196,10 +196,11 @@ class RunBook:
                 new = self._set_lr(scheduled_rate(p.lr, p.lr_epoch, epoch, self.config.lr_drop_epochs), "schedule")
         control = self.control
         if control is not None and control.lr_pending:
-            new = self._requested_lr() or new
+            new = self.take_requested() or new
         return new
 
-    def _requested_lr(self) -> float | None:
+    def take_requested(self) -> float | None:
+        """A requested rate, applied and recorded now (None: none pending, or refused with a warning)."""
         change = self.control.take_lr() if self.control is not None else None
         if change is None:
             return None
@@ -304,7 +305,7 @@ class RunBook:
         'stopped' (or the stop's reason, e.g. 'pruned'), with the message naming the step."""
         control = self.control
         if control is not None and control.lr_pending:
-            self._requested_lr()
+            self.take_requested()
         self.settle()
         reason = control.stop_reason if control is not None else "stopped"
         return self._end(reason, f"{reason} at step {self.position.step} (epoch {self.position.epoch + 1})")

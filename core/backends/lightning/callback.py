@@ -67,7 +67,9 @@ class EventsCallback(Callback):
         self.report_every = max(1, self.train.steps_per_epoch // REPORTS_PER_EPOCH)
         if not self.rank_zero:  # every rank keeps the books; rank zero records
             self.book.emit = lambda event: None
-        self.book.requests_allowed = self.world == 1  # ranks could disagree on when a request arrived
+        if self.control.lr_pending:  # asked before training began (a resume's --lr): the same on every rank
+            self.book.take_requested()
+        self.book.requests_allowed = self.world == 1  # later ones: ranks could disagree on when they arrived
         self.lr = self.book.lr  # the schedule's rate at this point of the run (a resume's too)
         for group in trainer.optimizers[0].param_groups:
             group["lr"] = self.lr
