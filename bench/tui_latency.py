@@ -44,7 +44,7 @@ ESC_WAIT = 0.3  # escape is told from an escape sequence by waiting (ESCDELAY, 1
 NO_YIELD = "import tui.runner as r\nr.UiControl.ui_busy = lambda self: None\n"
 NO_FREEZE = "import tui.runner as r\nr.GcFreeze.freeze = lambda self: None\n"
 PLAIN = "import tui.priority as p\np.RUN_SWITCH_INTERVAL = 0.005\n" + NO_YIELD + NO_FREEZE
-ONE_FRAME = "import tui.priority as p\np.SETTLE_FRAMES = 1\n"
+ONE_FRAME = "import tui.priority as p\np.SETTLE_FRAMES = 0\n"
 
 
 class Session:

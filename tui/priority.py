@@ -5,11 +5,13 @@ measures give the UI thread its share back (each measured in bench/tui_latency.p
 interval, the training thread stepping aside while a key press or a plot rebuild is handled
 (`UiControl.ui_busy`), and the cyclic GC frozen once the model exists (`GcFreeze`).
 
-Stepping aside lasts until the UI has settled, not merely until its next frame: a key that opens a screen
-(inspector, digits, compare) mounts its widgets over several frames, and a trainer back after the first one
-took half of the GIL for the rest (the inspector opened in 266 ms with no run and 1.4 s beside one, p95).
-Each frame re-arms the hold, so UiControl's per-hold cap (UI_YIELD_MAX_S) counts from the latest frame, and
-SETTLE_MAX_S bounds the whole: a UI that keeps redrawing cannot stall training.
+Stepping aside lasts until the UI has settled, not merely until its next frame, when a key changes screens: a
+screen that opens (inspector, digits, compare) mounts its widgets over several frames, and a trainer back after
+the first one took half of the GIL for the rest. So after each frame the screen stack is compared with the one
+before it: while it changes, the trainer stays aside for SETTLE_FRAMES more frames (each re-arms UiControl's
+per-hold cap, UI_YIELD_MAX_S); a key or a plot rebuild that stays on its screen lets it go after one frame, as
+before (holding every one three frames cost training steps: 654-834 against 884-1,069 in 20 s, on a busy
+machine). SETTLE_MAX_S bounds a hold.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tui.runner import GcFreeze
 
 # A shorter switch interval lets the UI thread take the GIL back sooner after each key press or timer tick.
 RUN_SWITCH_INTERVAL = 0.001
-SETTLE_FRAMES = 3  # frames the trainer stays aside after a key: one to handle it, more while a screen mounts
+SETTLE_FRAMES = 2  # frames the trainer stays aside after the screens last changed (a new one mounts)
 SETTLE_MAX_S = 1.5  # ... and never longer than this for one key
 
 
@@ -54,21 +56,33 @@ class UiPriority:
     def restore_switch_interval(self) -> None:
         sys.setswitchinterval(self.switch_interval)
 
-    def busy(self, frames: int = SETTLE_FRAMES) -> None:
-        """Have the training thread step aside until `frames` more frames are on screen (the UI has settled)."""
+    def busy(self) -> None:
+        """Have the training thread step aside until the next frame is on screen, longer if screens change."""
         control = self._yielding_control()
         if control is not None:
             control.ui_busy()
             deadline = time.monotonic() + SETTLE_MAX_S
-            self.after_refresh(lambda: self._settle(control, frames - 1, deadline))
+            screens = self._screens()
+            self.after_refresh(lambda: self._settle(control, screens, 0, deadline))
 
-    def _settle(self, control: Any, frames: int, deadline: float) -> None:
-        """One frame is drawn: let the trainer go once the last one is, or the time is up; else hold on."""
+    def _settle(self, control: Any, before: tuple[int, int], frames: int, deadline: float) -> None:
+        """A frame is drawn: hold on while the screens change (and `frames` after), else let the trainer go."""
+        now = self._screens()
+        if now != before:
+            frames = SETTLE_FRAMES
         if frames <= 0 or time.monotonic() >= deadline or self._yielding_control() is not control:
             control.ui_idle()
             return
         control.ui_busy()  # restart the per-hold cap: it counts from the latest frame
-        self.after_refresh(lambda: self._settle(control, frames - 1, deadline))
+        self.after_refresh(lambda: self._settle(control, now, frames - 1, deadline))
+
+    def _screens(self) -> tuple[int, int]:
+        """Which screen shows and how deep the stack is (the app is the one `after_refresh` belongs to)."""
+        app = getattr(self.after_refresh, "__self__", None)
+        try:
+            return id(app.screen), len(app.screen_stack)
+        except Exception:  # noqa: BLE001 - no app (a test's stand-in) or no screen yet: nothing changes
+            return 0, 0
 
     def hold(self) -> Callable[[], None]:
         """Have the training thread step aside until the returned callable runs (at most UI_YIELD_MAX_S).
