@@ -121,9 +121,10 @@ class MnistDashApp(App[None]):
 
     async def on_mount(self) -> None:
         self.signals.install()
-        # Ready (Pilot, auto-pilot, the first key) only once the dashboard's panes exist: the default screen
-        # composes in its own task, which the app's start does not otherwise wait for.
-        await self.dashboard._mounted_event.wait()
+        # Textual paints nothing until the app is ready, and it is ready once this returns: wait for the
+        # dashboard's panes (the default screen composes in its own task), not for its plots, which it mounts
+        # after its first frame. Headless (tests, snapshots) there is no frame to hurry: wait for every pane.
+        await (self.dashboard.complete if self.is_headless else self.dashboard.mounted).wait()
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):

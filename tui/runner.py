@@ -12,12 +12,14 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from core.backends import RunControl, Trainer, get_trainer
 from core.config import TrainConfig
-from core.data import MnistData
 from core.events import Event
+
+if TYPE_CHECKING:  # numpy: the dashboard's first frame must not wait for it (a run loads its data in a thread)
+    from core.data import MnistData
 
 TrainerFactory = Callable[[str], Trainer]
 UI_YIELD_MAX_S = 0.25  # a UI that forgets to say it is idle again cannot stall training for longer

@@ -8,6 +8,7 @@ it says and mirrors its state into the `state` reactive, whose watcher enables a
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -24,7 +25,6 @@ from tui.controller import ACTIVE, IDLE, PAUSED, RUNNING, STARTING, Note, Refuse
 from tui.dashboard.lab import Lab, RunLink
 from tui.follow import Polled
 from tui.messages import Announced, EventsReady, RunEnded
-from tui.redraw import REDRAW_HZ, Redrawer
 from tui.runner import train
 from tui.steering import recording_factory
 from tui.widgets.backend_switch import BackendSwitch
@@ -32,7 +32,6 @@ from tui.widgets.buttons import ButtonBar
 from tui.widgets.config_form import ConfigForm
 from tui.widgets.help import HelpPanel
 from tui.widgets.log import LogPane
-from tui.widgets.plots import CurvesPane
 from tui.widgets.sidebar import Sidebar
 from tui.widgets.status import StatusPane
 from tui.widgets.system import SystemPane
@@ -68,10 +67,14 @@ class DashboardScreen(Screen[None]):
     page: reactive[str] = reactive(SETUP)  # the page shown in the compact layout: SETUP (form) or RUN (panes)
 
     def __init__(self, lab: Lab) -> None:
-        super().__init__(id="dashboard")
+        # The page's class from the start: a class changed on the screen restyles all of its widgets.
+        super().__init__(id="dashboard", classes="-page-run" if lab.open_run is not None else "-page-setup")
         self.lab = lab
         self.controller, self.following, self.steering = lab.controller, lab.following, lab.steering
         self.priority = lab.priority
+        self.redrawer: Any = None  # a tui.redraw.Redrawer once the plots are mounted, after the first frame
+        self.mounted = asyncio.Event()  # set once the panes of the first frame are mounted
+        self.complete = asyncio.Event()  # set once every pane is mounted (the plots too)
         if lab.open_run is not None:
             self.set_reactive(DashboardScreen.page, RUN)
 
@@ -82,7 +85,7 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="main"):
             yield Sidebar(self.lab.config, id="sidebar")
             with Vertical(id="right"):
-                yield CurvesPane(id="curves")
+                yield Vertical(id="curves-slot")  # the plots are mounted there once the first frame is out
                 yield StatusPane(id="status")
                 with Horizontal(id="bottom-row"):
                     yield LogPane(id="log")
@@ -116,16 +119,33 @@ class DashboardScreen(Screen[None]):
         return self.query_one(SystemPane)
 
     def on_mount(self) -> None:
-        self.redrawer = Redrawer(self.controller, self.following, status=self.query_one(StatusPane),
-                                 system=self.system_pane, curves=self.query_one(CurvesPane),
-                                 busy=self.priority.busy, show=self.show)
-        self.query_one(StatusPane).border_title = "progress"
-        self.set_interval(1 / REDRAW_HZ, self.redraw)  # the size check waits for the first Resize event
+        status = self.query_one(StatusPane)
+        status.border_title = "progress"
+        status.update_from(self.controller.history, self.state)
         self.update_backend_info()
         self.buttons.button("start-button").focus()
+        self.call_after_refresh(self.build_rest)
+        self.mounted.set()
+
+    async def build_rest(self) -> None:
+        """After the first frame: the form, then the plots (plotext), the redraw timer and the run to open.
+
+        The first frame (header, backend, buttons, progress, log, system, footer) is out in about the time a
+        bare Textual app takes; the form's 124 widgets follow in the next frame. Then the dashboard is
+        `complete`."""
+        from tui.redraw import REDRAW_HZ, Redrawer
+        from tui.widgets.plots import CurvesPane
+
+        await self.sidebar.mount_form()
+        curves = CurvesPane(id="curves")
+        await self.query_one("#curves-slot").mount(curves)
+        self.redrawer = Redrawer(self.controller, self.following, status=self.query_one(StatusPane),
+                                 system=self.system_pane, curves=curves, busy=self.priority.busy, show=self.show)
+        self.set_interval(1 / REDRAW_HZ, self.redraw)  # the size check waits for the first Resize event
         if self.lab.open_run is not None:
             self.open_run_dir(Path(self.lab.open_run))
         self.redraw()
+        self.complete.set()
 
     def on_resize(self, event: events.Resize) -> None:
         self.query_one(TooSmall).check(event.size)
@@ -164,7 +184,8 @@ class DashboardScreen(Screen[None]):
 
     def redraw(self, plots: bool = True, force: bool = False) -> None:
         """Redraw the panes from the history (the timer's tick; `force`: the plots too, now)."""
-        self.redrawer.draw(self.state, plots, force)
+        if self.redrawer is not None:  # none before the first frame is out (build_plots)
+            self.redrawer.draw(self.state, plots, force)
 
     def show(self, notes: Iterable[Note]) -> None:
         """Log what the controller said; notify the user of what carries a title."""
@@ -182,6 +203,9 @@ class DashboardScreen(Screen[None]):
     # ---- the run -------------------------------------------------------------------------------------
 
     def action_start(self) -> None:
+        if self.sidebar.form is None:
+            self.notify("One moment: the form is being built.", severity="warning")
+            return
         config = self.form.config
         if config is None:
             problems = "\n".join(self.form.problem_lines()) or "the configuration is not valid"
