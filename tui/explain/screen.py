@@ -82,8 +82,22 @@ class ExplainScreen(Screen[None]):
         self.compute()
 
     # ---- the walk, off the UI thread --------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="explain", exit_on_error=False)
     def compute(self) -> None:
+        """Walk again (a new digit, label, address or the weights now) in a thread worker."""
+        # Beside a handmade-engine run the two threads share the GIL badly; the training thread steps aside
+        # for the ~0.1 s the walk takes (as for the canvas's answer), then goes on.
+        hold = getattr(self.app, "hold_training", None)
+        release = hold() if hold is not None else (lambda: None)
+        self._walk(release)
+
+    @work(thread=True, exclusive=True, group="explain", exit_on_error=False)
+    def _walk(self, release) -> None:
+        try:
+            self._compute()
+        finally:
+            release()
+
+    def _compute(self) -> None:
         try:
             net = self.source.network()
             pixels = self.digits.pixels_for(net.layer_sizes[0])
