@@ -437,3 +437,22 @@ def test_a_stop_with_a_reason_ends_the_run_with_it(backend, tiny_config, tiny_da
     assert summary.message.startswith(f"pruned at step {summary.steps} (epoch ")
     assert [(e.command, e.source, e.step) for e in of(events, ControlApplied)] == [("stop", "sweep", summary.steps)]
     assert read_progress(backend, tmp_path)["step"] == summary.steps
+
+
+def test_a_new_rate_on_resume_at_a_drop_is_the_rate_of_that_epoch(backend, tiny_config, tiny_data, tmp_path):
+    """Resumed at epoch 2's start, where the schedule drops, with `--lr 0.05`: the asked rate is epoch 2's (one
+    LearningRateChanged from the command line at the resume's step, on both backends), and epoch 3's drop
+    multiplies it."""
+    config = tiny_config.replace(optimizer="sgd", lr=0.1, epochs=3, lr_drop_epochs=(2, 3))
+    _, first, _ = run(backend, config.replace(epochs=1, lr_drop_epochs=()), tiny_data, checkpoint_dir=tmp_path)
+    assert first.steps == 12
+    control = RunControl(watched=["L1.N2.b"])
+    control.apply(Command("lr", 0.05), "cli")
+    events, resumed, _ = run(backend, config, tiny_data, control, resume_from=checkpoint_file(backend, tmp_path),
+                             checkpoint_dir=tmp_path)
+    assert resumed.reason == "completed"
+    assert [(e.step, e.lr, e.previous, e.source) for e in of(events, LearningRateChanged)] == [
+        (12, 0.05, 0.1, "cli"), (24, 0.05 * 0.1, 0.05, "schedule")]
+    series = of(events, ScalarWatch)
+    assert all(moves_by(backend, a, b, 0.05 if a.step <= 24 else 0.05 * 0.1)
+               for a, b in zip(series, series[1:], strict=False))

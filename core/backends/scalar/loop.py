@@ -162,6 +162,8 @@ class ScalarRun:
             self.log("info", f"resumed from {self.resume_from} at step {pos.step} (epoch {pos.epoch})")
             for level, note in self.resume_notes:
                 self.log(level, note)
+        if self.control.lr_pending:  # asked before training began (a resume's --lr): in force from the first step
+            self.opt.lr = book.take_requested() or self.opt.lr
         try:
             for epoch in range(pos.epoch + 1, cfg.epochs + 1):
                 self._epoch(epoch)
