@@ -225,3 +225,163 @@ async def test_quit_button_stops_and_exits(tmp_path):
         await pilot.click("#quit-button")
         await pilot.pause()
     assert trainer.finished.wait(10)
+
+
+# ---- issue 23: every terminal size, the status and estimate flows, a button for every key ----------------
+
+def scripted_events(run_id: str = "run-a", epochs: int = 2) -> list:
+    """A whole scripted run's events (no thread): fed to the controller with `feed`."""
+    from core.backends import RunControl
+
+    events: list = []
+    ScriptedTrainer(steps_per_epoch=20).fit(TrainConfig(epochs=epochs), None, events.append, RunControl(),
+                                            run_id=run_id)
+    return events
+
+
+def region(app, selector: str):
+    return app.dashboard.query_one(selector).region
+
+
+async def test_at_100x30_the_run_page_has_readable_plots_unwrapped_progress_and_a_log(tmp_path):
+    from scripted_trainer import feed
+
+    app = make_app(TINY, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.dashboard
+        assert screen.compact and screen.page == "setup"  # the form first: nothing to watch yet
+        assert region(app, "#sidebar").width == 100 and not app.query_one("#right").display
+        assert app.query_one("#view-button").display  # v has its button
+        feed(app, scripted_events(), "completed")  # a run starting shows the run page
+        for _ in range(5):
+            app.dashboard.log_pane.add("a line long enough to wrap in a narrow log pane, " * 2)
+        await pilot.pause()
+        assert screen.page == "run" and not app.query_one("#sidebar").display
+        for plot in ("#loss-plot", "#accuracy-plot"):
+            assert region(app, plot).height >= 10
+        status = app.query_one("#status-lines", Static)
+        widest = max(len(line) for line in str(status.render()).splitlines())
+        assert status.region.width >= widest and status.region.height == len(str(status.render()).splitlines())
+        assert app.dashboard.log_pane.scrollable_content_region.height >= 3
+        assert app.dashboard.log_pane.virtual_size.width <= app.dashboard.log_pane.scrollable_content_region.width
+        legend = app.query_one("#plot-legend", Static)
+        assert legend.region.width >= len(str(legend.render()))  # the legend is whole
+        footer_keys = [key for key in app.screen.query("FooterKey") if key.display]
+        assert footer_keys and max(k.region.right for k in footer_keys) <= 100  # the footer is whole
+        await pilot.press("v")
+        assert screen.page == "setup" and app.query_one("#sidebar").display
+        await pilot.click("#view-button")
+        assert screen.page == "run"
+
+
+async def test_at_160x45_the_full_layout_shows_every_pane_and_v_does_nothing(tmp_path):
+    app = make_app(TINY, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = app.dashboard
+        assert not screen.compact
+        assert region(app, "#sidebar").width == 46 and region(app, "#right").width == 114
+        assert region(app, "#loss-plot").height >= 20 and region(app, "#log").height == 9
+        assert not app.query_one("#view-button").display
+        await pilot.press("v")
+        assert region(app, "#sidebar").width == 46 and app.query_one("#right").display
+
+
+async def test_starting_says_what_it_waits_for_not_press_s(tmp_path):
+    gate = threading.Event()
+    app = make_app(TINY, runs_dir=tmp_path / "runs", trainer_factory=lambda backend: GatedStart(gate))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state == "starting")
+        app.redraw()
+        text = str(app.query_one("#status-lines", Static).render())
+        assert "starting" in text and "press s" not in text and "loading the data" in text
+        gate.set()
+        await wait_for(pilot, lambda: app.state == "completed")
+
+
+class GatedStart(ScriptedTrainer):
+    """A scripted trainer that starts only once `gate` is set (the run stays `starting` until then)."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        super().__init__(steps_per_epoch=4)
+        self.start_gate = gate
+
+    def fit(self, config, data, emit, control, **kwargs):
+        self.start_gate.wait(30)
+        return super().fit(config, data, emit, control, **kwargs)
+
+
+@pytest.mark.parametrize("reason", ["stopped", "completed"])
+async def test_a_run_that_is_over_shows_no_eta_and_no_samples_per_second(tmp_path, reason):
+    from scripted_trainer import feed
+
+    app = make_app(TINY, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        feed(app, scripted_events(), reason)
+        await pilot.pause()
+        text = str(app.query_one("#status-lines", Static).render())
+        assert reason in text and "samples/s" not in text and "step 40/40" in text
+        assert not app.query_one("#eta").visible or not app.query_one("#eta").display \
+            or app.query_one("#status").has_class("-over")
+        assert app.query_one("#eta").region.width == 0  # hidden: no ETA for a run that is not going
+
+
+async def test_a_live_run_shows_its_eta_and_samples_per_second(tmp_path):
+    gate = threading.Event()
+    trainer = ScriptedTrainer(steps_per_epoch=100_000, gate=gate, delay=0.005)
+    app = scripted_app(tmp_path, trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state == "running")
+        gate.set()
+        await wait_for(pilot, lambda: app.history.current is not None and app.history.current.step >= 2)
+        app.redraw()
+        assert "samples/s" in str(app.query_one("#status-lines", Static).render())
+        assert app.query_one("#eta").region.width > 0
+        await pilot.press("x")
+        await wait_for(pilot, lambda: app.state == "stopped")
+
+
+async def test_every_key_has_a_button_L_and_D_included(tmp_path):
+    from tui.widgets.lr_control import LearningRateScreen
+
+    gate = threading.Event()
+    app = scripted_app(tmp_path, ScriptedTrainer(steps_per_epoch=100_000, gate=gate, delay=0.005))
+    async with app.run_test(size=SIZE) as pilot:
+        keys = {b.key for b in app.dashboard.BINDINGS if b.key not in ("escape",)}
+        labels = " ".join(str(button.label) for button in app.query("ButtonBar Button"))
+        shown = {"question_mark": "?"}
+        assert all(f"({shown.get(key, key)})" in labels for key in keys), labels
+        log = app.dashboard.log_pane
+        log.add("library chatter", "debug")
+        assert "D shows them" in log.border_subtitle  # the key is D (d opens the digits)
+        await pilot.click("#debug-button")
+        assert log.show_debug and "D hides them" in log.border_subtitle
+        assert app.query_one("#lr-button").disabled  # no live run: no rate to change
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state == "running")
+        await pilot.pause()
+        await pilot.click("#lr-button")
+        await wait_for(pilot, lambda: isinstance(app.screen, LearningRateScreen))
+        await pilot.press("escape")
+        gate.set()
+        await pilot.press("x")
+        await wait_for(pilot, lambda: app.state == "stopped")
+
+
+async def test_help_fits_a_100_column_terminal(tmp_path):
+    app = make_app(TINY, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        help_region = app.query_one("#help-overlay").region
+        assert help_region.right <= 100 and help_region.bottom <= 30
+        text = app.query_one("#help-text", Static)
+        assert max(len(line) for line in str(text.render()).splitlines()) <= text.region.width
+
+
+def test_import_of_the_app_waits_for_no_numpy_plotext_or_torch():
+    code = ("import sys, tui.app\n"
+            "print(*[m in sys.modules for m in ('numpy', 'plotext', 'psutil', 'torch', 'core.data')])\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False"] * 5, out.stderr

@@ -73,3 +73,34 @@ def test_plot_helpers():
     assert step_ticks(40) == [0, 10, 20, 30, 40]
     assert smooth([1.0, 1.0], 0.5) == [1.0, 1.0]  # the one smoothing (core.records.curves), debiased
     assert smooth([0.0, 10.0], 0.0) == [0.0, 10.0]
+
+
+def test_estimate_counts_the_digits_of_the_source_a_run_will_read():
+    from tui.estimate import SAMPLE_DIGITS, Estimator, source_digits
+
+    sample = Estimator()  # no folder named: the embedded sample (10,000 digits: 9,167 train, 833 validation)
+    assert sample.train_size(TrainConfig(train_subset=0)) == 9_167 and sample.val_size(TrainConfig()) == 500
+    assert sample.val_size(TrainConfig(val_subset=0)) == 833
+    assert sample.train_size(TrainConfig(train_subset=20_000)) == 9_167  # a subset larger than the split
+    assert source_digits("/data/mnist") == 60_000 and source_digits(None) == SAMPLE_DIGITS
+    full = Estimator(source=60_000)
+    assert full.train_size(TrainConfig(train_subset=0)) == 55_000 and full.val_size(TrainConfig(val_subset=0)) == 5_000
+    full.known_train_size = 1_234  # what the last RunStarted with train subset 0 said wins
+    assert full.train_size(TrainConfig(train_subset=0)) == 1_234
+
+
+def test_the_sample_size_the_estimate_assumes_is_the_shipped_samples():
+    from core.data import RawMnist, prepare, read_sample
+    from tui.estimate import SAMPLE_DIGITS, split
+
+    arrays = read_sample()
+    assert len(arrays["train_labels"]) == SAMPLE_DIGITS
+    data = prepare(RawMnist(**arrays, source="sample", is_sample=True), input_size=7)
+    assert (len(data.train), len(data.val)) == split(SAMPLE_DIGITS) == (9_167, 833)
+
+
+def test_estimate_of_a_config_after_its_epoch_is_that_epochs_time():
+    est = Estimator()
+    config = TrainConfig(train_subset=1_000, val_subset=200)
+    est.observe("scalar", config, samples_per_s=250.0)  # 1,000 training digits took 4 s
+    assert abs(est.epoch_seconds(config) - 4.0 * (1_000 + 0.35 * 200) / 1_000) < 1e-9

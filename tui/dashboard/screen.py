@@ -23,6 +23,7 @@ from textual.widgets import Footer, Header
 
 from tui.controller import ACTIVE, IDLE, PAUSED, RUNNING, STARTING, Note, Refused
 from tui.dashboard.lab import Lab, RunLink
+from tui.estimate import source_digits
 from tui.follow import Polled
 from tui.messages import Announced, EventsReady, RunEnded
 from tui.runner import train
@@ -73,6 +74,7 @@ class DashboardScreen(Screen[None]):
         self.controller, self.following, self.steering = lab.controller, lab.following, lab.steering
         self.priority = lab.priority
         self.redrawer: Any = None  # a tui.redraw.Redrawer once the plots are mounted, after the first frame
+        lab.controller.estimator.source = source_digits(lab.data_dir)  # the sample's 9,167 digits, or MNIST's
         self.mounted = asyncio.Event()  # set once the panes of the first frame are mounted
         self.complete = asyncio.Event()  # set once every pane is mounted (the plots too)
         if lab.open_run is not None:

@@ -20,6 +20,7 @@ BUTTONS = (  # label, id, action (the dashboard screen's; quit is the app's), va
     ("Digits (d)", "digits-button", "screen.digits", "default"),
     ("Runs (o)", "runs-button", "screen.open_runs", "default"),
     ("Debug (D)", "debug-button", "screen.toggle_debug", "default"),
+    ("Sweep (W)", "sweep-button", "screen.sweep", "default"),
     ("Help (?)", "help-button", "screen.help", "default"),
     ("View (v)", "view-button", "screen.switch_page", "default"),  # the compact layout's other page
     ("Quit (q)", "quit-button", "app.quit", "default"),
