@@ -19,8 +19,11 @@ from core.records.steer import SteerError
 from tui.controller import PAUSED, RUNNING, STARTING, Note, Refused, RunController
 from tui.follow import Following
 
-# textual-serve runs the served dashboard under Textual's web driver: its keys come from a browser.
-SOURCE = "serve" if "web_driver" in os.environ.get("TEXTUAL_DRIVER", "") else "key"
+
+def key_source() -> str:
+    """Whose keys these are, as the record says: "serve" under textual-serve (Textual's web driver: a browser
+    sends them), else "key"."""
+    return "serve" if "web_driver" in os.environ.get("TEXTUAL_DRIVER", "") else "key"
 
 
 class Steering:
@@ -42,17 +45,17 @@ class Steering:
             self.steer_followed(self.following.toggle_pause)
             return
         try:
-            self.controller.toggle_pause(SOURCE)
+            self.controller.toggle_pause(key_source())
         except Refused as exc:
             self.warn(str(exc))
 
-    def stop(self, source: str = SOURCE) -> None:
-        """Stop the run after its current step (`source`: who asked, as the record says)."""
+    def stop(self, source: str = "") -> None:
+        """Stop the run after its current step (`source`: who asked, as the record says; default a key)."""
         if self.on_followed:
             self.steer_followed(self.following.send, "stop")
             return
         try:
-            note = self.controller.stop(source)
+            note = self.controller.stop(source or key_source())
         except Refused as exc:
             self.warn(str(exc))
             return
@@ -73,7 +76,7 @@ class Steering:
                 return
             if own:
                 try:
-                    self.show([self.controller.set_lr(lr, SOURCE)])
+                    self.show([self.controller.set_lr(lr, key_source())])
                 except Refused as exc:
                     self.warn(str(exc))
             else:
