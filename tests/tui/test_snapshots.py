@@ -78,3 +78,23 @@ def test_help_overlay(snap_compare):
 
 def test_terminal_too_small(snap_compare):
     assert snap_compare(make_app(), terminal_size=(80, 24))
+
+
+SMALL = (100, 30)  # the compact layout: the setup page, or the run page (v switches)
+
+
+def test_small_terminal_setup_page(snap_compare):
+    assert snap_compare(make_app(), terminal_size=SMALL)
+
+
+def test_small_terminal_run_page(snap_compare):
+    config = TrainConfig(epochs=3)
+
+    async def run_before(pilot) -> None:
+        feed(pilot.app, scripted_events("run-1-scalar", config.replace(lr=0.01), 30), "completed")
+        feed(pilot.app, scripted_events("run-2-scalar", config), "stopped")
+        await pilot.pause()
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(make_app(config), terminal_size=SMALL, run_before=run_before)
