@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
+from textual.worker import get_current_worker
 
 from core.address import AddressError, parse
 from core.explain.walk import Explanation, explain
@@ -108,7 +109,8 @@ class ExplainScreen(Screen[None]):
         except (LookupError, ValueError) as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
-        self.app.call_from_thread(self._arrived, result, pixels)
+        if not get_current_worker().is_cancelled:  # a newer walk (another digit, label, address) replaced it
+            self.app.call_from_thread(self._arrived, result, pixels)
 
     def _failed(self, message: str) -> None:
         self.problem = message
