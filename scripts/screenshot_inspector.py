@@ -24,16 +24,17 @@ sys.path.insert(0, str(ROOT))
 from core.config import TrainConfig  # noqa: E402
 from tui.app import make_app  # noqa: E402
 
-SIZE = (160, 48)
+SIZE = (160, 45)
 WATCH = ["L0.N5.w406", "L0.N5.b", "L0.N5.z", "L0.N5.a", "L1.N3.b", "loss"]
 CONFIG = TrainConfig(hidden=(32,), input_size=28, train_subset=4000, val_subset=200, test_subset=200, epochs=5,
                      batch_size=8, lr=0.05, seed=0)
 
 
-async def shoot(out: Path, seconds: float) -> list[Path]:
+async def shoot(out: Path, seconds: float, size: tuple[int, int] = SIZE, suffix: str = "") -> list[Path]:
+    """inspector{suffix}.svg and inspector-graph{suffix}.svg of a real run at `size`."""
     app = make_app(CONFIG, runs_dir=tempfile.mkdtemp(prefix="mnist-dash-shot-"), watch=WATCH)
     saved: list[Path] = []
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=size) as pilot:
         await pilot.pause()
         await pilot.press("s")
         deadline = time.monotonic() + seconds + 60
@@ -71,11 +72,11 @@ async def shoot(out: Path, seconds: float) -> list[Path]:
         screen.watch_pane.table.move_cursor(row=0)
         screen.refresh_view(force=True)
         await pilot.pause(0.6)
-        saved.append(Path(app.save_screenshot("inspector.svg", path=str(out))))
+        saved.append(Path(app.save_screenshot(f"inspector{suffix}.svg", path=str(out))))
         screen.watch_pane.table.move_cursor(row=2)
         await pilot.press("n")
         await pilot.pause(0.6)
-        saved.append(Path(app.save_screenshot("inspector-graph.svg", path=str(out))))
+        saved.append(Path(app.save_screenshot(f"inspector-graph{suffix}.svg", path=str(out))))
         await pilot.press("escape", "x")
         await pilot.pause(0.5)
     return saved

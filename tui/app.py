@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from core.config import TrainConfig
-from tui.controller import RunController
+from tui.controller import Note, RunController
 from tui.dashboard import DashboardScreen, Lab
 from tui.follow import Following, Polled
 from tui.history import History
@@ -27,6 +27,10 @@ from tui.priority import UiPriority
 from tui.runner import UiControl
 from tui.signals import StopThenExit
 from tui.steering import Steering
+from tui.widgets.backend_switch import BackendSwitch
+from tui.widgets.config_form import ConfigForm
+from tui.widgets.log import LogPane
+from tui.widgets.system import SystemPane
 
 
 class MnistDashApp(App[None]):
@@ -90,7 +94,7 @@ class MnistDashApp(App[None]):
         """Let UI work done in a worker (the digits canvas asking the probe) have the GIL; call the result after."""
         return self.priority.hold()
 
-    def show(self, notes: Iterable[Any]) -> None:
+    def show(self, notes: Iterable[Note]) -> None:
         """Log what the controller said on the dashboard; notify what carries a title."""
         self.dashboard.show(notes)
 
@@ -102,19 +106,19 @@ class MnistDashApp(App[None]):
         self.notify(text, severity="warning")
 
     @property
-    def log_pane(self) -> Any:
+    def log_pane(self) -> LogPane:
         return self.dashboard.log_pane
 
     @property
-    def system_pane(self) -> Any:
+    def system_pane(self) -> SystemPane:
         return self.dashboard.system_pane
 
     @property
-    def form(self) -> Any:
+    def form(self) -> ConfigForm:
         return self.dashboard.form
 
     @property
-    def switch(self) -> Any:
+    def switch(self) -> BackendSwitch:
         return self.dashboard.switch
 
     # ---- lifecycle -------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -11,6 +13,7 @@ from tui.history import History
 from tui.status_style import STATUS_STYLE, status_style
 
 STATE_STYLE = STATUS_STYLE  # the one colour table (tui/status_style.py)
+SOURCE_COUNTS = re.compile(r" \([\d,]+ train / [\d,]+ test\)$")  # "embedded MNIST sample (10,000 train / ...)"
 GOING = ("starting", "running", "live")  # states whose ETA and samples/s are figures of now
 
 
@@ -73,6 +76,7 @@ class StatusPane(Vertical):
             lines.append(f"[red]error: {escape(run.failed.error)}[/]")
         if started:
             sizes = f"{started.train_size:,} train / {started.val_size:,} val / {started.test_size:,} test"
-            lines.append(f"data: {escape(started.data_source)} · using {sizes}")
+            source = SOURCE_COUNTS.sub("", started.data_source)  # the counts used follow: one line at 100 columns
+            lines.append(f"data: {escape(source)} · using {sizes}")
             lines.append(f"run dir: {escape(started.run_dir) or '(not recorded)'}")
         self.query_one("#status-lines", Static).update("\n".join(lines))
