@@ -350,3 +350,16 @@ async def test_a_followed_live_run_says_live_not_viewing(tmp_path):
         screen = await open_inspector(pilot)
         title = text_of(screen, "#inspector-title")
         assert "· live" in title and "viewing" not in title, title
+
+
+async def test_layer_statistics_are_whole_at_100_columns(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        populate(app)
+        screen = await open_inspector(pilot)
+        assert screen.has_class("-narrow")
+        stats = screen.query_one("#layer-stats")
+        svg = app.export_screenshot()
+        # both layers' lines whole (wrapped between words, not cut): max|g| and the histogram's range
+        assert svg.count("3.0e-02") == 2 and svg.count("1e-8..1e0") == 2
+        assert stats.size.width <= screen.query_one("#inspector-tabs").size.width
