@@ -61,7 +61,8 @@ class DrawPane(Horizontal):
             yield Static("The model's answer", classes="draw-title")
             yield Static("", id="draw-probabilities")
             yield Static("arrows move · space paint · shift+arrows draw · backspace erase · c clear · "
-                         "mouse: drag (right button erases) · on the grid, e copies a digit here", id="draw-help")
+                         "mouse: drag (right button erases) · on the grid, e copies a digit here · enter explains "
+                         "a gradient on it", id="draw-help")
         with Vertical(id="draw-saliency"):
             yield Static("Saliency", classes="draw-title")
             yield Static("", id="saliency-map")

@@ -44,10 +44,11 @@ class DigitsScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape,d", "close", "back"),
-        Binding("g", "tab('tab-grid')", "grid"),
-        Binding("m", "tab('tab-confusion')", "matrix"),
-        Binding("w", "tab('tab-draw')", "draw"),
-        Binding("enter", "explain", "explain"),
+        # the tabs' titles name g, m and w; the footer keeps its room for the keys it alone shows
+        Binding("g", "tab('tab-grid')", "grid", show=False),
+        Binding("m", "tab('tab-confusion')", "matrix", show=False),
+        Binding("w", "tab('tab-draw')", "draw", show=False),
+        Binding("enter", "explain", "explain", key_display="enter"),
     ]
     DEFAULT_CSS = """
     DigitsScreen #digits-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
