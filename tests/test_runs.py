@@ -184,7 +184,7 @@ def test_interrupted_atomic_write_keeps_the_old_file_and_no_temporary(tmp_path, 
 
 def test_read_events_thins_per_step_events_and_keeps_every_rare_one(tmp_path):
     from core.events import ScalarWatch
-    from core.records.digest import read_events
+    from core.records.scan import read_events
 
     with RunRecorder(tmp_path, "long", CFG) as rec:
         rec(started("long"))
