@@ -10,7 +10,7 @@ handmade engine); and StopThenExit (SIGHUP, SIGTERM). Tests and benchmarks read 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from textual import events
 from textual.app import App
@@ -28,9 +28,11 @@ from tui.runner import UiControl
 from tui.signals import StopThenExit
 from tui.steering import Steering
 from tui.widgets.backend_switch import BackendSwitch
-from tui.widgets.config_form import ConfigForm
 from tui.widgets.log import LogPane
 from tui.widgets.system import SystemPane
+
+if TYPE_CHECKING:
+    from tui.widgets.config_form import ConfigForm
 
 
 class MnistDashApp(App[None]):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from textual import events, on
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -30,13 +30,15 @@ from tui.runner import train
 from tui.steering import recording_factory
 from tui.widgets.backend_switch import BackendSwitch
 from tui.widgets.buttons import ButtonBar
-from tui.widgets.config_form import ConfigForm
 from tui.widgets.help import HelpPanel
 from tui.widgets.log import LogPane
 from tui.widgets.sidebar import Sidebar
 from tui.widgets.status import StatusPane
 from tui.widgets.system import SystemPane
 from tui.widgets.too_small import TooSmall
+
+if TYPE_CHECKING:  # the form (Input, Select) is imported once the first frame is out
+    from tui.widgets.config_form import ConfigForm
 
 SEVERITY = {"error": "error", "warning": "warning"}
 FULL_SIZE = (140, 40)  # the side-by-side layout from this size up; below it, the setup and run pages
@@ -106,7 +108,7 @@ class DashboardScreen(Screen[None]):
 
     @property
     def form(self) -> ConfigForm:
-        return self.query_one(ConfigForm)
+        return self.query_one("#config-form")  # type: ignore[return-value]
 
     @property
     def switch(self) -> BackendSwitch:
@@ -278,8 +280,7 @@ class DashboardScreen(Screen[None]):
             return
         self.sidebar.toggle_backend()
 
-    @on(ConfigForm.Changed, "#config-form")
-    def config_changed(self, event: ConfigForm.Changed) -> None:
+    def on_config_form_changed(self, event: ConfigForm.Changed) -> None:  # by name: no import before the form
         self.controller.form_changed(event.config)
         self.update_backend_info()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -12,7 +13,9 @@ from core.config import TrainConfig
 from tui.estimate import Estimator
 from tui.widgets.backend_switch import BackendSwitch
 from tui.widgets.buttons import ButtonBar
-from tui.widgets.config_form import ConfigForm
+
+if TYPE_CHECKING:  # imported by mount_form, after the dashboard's first frame
+    from tui.widgets.config_form import ConfigForm
 
 
 class Sidebar(Vertical):
@@ -37,6 +40,8 @@ class Sidebar(Vertical):
 
     async def mount_form(self) -> ConfigForm:
         """The configuration form, for the backend the switch shows by now."""
+        from tui.widgets.config_form import ConfigForm
+
         switch = self.query_one(BackendSwitch)
         form = ConfigForm(dataclasses.replace(self.config, backend=switch.backend), id="config-form")
         form.disabled = switch.disabled
