@@ -74,9 +74,11 @@ class InspectorScreen(Screen[None]):
     InspectorScreen #inspector-middle { width: 1fr; min-width: 40; }
     InspectorScreen #gradcheck { height: auto; max-height: 9; padding: 0 1; border-top: solid $panel; }
     InspectorScreen #inspector-tabs { width: 62; border-left: tall $panel; }
-    InspectorScreen.-narrow #inspector-left { width: 26; }
+    InspectorScreen.-narrow #inspector-left { width: 22; }
     InspectorScreen.-narrow #inspector-middle { min-width: 34; }
     InspectorScreen.-narrow #inspector-tabs { width: 1fr; }
+    InspectorScreen.-narrow #layers-tab { overflow-y: auto; }
+    InspectorScreen.-narrow #heatmaps { layout: vertical; }
     """
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]  # below 140 columns the panes share the width
 
