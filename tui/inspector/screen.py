@@ -20,33 +20,16 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, Tree
 from textual.worker import Worker, WorkerState
 
-from core.address import AddressError, parse, validate
+from core.address import AddressError, validate
 from tui.inspector.check import GradCheckPane
 from tui.inspector.compare import ComparedColumns
 from tui.inspector.graph import GraphPane, NetworkTree
 from tui.inspector.layers import HeatmapPane, LayerStatsPane
 from tui.inspector.live import LiveReader
-from tui.inspector.watch import AddressSuggester, WatchPane
+from tui.inspector.watch import AddressSuggester, WatchPane, fits, neuron_of
 
 MAX_WATCHED = 48  # "a few dozen": the history keeps 64 tracks; each costs the handmade engine a little
 REFRESH_S = 0.5
-
-
-def neuron_of(address: str) -> tuple[int, int] | None:
-    """(layer, neuron) an address belongs to; None for the loss or text that is not an address."""
-    try:
-        addr = parse(address)
-    except AddressError:
-        return None
-    return None if addr.layer is None or addr.neuron is None else (addr.layer, addr.neuron)
-
-
-def fits(address: str, layer_sizes: tuple[int, ...]) -> bool:
-    """Whether a network of this shape has the address (graph nodes allowed: the list outlives backends)."""
-    try:
-        return parse(address).problem(layer_sizes, graph_nodes=True) is None
-    except AddressError:
-        return False
 
 
 class InspectorScreen(Screen[None]):
@@ -323,22 +306,17 @@ class InspectorScreen(Screen[None]):
 
     def action_explain(self) -> None:
         """Explain the selected scalar's gradient on a digit of the run's validation split (the explain screen)."""
+        from tui.explain.source import screen_for
+
         address = self.watch_pane.selected
         node = self.network_tree.cursor_node
         if self.focused is self.network_tree and node is not None and (node.data or {}).get("kind") == "scalar":
             address = node.data["address"]
-        if not address:
-            self.notify("Select a scalar first: watch one (a) or pick one in the tree (t).", severity="warning")
-            return
-        data = self.link.controller.data
-        if data is None:
-            self.notify("No digits yet: they load with the run (start one, or open one with o).", severity="warning")
-            return
-        from tui.explain import Digits, ExplainScreen, ModelSource
-
-        val = data.val
-        self.app.push_screen(ExplainScreen(ModelSource.of(self.link.controller), address,
-                                           Digits(val.images, val.labels, data.side, "val")))
+        screen = screen_for(self.link.controller, address)
+        if isinstance(screen, str):
+            self.notify(screen, severity="warning")
+        else:
+            self.app.push_screen(screen)
 
     def action_grad_check(self) -> None:
         self.query_one(GradCheckPane).request(self.watch_pane.selected)

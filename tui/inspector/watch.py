@@ -20,6 +20,23 @@ COLUMNS = ("address", "data", "grad", "last update", "data ∿", "grad ∿")
 SPARK = 10  # characters per table sparkline; the highlighted scalar gets full-width Sparkline widgets
 
 
+def neuron_of(address: str) -> tuple[int, int] | None:
+    """(layer, neuron) an address belongs to; None for the loss or text that is not an address."""
+    try:
+        addr = parse(address)
+    except AddressError:
+        return None
+    return None if addr.layer is None or addr.neuron is None else (addr.layer, addr.neuron)
+
+
+def fits(address: str, layer_sizes: tuple[int, ...]) -> bool:
+    """Whether a network of this shape has the address (graph nodes allowed: the list outlives backends)."""
+    try:
+        return parse(address).problem(layer_sizes, graph_nodes=True) is None
+    except AddressError:
+        return False
+
+
 @dataclass(frozen=True)
 class ExtraColumn:
     """A column after "data" (another run's value of each address): its key, heading, and cell per address."""
