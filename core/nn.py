@@ -13,7 +13,7 @@ import random
 from typing import Sequence
 
 from core.address import Address, AddressError, parse
-from core.engine import Dot, GradLedger, Parameter, ReLU, Scalar, Sigmoid, Sum, Tanh, picker
+from core.engine import Dot, GradLedger, Parameter, ReLU, Scalar, SharedInputs, Sigmoid, Sum, Tanh, picker
 
 HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid")
 ACTIVATIONS = (*HIDDEN_ACTIVATIONS, "linear")  # linear: the output layer
@@ -100,7 +100,8 @@ class Layer(Module):
         if len(x) == 0 or isinstance(x[0], Scalar):
             # Scalar inputs (the layer below): read their values once for all the neurons of this layer.
             values = [v.data for v in x]
-            return [n.fire(Dot.dense(n.w, x, values, n.b)) for n in self.neurons]
+            shared = SharedInputs(x)  # one for all the neurons: the sort tests these inputs once (core/engine.py)
+            return [n.fire(Dot.dense(n.w, x, values, n.b, shared)) for n in self.neurons]
         # Constant inputs (pixels): find the non-zero ones once per layer rather than once per neuron;
         # zeros add nothing to z nor to any gradient, and most MNIST pixels are zero.
         nonzero = [i for i, v in enumerate(x) if v]
