@@ -150,8 +150,8 @@ async def test_no_model_yet_shows_labels_only():
     app = Host()
     app.probe = None
     async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
         grid = screen_of(app).grid
+        await settle(app, pilot, lambda: grid.note != "")  # the grid's first tick (4 a second), even when loaded
         assert grid.note.startswith("no model yet") and not grid.live.known().any()
 
 
