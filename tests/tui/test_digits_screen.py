@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from test_digits_support import tiny_data, trained_probe  # noqa: E402
 from textual.app import App
+from waiting import wait_for  # noqa: E402
 
 from core.evaluation import evaluate_predictions
 from tui.digits import DigitsScreen
@@ -224,7 +225,7 @@ async def test_mistakes_are_the_ones_the_model_makes_now():
     app = Host(probe, [evs[0], stale])
     async with app.run_test(size=SIZE) as pilot:
         grid = screen_of(app).grid
-        await settle(app, pilot, lambda: grid.live.known().all())
+        await wait_for(pilot, lambda: grid.live.known().all())  # the whole split answered
         await pilot.press("x")
         assert right not in grid.order()
         assert grid.order() == [m[0] for m in evs[-1].mistakes]  # exactly the current mistakes
@@ -251,9 +252,7 @@ async def test_a_followed_run_gets_its_model_when_its_checkpoint_appears():
     app = Followed()
     async with app.run_test(size=SIZE) as pilot:
         grid = screen_of(app).grid
-        await settle(app, pilot, lambda: app.asked >= 1 and "checkpoint" in grid.note)
+        await wait_for(pilot, lambda: app.asked >= 1 and "checkpoint" in grid.note)  # RELOAD_S apart
         assert grid.note == "no model to read yet (the run has no checkpoint to look inside): labels only"
         app.checkpoint = True  # the followed run saved one (the end of its first epoch)
-        for _ in range(3):
-            await settle(app, pilot, lambda: grid.live.known().any())
-        assert grid.live.known().any() and grid.note == ""
+        await wait_for(pilot, lambda: grid.live.known().any() and grid.note == "")
