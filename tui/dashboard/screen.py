@@ -128,7 +128,8 @@ class DashboardScreen(Screen[None]):
         status.update_from(self.controller.history, self.state)
         self.update_backend_info()
         self.buttons.button("start-button").focus()
-        self.call_after_refresh(self.build_rest)
+        # In a worker, not a handler: while the form is built the screen's own messages (keys) are handled.
+        self.call_after_refresh(partial(self.run_worker, self.build_rest, name="build", group="build"))
         self.mounted.set()
 
     async def build_rest(self) -> None:
