@@ -80,3 +80,65 @@ def tiny_data():
     from core.data import load_data
 
     return load_data(TINY, allow_download=False)
+
+
+# ---- order: the longest tests first, so that both xdist workers finish together ---------------------------
+# `make test` runs `-n auto --maxschedchunk 1`: each worker takes the next test when it is free, so starting with
+# the longest (the process tests: DDP, SIGKILL and resume, pty, sweeps) leaves only short ones for the end. The
+# durations of the last run are kept in .pytest_cache; a fresh clone orders the `slow`-marked tests first.
+DURATIONS_KEY = "mnist-dash/durations"
+FRONT_S = 1.0  # tests at least this long move to the front, longest first; the rest keep pytest's order
+SLOW_GUESS_S = 5.0  # a `slow`-marked test not yet timed on this machine
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist's controller hands every worker the same durations (a cache written meanwhile cannot split them)."""
+    node.workerinput["mnist_dash_durations"] = known_durations(node.config)
+
+
+def known_durations(config: pytest.Config) -> dict[str, float]:
+    """Seconds per test id from earlier runs on this machine (the controller's copy on an xdist worker)."""
+    given = getattr(config, "workerinput", {}).get("mnist_dash_durations")
+    if given is not None:
+        return given
+    cache = getattr(config, "cache", None)
+    found = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
+    return found if isinstance(found, dict) else {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests known to be long first, longest first; every other test keeps its place (and its fixtures)."""
+    durations = known_durations(config)
+
+    def cost(item: pytest.Item) -> float:
+        known = durations.get(item.nodeid)
+        if isinstance(known, (int, float)):
+            return float(known)
+        return SLOW_GUESS_S if item.get_closest_marker("slow") else 0.0
+
+    long = sorted((item for item in items if cost(item) >= FRONT_S), key=cost, reverse=True)
+    chosen = {id(item) for item in long}
+    items[:] = long + [item for item in items if id(item) not in chosen]
+
+
+_timed: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Setup, call and teardown add up per test (on xdist's controller, the workers' reports)."""
+    _timed[report.nodeid] = _timed.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remember this run's durations for the next run's order (the controller or a run without xdist)."""
+    config = session.config
+    if hasattr(config, "workerinput") or getattr(config, "cache", None) is None or not _timed:
+        return
+    durations = dict(known_durations(config))
+    for nodeid, seconds in _timed.items():
+        if seconds >= FRONT_S / 2:
+            durations[nodeid] = round(seconds, 2)
+        else:
+            durations.pop(nodeid, None)
+    config.cache.set(DURATIONS_KEY, durations)
