@@ -11,6 +11,9 @@ Speed tricks, each named where it lives:
 - `backward()` orders only interior nodes (leaves just receive gradient), iteratively, without recursion,
   and asks each op where its interior parents are (`Function.interior_parents`): a `Dot` node's weights
   and bias are parameters, so the sort never looks at them;
+- shared inputs and known upstream (`SharedInputs`): a layer's neurons share one object naming their inputs,
+  so the sort looks at those once per layer, and an MLP's layers hand it the nodes below them already in
+  order, so the sort emits those in one step;
 - a `Dot` whose upstream gradient is exactly zero (a ReLU that did not fire) skips its backward loop;
 - `__slots__` and no per-node closures: a node's backward is its op's static method;
 - the gradient ledger (`GradLedger`): backward notes which parameters it reached, so that `zero_grad` and the
@@ -154,6 +157,13 @@ class Scalar:
                     if parents in seen:
                         continue
                     seen.add(parents)
+                    upstream = parents.upstream
+                    if upstream is not None and seen.isdisjoint(upstream):
+                        # Known upstream, none of it reached yet: it is all upstream of this node, closed
+                        # under parents and in order, so it goes out whole, before this node.
+                        order += upstream
+                        seen.update(upstream)
+                        continue
                     parents = parents.interior
                 for parent in parents:
                     if parent not in seen:
@@ -171,12 +181,17 @@ class SharedInputs:
     Every neuron of a layer reads the same inputs, so without it the topological sort would test each of them
     once per neuron (64 x 32 tests for the 784-64-32-10 network's second layer); with it, once per layer.
     `interior` holds the inputs made by an op (the ones the sort orders), in input order.
+
+    Speed trick "known upstream": `upstream`, when the layers that made the inputs know it (None otherwise), is
+    every interior node upstream of the inputs, the inputs included, parents first: the layers below, node by
+    node, as they were built. The sort then emits those in one C-level step instead of visiting each one.
     """
 
-    __slots__ = ("interior",)
+    __slots__ = ("interior", "upstream")
 
-    def __init__(self, inputs: Iterable[Scalar]) -> None:
+    def __init__(self, inputs: Iterable[Scalar], upstream: list[Scalar] | None = None) -> None:
         self.interior = tuple(filter(_interior, inputs))
+        self.upstream = upstream
 
     def __iter__(self):
         return iter(self.interior)
@@ -287,25 +302,28 @@ def note_reached(root: Scalar, order: list[Scalar]) -> None:
         return
     for node in order:
         prev = node._prev
-        if node._op is Dot:
-            if node.grad == 0.0:  # weights untouched and the bias got + 0.0: nothing changed
-                continue
-            bias = prev[-1]
-            ledger = bias.ledger if type(bias) is Parameter else None
-            if type(node._ctx) is tuple:  # constant inputs: every parent is a weight or the bias
-                if ledger is not None:
-                    ledger.file(prev, True)  # a Dot node's weights are filed under its bias's ledger
-                else:
-                    _file_leaves(prev)
-                continue
-            n = (len(prev) - 1) // 2
+        if node._op is not Dot:  # one or two parents: look at them here rather than through a call
+            for p in prev:
+                if type(p) is Parameter and p.ledger is not None:
+                    p.ledger.file((p,), False)
+            continue
+        if node.grad == 0.0:  # weights untouched and the bias got + 0.0: nothing changed
+            continue
+        bias, ctx = prev[-1], node._ctx
+        ledger = bias.ledger if type(bias) is Parameter else None
+        if type(ctx) is tuple:  # constant inputs: every parent is a weight or the bias
             if ledger is not None:
-                ledger.file((*prev[:n], bias), True)
+                ledger.file(prev, True)  # a Dot node's weights are filed under its bias's ledger
             else:
-                _file_leaves(prev[:n] + (bias,))
-            _file_leaves(itertools.filterfalse(_interior, prev[n:-1]))  # inputs that are leaves (rare)
+                _file_leaves(prev)
+            continue
+        n = (len(prev) - 1) // 2
+        if ledger is not None:
+            ledger.file((*prev[:n], bias), True)
         else:
-            _file_leaves(itertools.filterfalse(_interior, prev))
+            _file_leaves(prev[:n] + (bias,))
+        if ctx is None or len(ctx.interior) != n:  # some inputs are leaves (rare; never in an MLP's layers)
+            _file_leaves(itertools.filterfalse(_interior, prev[n:-1]))
 
 
 def _file_leaves(leaves: Iterable[Scalar]) -> None:

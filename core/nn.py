@@ -8,6 +8,7 @@ in `model.last_loss`), all resolvable with `model.resolve(address)`; addresses a
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from typing import Sequence
@@ -95,19 +96,36 @@ class Layer(Module):
         self.neurons = [Neuron(nin, activation, init, rng) for _ in range(nout)]
 
     def __call__(self, x: Sequence[Scalar] | Sequence[float]) -> list[Scalar]:
+        return self.forward(x)[0]
+
+    def forward(self, x: Sequence[Scalar] | Sequence[float],
+                upstream: list[Scalar] | None = None) -> tuple[list[Scalar], list[Scalar] | None]:
+        """The layer's outputs, and the graph nodes upstream of them, parents first (None where not known).
+
+        `upstream` lists the graph nodes upstream of Scalar inputs `x` (themselves included), if the caller
+        knows them (an MLP does: the layers below made them); see `SharedInputs` in core/engine.py.
+        """
         if len(x) != len(self.neurons[0].w):
             raise ValueError(f"layer expects {len(self.neurons[0].w)} inputs, got {len(x)}")
         if len(x) == 0 or isinstance(x[0], Scalar):
             # Scalar inputs (the layer below): read their values once for all the neurons of this layer.
             values = [v.data for v in x]
-            shared = SharedInputs(x)  # one for all the neurons: the sort tests these inputs once (core/engine.py)
-            return [n.fire(Dot.dense(n.w, x, values, n.b, shared)) for n in self.neurons]
-        # Constant inputs (pixels): find the non-zero ones once per layer rather than once per neuron;
-        # zeros add nothing to z nor to any gradient, and most MNIST pixels are zero.
-        nonzero = [i for i, v in enumerate(x) if v]
-        consts = tuple(float(x[i]) for i in nonzero)
-        used = picker(nonzero)
-        return [n.fire(Dot.sparse(used(n.w), consts, n.b)) for n in self.neurons]
+            shared = SharedInputs(x, upstream)  # one for all the neurons: the sort tests these inputs once
+            out = [n.fire(Dot.dense(n.w, x, values, n.b, shared)) for n in self.neurons]
+        else:
+            # Constant inputs (pixels): find the non-zero ones once per layer rather than once per neuron;
+            # zeros add nothing to z nor to any gradient, and most MNIST pixels are zero.
+            nonzero = [i for i, v in enumerate(x) if v]
+            consts = tuple(float(x[i]) for i in nonzero)
+            used = picker(nonzero)
+            out = [n.fire(Dot.sparse(used(n.w), consts, n.b)) for n in self.neurons]
+            upstream = []  # constants: nothing upstream
+        if upstream is not None:  # this layer's nodes, each z before its a, after everything below
+            if self.neurons[0]._act is None:
+                upstream = [*upstream, *out]  # linear: a is z
+            else:
+                upstream = [*upstream, *itertools.chain.from_iterable((n.z, n.a) for n in self.neurons)]
+        return out, upstream
 
     def named_parameters(self) -> list[tuple[str, Scalar]]:
         return [(f"N{j}.{name}", p) for j, n in enumerate(self.neurons) for name, p in n.named_parameters()]
@@ -140,8 +158,9 @@ class MLP(Module):
             raise ValueError(f"MLP expects {self.nin} inputs, got {len(x)}")
         self.last_loss = None  # a new sample: the previous loss node no longer matches z and a
         out: Sequence = x
+        upstream = None
         for layer in self.layers:
-            out = layer(out)
+            out, upstream = layer.forward(out, upstream)
         return out  # type: ignore[return-value]
 
     def named_parameters(self) -> list[tuple[str, Scalar]]:
