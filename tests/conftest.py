@@ -82,6 +82,23 @@ def tiny_data():
     return load_data(TINY, allow_download=False)
 
 
+@pytest.fixture
+def scripted_rates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scripted trainer (tests/tui/scripted_trainer.py) takes a requested learning rate at its next step, as a
+    backend does before its update: TUI tests of the lr dialog then need no engine holding the interpreter."""
+    import scripted_trainer
+
+    from core.backends.runbook import RunBook
+
+    class RatesBook(RunBook):
+        def settle(self, *, obeyed_only: bool = False) -> None:
+            if not obeyed_only and self.control is not None and self.control.lr_pending:
+                self.take_requested()  # recorded as LearningRateChanged at the steps taken so far
+            super().settle(obeyed_only=obeyed_only)
+
+    monkeypatch.setattr(scripted_trainer, "RunBook", RatesBook)
+
+
 # ---- order: the longest tests first, so that both xdist workers finish together ---------------------------
 # `make test` runs `-n auto --maxschedchunk 1`: each worker takes the next test when it is free, so starting with
 # the longest (the process tests: DDP, SIGKILL and resume, pty, sweeps) leaves only short ones for the end. The
