@@ -23,6 +23,7 @@ from textual.widgets import Footer, Header
 
 from tui.controller import ACTIVE, IDLE, PAUSED, RUNNING, STARTING, Note, Refused
 from tui.dashboard.lab import Lab, RunLink
+from tui.dashboard.opening import RunOpener
 from tui.estimate import source_digits
 from tui.follow import Polled
 from tui.messages import Announced, EventsReady, RunEnded
@@ -75,6 +76,7 @@ class DashboardScreen(Screen[None]):
         self.lab = lab
         self.controller, self.following, self.steering = lab.controller, lab.following, lab.steering
         self.priority = lab.priority
+        self.opener = RunOpener(self)  # runs from the runs folder: opened, followed, compared
         self.redrawer: Any = None  # a tui.redraw.Redrawer once the plots are mounted, after the first frame
         lab.controller.estimator.source = source_digits(lab.data_dir)  # the sample's 9,167 digits, or MNIST's
         self.mounted = asyncio.Event()  # set once the panes of the first frame are mounted
@@ -339,54 +341,9 @@ class DashboardScreen(Screen[None]):
 
         # A comparison is pushed over the table (escape comes back to it); the inspector compares across its runs.
         self.app.push_screen(RunsTableScreen(self.lab.runs_dir, on_compare=self.controller.compared.set),
-                             self.runs_chosen)
-
-    def runs_chosen(self, choice: Any) -> None:
-        """What the runs table returned: "open" one run in the dashboard, or "compare" the selection."""
-        if choice is None or not choice.runs:
-            return
-        if choice.action == "compare":
-            from tui.compare import CompareScreen
-
-            self.controller.compared.set(choice.runs)  # the inspector compares watched scalars across them
-            self.app.push_screen(CompareScreen(choice.runs, choice.baseline, export_dir=self.lab.runs_dir))
-        elif self.controller.active:
-            self.notify("Stop the run before opening another one (comparing runs is fine: c).", severity="warning")
-        else:
-            self.open_run_dir(Path(choice.runs[0]))
+                             self.opener.chosen)
 
     def open_run_dir(self, path: Path) -> None:
-        """Show a recorded run's curves and configuration; follow it live while another process writes it."""
-        if not self.show_record(path):
-            return
-        self.page = RUN
-        followed = self.following.begin(path)
-        if followed is not None:
-            self.log_pane.add(f"following {path.name} live: x stops it, p pauses it, L changes its learning rate",
-                              source="follow")
-            self.run_worker(partial(followed.run, self.post_message), thread=True, exit_on_error=False,
-                            group="follow", name="follow")
-
-    def show_record(self, path: Path) -> bool:
-        """Show a recorded run's curves and configuration (the run before stays dimmed); False when it cannot."""
-        from core.records.runs import NotARunError, open_run
-
-        try:
-            record = open_run(path)
-            note = self.controller.view(record.events, record.config, path, record.status)
-        except (NotARunError, OSError, Refused) as exc:
-            self.show([Note(str(exc), "error", "runs", "Cannot open the run")])
-            return False
-        self.switch.set_backend(record.config.backend)
-        self.form.load(record.config)
-        self.show([note])
-        self.run_worker(self._load_inside, thread=True, exit_on_error=False, group="probe", name="load probe")
-        return True
-
-    def _load_inside(self) -> None:
-        """Off the UI thread: the viewed run's probe (its checkpoint) and its digits (its config's data split)."""
-        controller = self.controller
-        whys = (controller.load_viewed_probe(), controller.load_viewed_data(self.lab.data_dir))
-        notes = [Note(why, "debug", "runs") for why in whys if why]
-        if notes:
-            self.app.call_from_thread(self.show, notes)
+        """Show a recorded run (followed live while another process writes it) and the run page."""
+        if self.opener.open(path):
+            self.page = RUN
