@@ -307,6 +307,7 @@ sys.stdout.write(f"SUMMARY {summary.reason} {summary.steps}\\n")  # one write: t
 """
 
 
+@pytest.mark.slow
 def test_two_process_ddp_on_cpu_and_a_stop_on_one_rank(tmp_path):
     script = tmp_path / "ddp_run.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT))

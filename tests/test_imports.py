@@ -24,6 +24,7 @@ def _top(mods: set[str]) -> set[str]:
     return {m.split(".")[0] for m in mods}
 
 
+@pytest.mark.slow
 def test_no_core_module_imports_textual():
     core_modules = sorted(
         "core." + ".".join(p.relative_to(ROOT / "core").with_suffix("").parts)

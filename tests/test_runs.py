@@ -112,8 +112,9 @@ def test_latest_checkpoint_prefers_last_and_backend_suffix(tmp_path):
     folder.mkdir()
     assert latest_checkpoint(tmp_path, "scalar") is None
     (folder / "epoch-1.json").write_text("{}")
-    time.sleep(0.01)
     (folder / "epoch-2.json").write_text("{}")
+    os.utime(folder / "epoch-1.json", (1000, 1000))  # newer by its time stamp, not by a sleep between the writes
+    os.utime(folder / "epoch-2.json", (2000, 2000))
     (folder / "last.ckpt").write_text("")
     (folder / ".last.json.123.tmp").write_text("")
     assert latest_checkpoint(tmp_path, "scalar").name == "epoch-2.json"

@@ -44,6 +44,7 @@ def study_of(folder: Path, name: str):
     return load(open_storage(about["storage"]), name)
 
 
+@pytest.mark.slow
 def test_six_trials_two_workers_agree_with_their_runs_and_the_hopeless_rate_is_pruned(tmp_path, capsys):
     # seed 7: trial 4 draws lr 1e-6 (TPE's start-up draws are seeded per trial number) after trials 0-3 drew
     # 0.3/0.5, and the median pruner prunes from 2 finished trials on: trial 4 is pruned at epoch 1.
@@ -83,6 +84,7 @@ def test_six_trials_two_workers_agree_with_their_runs_and_the_hopeless_rate_is_p
     assert "not a sweep folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_two_processes_with_one_sqlite_storage_share_the_study(tmp_path):
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     args = ["--sweep", "shared", "--param", "lr=log(0.1,0.5)", "--trials", "3", "--workers", "1", "--epochs", "1",
@@ -141,6 +143,7 @@ def test_sigterm_stops_every_worker_and_leaves_whole_records(tmp_path):
         assert summary(tmp_path / row.run_dir)["reason"] == "stopped"
 
 
+@pytest.mark.slow
 def test_a_trial_whose_machine_went_silent_is_failed_by_the_heartbeat_and_retried(tmp_path, monkeypatch):
     from core.config import TrainConfig
     from core.sweeps.space import parse_param
