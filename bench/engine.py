@@ -1,7 +1,7 @@
 """Time one SGD step of MLP(784, [64, 32, 10]) on real digits: the handmade engine vs the seed's engine.
 
 Usage: python bench/engine.py [--fast-steps N] [--baseline-steps K] [--steps M] [--data DIR] [--naive]
-                              [--engine-rev REV]
+                              [--engine-rev REV [--ab-rounds R]]
 
 The baseline is the seed notebook's own engine, loaded from ../shared/reference/seed_engine.py next to the
 checkout (its `seed_step`: pixels wrapped as Scalars, MSE on a one-hot target, backward, plain SGD). Where
@@ -10,7 +10,8 @@ output says so. Both engines run in the same process on the same digits, interle
 seconds of this process, so the ratio holds on a busy machine even when wall-clock times do not. Garbage
 collection runs as it normally would (the seed's closures make reference cycles it has to pay for).
 --engine-rev REV also times core/engine.py, core/nn.py and core/optim.py as of git revision REV in the same
-loop: a before/after of an engine change, measured side by side.
+loop: a before/after of an engine change, measured side by side; with --ab-rounds R, only that A/B (R rounds of
+--fast-steps steps per engine, taking turns going first): how an engine change was judged (kept if >= 5% faster).
 """
 
 from __future__ import annotations
@@ -201,6 +202,28 @@ def load_average() -> str:
         return "unknown"
 
 
+def ab_only(args: argparse.Namespace, old: tuple, model: MLP, opt: SGD, xs: list, ys: list) -> None:
+    """Same-run A/B of this tree against --engine-rev: medians, quartiles and the spread of per-round ratios."""
+    old_rounds: list[list[float]] = []
+    new_rounds: list[list[float]] = []
+    steps = args.fast_steps
+    for k in range(args.ab_rounds):
+        if k % 2 == 0:
+            old_rounds.append(time_fast(old[0], old[1], xs, ys, steps, old[2], start=k * steps))
+        new_rounds.append(time_fast(model, opt, xs, ys, steps, start=k * steps))
+        if k % 2 == 1:
+            old_rounds.append(time_fast(old[0], old[1], xs, ys, steps, old[2], start=k * steps))
+    old_all = [t for r in old_rounds for t in r]
+    new_all = [t for r in new_rounds for t in r]
+    ratios = sorted(statistics.median(o) / statistics.median(n) for o, n in zip(old_rounds, new_rounds, strict=True))
+    print(f"load average    : {load_average()} (uptime) on {os.cpu_count()} cores")
+    print(f"engine @{args.engine_rev:<7}: {statistics.median(old_all) * 1e3:.3f} ms/step ({spread(old_all)})")
+    print(f"this tree       : {statistics.median(new_all) * 1e3:.3f} ms/step ({spread(new_all)})")
+    print(f"this tree vs {args.engine_rev}: {statistics.median(old_all) / statistics.median(new_all):.3f}x faster "
+          f"(medians of {len(new_all)} steps each; per-round ratios {ratios[0]:.3f}-{ratios[-1]:.3f}, "
+          f"median {statistics.median(ratios):.3f})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2560, help="steps for the memory-flatness check")
@@ -210,13 +233,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "mnist")
     parser.add_argument("--naive", action="store_true", help="use bench/naive_engine.py even if the seed's is there")
     parser.add_argument("--engine-rev", help="also time core/engine.py, nn.py and optim.py of this git revision")
+    parser.add_argument("--ab-rounds", type=int, default=0,
+                        help="with --engine-rev: only the A/B, in this many rounds of --fast-steps steps each "
+                             "(the engines take turns going first), without the baseline or the memory check")
     args = parser.parse_args(argv)
+    if args.ab_rounds and not args.engine_rev:
+        parser.error("--ab-rounds needs --engine-rev")
 
     xs, ys = load_digits(args.data, 256)
     nonzero = statistics.mean(sum(1 for v in x if v) / len(x) for x in xs)
     print(f"MLP(784, {SHAPE}), MSE, SGD lr {LR}, one digit per step; {nonzero:.0%} of pixels non-zero")
-    baseline = pick_baseline(args.naive)
-    print(f"baseline        : {baseline.name} ({baseline.source})")
+    if not args.ab_rounds:
+        baseline = pick_baseline(args.naive)
+        print(f"baseline        : {baseline.name} ({baseline.source})")
     model = MLP(784, SHAPE, seed=0)
     opt = SGD(model.parameters(), lr=LR)
 
@@ -227,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
         old = (old_model, old_optim.SGD(old_model.parameters(), lr=LR), old_nn.mse_loss)
         time_fast(old[0], old[1], xs, ys, 20, old[2])
     time_fast(model, opt, xs, ys, 20)  # warm up
+    if args.ab_rounds:
+        ab_only(args, old, model, opt, xs, ys)
+        return
     # Interleave the engines so that load from other processes hits them alike.
     fast_times: list[float] = []
     old_times: list[float] = []
