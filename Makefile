@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/mnist-dash $(ARGS)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto $(ARGS)
+	$(BIN)/python -m pytest -q -n auto --maxschedchunk 1 $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check core tui tests bench scripts
