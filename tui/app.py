@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from tui.widgets.config_form import ConfigForm
 
 
+if TYPE_CHECKING:
+    from tui.compare.table import RunsTableScreen  # the runs table is loaded when first opened
+
+
 class MnistDashApp(App[None]):
     """Train MNIST with the handmade engine or Lightning and watch it learn."""
 
@@ -141,6 +145,11 @@ class MnistDashApp(App[None]):
         self.following.end()
         self.controller.quit()
         self.exit()
+
+    def on_runs_table_screen_sweep_wanted(self, message: RunsTableScreen.SweepWanted) -> None:
+        from tui.sweep.opening import push_sweep
+
+        push_sweep(self, message.runs_dir, message.run_dir)
 
     def on_polled(self, message: Polled) -> None:
         self.signals.followed(message)  # bubbled up from the dashboard: a followed run's end is announced too

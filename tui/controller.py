@@ -30,10 +30,10 @@ from core.events import (
     RunStarted,
     StepEnded,
 )
+from core.records.fold import RunFold
 from tui.compared import ComparedRuns
 from tui.estimate import Estimator
 from tui.history import History
-from tui.marks import RunMarks
 from tui.runner import EventPump, UiControl
 
 IDLE, STARTING, RUNNING, PAUSED, STOPPING, VIEWING, FAILED = (
@@ -74,7 +74,6 @@ class RunController:
     def __init__(self, watched: Iterable[str] = (), *, on_state: Callable[[str], None] | None = None,
                  wake: Callable[[], None] | None = None) -> None:
         self.history = History()
-        self.marks = RunMarks()  # learning-rate changes, commands, system figures of the current run
         self.compared = ComparedRuns()  # the runs of the last comparison (the inspector reads them)
         self.estimator = Estimator()
         self.pump = EventPump(wake or (lambda: None))
@@ -93,6 +92,11 @@ class RunController:
         self._failure_noted = False
 
     # ---- state ------------------------------------------------------------------------------------
+
+    @property
+    def marks(self) -> RunFold:
+        """The current run's fold: its learning-rate changes, commands obeyed and system samples."""
+        return self.history.marks
 
     @property
     def active(self) -> bool:
@@ -126,6 +130,9 @@ class RunController:
     def set_data(self, data: Any) -> None:
         """Called from the training thread once the run's digits are loaded (a plain attribute store)."""
         self.data = data
+
+    # Every command goes the one command path, control.apply(Command, source): the run's book records it
+    # (ControlApplied, or LearningRateChanged for a rate) at the step where the run obeys it.
 
     def toggle_pause(self, source: str = "key") -> str:
         """Pause a going run, or resume a paused one; returns the new state."""
@@ -180,7 +187,6 @@ class RunController:
         if self.active:
             raise Refused("Stop the run before opening another one.")
         self.history.load(events)
-        self.marks.load(events)
         self.config = self.run_config = config
         self.run_dir, self.viewed_probe, self.trainer, self.control = Path(run_dir), None, None, None
         self.data, self.evaluations = None, [e for e in events if isinstance(e, Evaluation)]
@@ -194,7 +200,6 @@ class RunController:
         notes: list[Note] = []
         for event in self.pump.drain() if events is None else events:
             self.history.add(event)
-            self.marks.add(event)
             if isinstance(event, RunStarted):
                 notes.append(self._started(event))
             elif isinstance(event, StepEnded):
@@ -229,7 +234,6 @@ class RunController:
         self.history.clear()
         self.history.previous = previous
         self.history.extend(events)
-        self.marks.load(events)
         self.evaluations = [e for e in events if isinstance(e, Evaluation)]
 
     def ended(self, reason: str, error: str = "") -> list[Note]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterable
 
-from core.backends import get_trainer
 from core.records.steer import SteerError
 from tui.controller import PAUSED, RUNNING, STARTING, Note, Refused, RunController
 from tui.follow import Following
@@ -90,9 +89,3 @@ class Steering:
             self.show([send(*args)])
         except (SteerError, OSError) as exc:
             self.show([Note(str(exc), "warning", "control", "Cannot steer the run")])
-
-
-def recording_factory(factory: Callable[[str], Any] | None) -> Callable[[str], Any]:
-    """Deprecated shim (tui/app.py still calls it): trainers need no wrapping now that the run book records
-    every command; returns the factory (None: the registry's)."""
-    return factory if factory is not None else get_trainer

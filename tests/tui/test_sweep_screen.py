@@ -13,6 +13,7 @@ from core.events import EpochEnded, LogLine, RunFinished, RunStarted
 from core.records.runs import RunRecorder
 from core.sweeps.space import parse_param
 from core.sweeps.study import SPEC_ATTR, SweepSpec, claim, open_storage, sweep_dir, write_sweep_file
+from tui.app import make_app
 from tui.compare import CompareScreen, RunsTableScreen
 from tui.sweep.app import SweepApp
 from tui.sweep.charts import parallel
@@ -142,13 +143,11 @@ async def test_w_in_the_runs_table_opens_the_sweep_of_the_trial_under_the_cursor
     assert sweep_for(runs, runs / "trial-2") == folder  # its record names the sweep
     assert sweep_for(runs, None) == folder and sweep_for(tmp_path / "nowhere", None) is None
 
-    class Host(SweepApp):
-        def get_default_screen(self):
-            return RunsTableScreen(runs, refresh_seconds=0)
-
-    app = Host(folder, refresh_seconds=0)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 4)
+    app = make_app(runs_dir=runs)  # the real dashboard: o opens the runs table, whose w the app answers
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunsTableScreen)
+                       and app.screen.query_one(DataTable).row_count == 4)
         await pilot.press("w")
         await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen))
         assert app.screen.folder == folder

@@ -11,7 +11,7 @@ from core.backends import RunControl
 from core.config import TrainConfig
 from core.events import LearningRateChanged, RunStarted, StepEnded, SystemStats
 from tui.app import make_app
-from tui.marks import RunMarks
+from tui.history import History
 from tui.widgets.system import lines, size, sparkline
 
 GIB, MIB = 1 << 30, 1 << 20
@@ -51,11 +51,12 @@ def test_lines_with_a_gpu():
 
 
 def test_marks_follow_the_current_run():
-    marks = RunMarks()
-    marks.add(stats(1.0, MIB))
-    marks.add(LearningRateChanged(run_id="r", step=3, lr=0.01, previous=0.1, source="dashboard"))
-    assert len(marks.system) == 1 and marks.lr == 0.01
-    marks.add(dataclasses.replace(stats(2.0, MIB), run_id="other"))  # a new run starts afresh
+    history = History()
+    history.add(stats(1.0, MIB))
+    history.add(LearningRateChanged(run_id="r", step=3, lr=0.01, previous=0.1, source="dashboard"))
+    assert len(history.marks.system) == 1 and history.marks.lr == 0.01
+    history.add(dataclasses.replace(stats(2.0, MIB), run_id="other"))  # a new run starts afresh
+    marks = history.marks
     assert [s.cpu_percent for s in marks.system] == [2.0] and marks.lr is None and not marks.lr_changes
 
 

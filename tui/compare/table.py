@@ -12,6 +12,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -231,12 +232,17 @@ class RunsTableScreen(Screen[RunsChoice | None]):
         if run_id is not None:
             self.dismiss(RunsChoice("open", (self._path(run_id),), self._baseline_path()))
 
-    def action_sweep(self) -> None:
-        """The sweep screen of the run under the cursor (a trial), or of the newest sweep (tui/sweep owns it)."""
-        from tui.sweep.opening import push_sweep
+    class SweepWanted(Message):
+        """`w`: the sweep of this run (a trial), else the newest sweep; the app opens it (tui/sweep imports this
+        package, so the table asks rather than imports)."""
 
+        def __init__(self, runs_dir: Path, run_dir: Path | None) -> None:
+            super().__init__()
+            self.runs_dir, self.run_dir = runs_dir, run_dir
+
+    def action_sweep(self) -> None:
         run_id = self.current_id()
-        push_sweep(self.app, self.runs_dir, self._path(run_id) if run_id is not None else None)
+        self.post_message(self.SweepWanted(Path(self.runs_dir), self._path(run_id) if run_id is not None else None))
 
     def action_compare(self) -> None:
         ids = list(self.selected)

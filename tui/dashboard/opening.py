@@ -7,18 +7,15 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tui.controller import Note, Refused
-
-if TYPE_CHECKING:
-    from tui.dashboard.screen import DashboardScreen
 
 
 class RunOpener:
     """The dashboard's way to recorded runs (its screen's panes, controller and workers)."""
 
-    def __init__(self, screen: DashboardScreen) -> None:
+    def __init__(self, screen: Any) -> None:  # the DashboardScreen that owns it (which imports this module)
         self.screen = screen
 
     def chosen(self, choice: Any) -> None:

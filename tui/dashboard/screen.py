@@ -28,7 +28,6 @@ from tui.estimate import source_digits
 from tui.follow import Polled
 from tui.messages import Announced, EventsReady, RunEnded
 from tui.runner import train
-from tui.steering import recording_factory
 from tui.widgets.backend_switch import BackendSwitch
 from tui.widgets.buttons import ButtonBar
 from tui.widgets.help import HelpPanel
@@ -230,7 +229,7 @@ class DashboardScreen(Screen[None]):
         job = partial(train, config, control, self.controller.pump.emit,
                       announce=lambda text: self.post_message(Announced(text)),
                       on_trainer=self.controller.set_trainer, data_dir=lab.data_dir, runs_dir=lab.runs_dir,
-                      trainer_factory=recording_factory(lab.trainer_factory), on_data=self.controller.set_data)
+                      trainer_factory=lab.trainer_factory, on_data=self.controller.set_data)
         self.run_worker(partial(self._train_thread, job), thread=True, exit_on_error=False, group="training",
                         name="training")
 

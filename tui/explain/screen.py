@@ -225,3 +225,14 @@ class ExplainScreen(Screen[None]):
             return
         self.playing = False
         self.dismiss(None)
+
+
+def screen_for(controller: Any, address: str | None) -> Any:
+    """The explain screen for `address` on the shown run's validation digits, or why not (a line to show)."""
+    if not address:
+        return "Select a scalar first: watch one (a) or pick one in the tree (t)."
+    data = controller.data
+    if data is None:
+        return "No digits yet: they load with the run (start one, or open one with o)."
+    val = data.val
+    return ExplainScreen(ModelSource.of(controller), address, Digits(val.images, val.labels, data.side, "val"))

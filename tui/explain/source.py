@@ -84,16 +84,3 @@ def default_address(layer_sizes: tuple[int, ...], watched: Sequence[str], label:
     out = len(layer_sizes) - 2
     neuron = label if label is not None and 0 <= label < layer_sizes[-1] else 0
     return f"L{out}.N{neuron}.w0" if out > 0 else f"L{out}.N{neuron}.b"
-
-
-def screen_for(controller: Any, address: str | None) -> Any:
-    """The explain screen for `address` on the shown run's validation digits, or why not (a line to show)."""
-    if not address:
-        return "Select a scalar first: watch one (a) or pick one in the tree (t)."
-    data = controller.data
-    if data is None:
-        return "No digits yet: they load with the run (start one, or open one with o)."
-    from tui.explain.screen import ExplainScreen
-
-    val = data.val
-    return ExplainScreen(ModelSource.of(controller), address, Digits(val.images, val.labels, data.side, "val"))

@@ -306,7 +306,7 @@ class InspectorScreen(Screen[None]):
 
     def action_explain(self) -> None:
         """Explain the selected scalar's gradient on a digit of the run's validation split (the explain screen)."""
-        from tui.explain.source import screen_for
+        from tui.explain.screen import screen_for
 
         address = self.watch_pane.selected
         node = self.network_tree.cursor_node

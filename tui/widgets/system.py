@@ -1,7 +1,8 @@
 """The system pane: CPU, memory and GPU figures of the training process as small sparklines.
 
 Fed by the run's `SystemStats` events (an own run records one every 2 s; a followed or opened run shows what
-its record holds), kept in `tui.marks.RunMarks`, redrawn on the app's timer when new samples arrived.
+its record holds), kept in the run's fold (`core.records.fold.RunFold`), redrawn on the app's timer when new
+samples arrived.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Sequence
 from textual.widgets import Static
 
 from core.events import SystemStats
-from tui.marks import RunMarks
+from core.records.fold import RunFold
 
 BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 16
@@ -77,7 +78,7 @@ class SystemPane(Static):
         self.border_title = "system"
         self.update("\n".join(lines([])))
 
-    def update_from(self, marks: RunMarks) -> None:
+    def update_from(self, marks: RunFold) -> None:
         """Redraw when new samples arrived since the last call (cheap otherwise)."""
         if marks.version == self._drawn:
             return
