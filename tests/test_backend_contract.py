@@ -277,17 +277,34 @@ def final_weights(backend, directory):
 KILLS = (*range(13, 25), 30, 40)
 
 
+@pytest.fixture(scope="module")
+def straight_run(tiny_config, tiny_data, tmp_path_factory):
+    """The run never killed, trained once per backend for all the kills: its rate changes and its final weights."""
+    done: dict[str, tuple[list, object]] = {}
+
+    def get(backend):
+        if backend not in done:
+            directory = tmp_path_factory.mktemp(f"straight-{backend}")
+            config = tiny_config.replace(optimizer="momentum", lr=0.1, epochs=4, lr_drop_epochs=(2, 4))
+            events, _, _ = run(backend, config, tiny_data, checkpoint_dir=directory)
+            done[backend] = ([(e.step, e.lr, e.previous) for e in of(events, LearningRateChanged)],
+                             final_weights(backend, directory))
+        return done[backend]
+
+    return get
+
+
 @pytest.mark.parametrize("kill_at", KILLS)
 def test_a_resume_after_a_kill_trains_every_later_epoch_at_the_scheduled_rate(backend, tiny_config, tiny_data,
-                                                                              tmp_path, kill_at, monkeypatch):
+                                                                              tmp_path, kill_at, monkeypatch,
+                                                                              straight_run):
     """--lr 0.1 --lr-drop-epochs 2,4, killed anywhere after the first drop, then resumed from its last checkpoint:
     the same rate changes at the same steps and the same weights as a run never killed (no drop twice, none missed)."""
+    straight, straight_weights = straight_run(backend)
+    assert straight == [(12, 0.1 * 0.1, 0.1), (36, 0.1 * 0.1 * 0.1, 0.1 * 0.1)]
     if backend == "lightning":  # report (and so flush the watches the kill waits for) after every step
         monkeypatch.setattr("core.backends.lightning.callback.MIN_REPORT_SECONDS", 0.0)
     config = tiny_config.replace(optimizer="momentum", lr=0.1, epochs=4, lr_drop_epochs=(2, 4))
-    events, _, _ = run(backend, config, tiny_data, checkpoint_dir=tmp_path / "straight")
-    straight = [(e.step, e.lr, e.previous) for e in of(events, LearningRateChanged)]
-    assert straight == [(12, 0.1 * 0.1, 0.1), (36, 0.1 * 0.1 * 0.1, 0.1 * 0.1)]
 
     killed_at = []
 
@@ -310,7 +327,7 @@ def test_a_resume_after_a_kill_trains_every_later_epoch_at_the_scheduled_rate(ba
     assert resumed.reason == "completed" and resumed.steps == 48
     assert [(e.step, e.lr, e.previous) for e in of(events, LearningRateChanged)] == [
         change for change in straight if change[0] >= saved["step"]]
-    assert final_weights(backend, tmp_path / "killed") == final_weights(backend, tmp_path / "straight")
+    assert final_weights(backend, tmp_path / "killed") == straight_weights
 
 
 @pytest.mark.slow
