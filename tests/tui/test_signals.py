@@ -25,11 +25,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SMALL = ("--input-size", "7", "--hidden", "16", "--train-subset", "600", "--val-subset", "50", "--test-subset", "50",
          "--epochs", "2", "--batch-size", "8")
 WAIT_S = 120.0  # generous on a busy machine: every wait ends as soon as its event is there
+READY = b"faint: raw"  # the plots' legend: the plots are mounted last, after the form (tui/dashboard/screen.py)
 GONE_S = 15.0  # a dashboard without a run leaves at once after a hang-up (the issue asks for 5 s on a quiet box)
 
 
 def env(tmp_path: Path) -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if k not in ("MNIST_DASH_DATA", "TMUX", "TEXTUAL_DRIVER")}
+    # COLUMNS/LINES would override the terminal's real size (shutil.get_terminal_size reads them first)
+    drop = ("MNIST_DASH_DATA", "TMUX", "TEXTUAL_DRIVER", "COLUMNS", "LINES")
+    out = {k: v for k, v in os.environ.items() if k not in drop}
     out.update(TERM="xterm-256color", PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"),
                XDG_CONFIG_HOME=str(tmp_path / "config"))
     return out
@@ -88,7 +91,8 @@ class Dashboard:
         os.write(self.master, keys)
 
     def ready(self) -> None:
-        self.wait(lambda: self.shows(b"Start (s)"), "first frame")
+        """Wait for the whole dashboard: keys sent at its first frame, before the form exists, start nothing."""
+        self.wait(lambda: self.shows(READY), "the whole dashboard")
 
     def start_paused(self) -> Path:
         """Start a run and pause it at once (s, p); the run folder once the pause is in its record."""
@@ -259,15 +263,20 @@ class Tmux:
     def __init__(self, tmp_path: Path, *args: str) -> None:
         self.socket = f"mnist-dash-test-{os.getpid()}-{id(self)}"
         self.tmp_path = tmp_path
+        # No client ever attaches: when tmux sizes the window again it takes default-size (80x24 unless set),
+        # which a dashboard would show as "too small". (window-size manual in the file crashes tmux 3.3a.)
+        config = tmp_path / "tmux.conf"
+        config.write_text("set -g default-size 140x40\n")
         command = " ".join(["exec", sys.executable, "-m", "tui", *(f"'{a}'" for a in args)])
-        self.tmux("new-session", "-d", "-s", "dash", "-x", "140", "-y", "40", "-e", f"PYTHONPATH={ROOT}",
-                  "-e", f"XDG_CONFIG_HOME={tmp_path / 'config'}", "-e", "TERM=xterm-256color", "-c", str(tmp_path),
-                  command)
+        self.tmux("-f", str(config), "new-session", "-d", "-s", "dash", "-x", "140", "-y", "40",
+                  "-e", f"PYTHONPATH={ROOT}", "-e", f"XDG_CONFIG_HOME={tmp_path / 'config'}",
+                  "-e", "TERM=xterm-256color", "-c", str(tmp_path), command)
+        self.tmux("set-option", "-g", "window-size", "manual")
         self.pid = int(self.tmux("list-panes", "-t", "dash", "-F", "#{pane_pid}").strip())
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True,
-                              timeout=30).stdout
+                              timeout=30, env=env(self.tmp_path)).stdout
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "dash")
@@ -287,10 +296,11 @@ class Tmux:
             os.kill(self.pid, signal.SIGKILL)
 
 
-def wait_for(condition, what: str, timeout: float = WAIT_S) -> None:
+def wait_for(condition, what: str, timeout: float = WAIT_S, session: Tmux | None = None) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {timeout:.0f} s"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout:.0f} s" + (f": {session.screen()}" if session else ""))
         time.sleep(0.05)  # polling interval only
 
 
@@ -299,14 +309,15 @@ def test_killing_the_tmux_session_of_a_training_dashboard(tmp_path, mnist_dir):
     runs = tmp_path / "runs"
     session = Tmux(tmp_path, "--runs-dir", str(runs), "--data-dir", str(mnist_dir), *SMALL)
     try:
-        wait_for(lambda: "Start (s)" in session.screen(), "the first frame")
+        wait_for(lambda: READY.decode() in session.screen(), "the whole dashboard", session=session)
         session.tmux("send-keys", "-t", "dash", "s", "p")  # paused while it starts: it waits for us
 
         def record() -> list[dict]:
             return [json.loads(x) for p in runs.glob("*/events.jsonl") for x in p.read_text().splitlines()
                     if x.endswith("}")]
 
-        wait_for(lambda: any(e["type"] == "ControlApplied" for e in record()), "the pause in the record")
+        wait_for(lambda: any(e["type"] == "ControlApplied" for e in record()), "the pause in the record",
+                 session=session)
         (run_dir,) = runs.iterdir()
         session.kill_session()
         wait_for(lambda: any(e["type"] == "LogLine" and e["source"] == "hangup" for e in record()), "the hang-up")
@@ -323,7 +334,7 @@ def test_killing_the_tmux_session_of_a_training_dashboard(tmp_path, mnist_dir):
 def test_killing_the_tmux_session_of_an_idle_dashboard(tmp_path):
     session = Tmux(tmp_path, "--runs-dir", str(tmp_path / "runs"))
     try:
-        wait_for(lambda: "Start (s)" in session.screen(), "the first frame")
+        wait_for(lambda: READY.decode() in session.screen(), "the whole dashboard", session=session)
         session.kill_session()
         wait_for(lambda: not session.alive(), "the process's end", GONE_S)
     finally:
