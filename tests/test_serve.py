@@ -147,7 +147,7 @@ async def _drive(port: int, runs: Path, token: str) -> tuple[bytes, list[Path]]:
                     assert message.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), message
                     if message.type == aiohttp.WSMsgType.BINARY:
                         screen += message.data
-                if not pressed and b"Start (s)" in ANSI.sub(b"", screen):
+                if not pressed and b"hidden layers" in ANSI.sub(b"", screen):  # the form exists: s starts a run
                     assert not any(runs.iterdir())  # the dashboard waits for the user: not a headless run
                     await ws.send_str(json.dumps(["stdin", "s"]))
                     pressed = True
