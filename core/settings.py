@@ -121,6 +121,16 @@ def save_settings(settings: ChartSettings, path: str | os.PathLike | None = None
     FIFO, device or folder in its place, which is never replaced. Returns the path."""
     path = Path(path) if path is not None else settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    data: dict[str, Any] = {SECTION: asdict(settings)}
+    data = _other_tables(path)  # [terminal] and whatever else the user keeps there stays
+    data[SECTION] = asdict(settings)
     atomic_write_bytes(path, tomli_w.dumps(data).encode("utf-8"), follow_links=True)
     return path
+
+
+def _other_tables(path: Path) -> dict[str, Any]:
+    """The settings file's content as it is (other sections kept on save); empty when missing or unreadable."""
+    try:
+        data = tomllib.loads(read_regular(path, MAX_SETTINGS_BYTES, follow=True).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    return data

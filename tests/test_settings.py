@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tomllib
 
 import pytest
 
@@ -114,3 +115,12 @@ def test_a_fifo_as_config_file_is_refused_not_waited_on(tmp_path):
         return "read"
 
     assert "is a FIFO, not a regular file" in _in_thread(read)
+
+
+def test_saving_the_chart_keeps_the_other_tables(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text('[terminal]\non_hangup = "stop"\nnotify = false\n\n[chart]\nsmoothing = 0.5\n')
+    save_settings(ChartSettings(smoothing=0.9), path)
+    data = tomllib.loads(path.read_text())
+    assert data["terminal"] == {"on_hangup": "stop", "notify": False}
+    assert data["chart"]["smoothing"] == 0.9
