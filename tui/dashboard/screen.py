@@ -80,6 +80,7 @@ class DashboardScreen(Screen[None]):
         lab.controller.estimator.source = source_digits(lab.data_dir)  # the sample's 9,167 digits, or MNIST's
         self.mounted = asyncio.Event()  # set once the panes of the first frame are mounted
         self.complete = asyncio.Event()  # set once every pane is mounted (the plots too)
+        self.start_when_built = False  # `s` came before the form was built: start once it is
         if lab.open_run is not None:
             self.set_reactive(DashboardScreen.page, RUN)
 
@@ -152,6 +153,8 @@ class DashboardScreen(Screen[None]):
             self.open_run_dir(Path(self.lab.open_run))
         self.redraw()
         self.complete.set()
+        if self.start_when_built:
+            self.action_start()
 
     def on_resize(self, event: events.Resize) -> None:
         self.query_one(TooSmall).check(event.size)
@@ -209,8 +212,8 @@ class DashboardScreen(Screen[None]):
     # ---- the run -------------------------------------------------------------------------------------
 
     def action_start(self) -> None:
-        if self.sidebar.form is None:
-            self.notify("One moment: the form is being built.", severity="warning")
+        if self.sidebar.form is None:  # `s` in the first half second: start as soon as the form stands
+            self.start_when_built = True
             return
         config = self.form.config
         if config is None:
