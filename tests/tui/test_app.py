@@ -266,7 +266,11 @@ async def test_at_100x30_the_run_page_has_readable_plots_unwrapped_progress_and_
         assert app.dashboard.log_pane.virtual_size.width <= app.dashboard.log_pane.scrollable_content_region.width
         legend = app.query_one("#plot-legend", Static)
         assert legend.region.width >= len(str(legend.render()))  # the legend is whole
-        footer_keys = [key for key in app.screen.query("FooterKey") if key.display]
+        def shown_keys() -> list:
+            return [key for key in app.screen.query("FooterKey") if key.display]
+
+        await wait_for(pilot, lambda: bool(shown_keys()))  # the footer recomposes for the run page's bindings
+        footer_keys = shown_keys()
         assert footer_keys and max(k.region.right for k in footer_keys) <= 100  # the footer is whole
         await pilot.press("v")
         assert screen.page == "setup" and app.query_one("#sidebar").display
