@@ -7,6 +7,7 @@ import math
 import os
 from pathlib import Path
 
+from footer_fit import cut_footer_keys  # noqa: E402
 from test_compare import write_run
 from textual import events
 from textual.app import App
@@ -309,3 +310,16 @@ async def test_a_record_that_is_a_fifo_is_named_not_waited_on(tmp_path):
         assert [len(run.curves["train_loss"].value) for run in screen.runs] == [120, 120, 0]
         messages = [n.message for n in app._notifications]
         assert any(f"{record}: a FIFO, not a regular file" in m for m in messages)
+
+
+async def test_both_footers_fit_whole_at_100_columns(tmp_path):
+    runs = three_lrs(tmp_path)
+    app = Host(RunsTableScreen(tmp_path, refresh_seconds=0))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert cut_footer_keys(app.screen) == []
+    screen = CompareScreen(runs, runs[0], export_dir=tmp_path, settings_file=tmp_path / "s.toml", live_refresh=0)
+    app = Host(screen)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert cut_footer_keys(screen) == []

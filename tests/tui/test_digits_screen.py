@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from footer_fit import cut_footer_keys  # noqa: E402
 from test_digits_support import tiny_data, trained_probe  # noqa: E402
 from textual.app import App
 from waiting import wait_for  # noqa: E402
@@ -256,3 +257,14 @@ async def test_a_followed_run_gets_its_model_when_its_checkpoint_appears():
         assert grid.note == "no model to read yet (the run has no checkpoint to look inside): labels only"
         app.checkpoint = True  # the followed run saved one (the end of its first epoch)
         await wait_for(pilot, lambda: grid.live.known().any() and grid.note == "")
+
+
+@pytest.mark.parametrize("tab", ["g", "m", "w"])
+async def test_the_footer_fits_whole_at_100_columns_on_every_tab(tab):
+    app = Host(evaluations_list=evaluations(trained_probe()))
+    app.bind("q", "quit", description="quit")  # the dashboard app's own key shows in every screen's footer
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press(tab)
+        await settle(app, pilot)
+        assert cut_footer_keys(screen_of(app)) == []

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 from engine_probe import EngineProbe  # noqa: E402
+from footer_fit import cut_footer_keys  # noqa: E402
 from textual.widgets import Input, Static
 
 import core.gradcheck
@@ -363,3 +364,11 @@ async def test_layer_statistics_are_whole_at_100_columns(tmp_path):
         # both layers' lines whole (wrapped between words, not cut): max|g| and the histogram's range
         assert svg.count("3.0e-02") == 2 and svg.count("1e-8..1e0") == 2
         assert stats.size.width <= screen.query_one("#inspector-tabs").size.width
+
+
+async def test_the_footer_fits_whole_at_100_columns(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        populate(app)
+        screen = await open_inspector(pilot)
+        assert cut_footer_keys(screen) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
+from footer_fit import cut_footer_keys  # noqa: E402
 from textual.widgets import DataTable, Static
 from waiting import wait_for
 
@@ -151,3 +152,12 @@ async def test_w_in_the_runs_table_opens_the_sweep_of_the_trial_under_the_cursor
         await pilot.press("w")
         await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen))
         assert app.screen.folder == folder
+
+
+async def test_the_footer_fits_whole_at_100_columns(tmp_path):
+    folder, _ = make_sweep(tmp_path)
+    app = SweepApp(folder, refresh_seconds=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: screen.loads >= 1)
+        assert cut_footer_keys(screen) == []

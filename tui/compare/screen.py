@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -22,6 +22,7 @@ from core.records.export import export_csv
 from core.settings import ChartSettings, load_settings, save_settings
 from tui.compare.commands import ChartCommands
 from tui.compare.plot import ComparePlot
+from tui.footer_fit import fit_footer
 
 ZOOMS = (1.0, 2.0, 4.0, 8.0, 16.0)
 LIVE_REFRESH_SECONDS = 2.0
@@ -91,6 +92,9 @@ class CompareScreen(Screen[None]):
         yield Static("", id="compare-readout")
         yield DataTable(id="compare-diff", cursor_type="none", zebra_stripes=True)
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        fit_footer(self, event.size.width)
 
     def on_mount(self) -> None:
         if self._settings_message:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -21,6 +22,7 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 from textual.worker import Worker, WorkerState
 
 from core.address import AddressError, validate
+from tui.footer_fit import fit_footer
 from tui.inspector.check import GradCheckPane
 from tui.inspector.compare import ComparedColumns
 from tui.inspector.graph import GraphPane, NetworkTree
@@ -42,9 +44,10 @@ class InspectorScreen(Screen[None]):
         Binding("t", "focus_tree", "browse"),
         Binding("w", "focus_watches", "watches"),
         Binding("d,delete", "unwatch", "unwatch"),
-        Binding("g", "grad_check", "grad check"),
-        Binding("n", "graph", "graph"),
-        Binding("l", "layers", "layers"),
+        # the grad check pane's title names g and the tabs' titles name l and n: the footer keeps its room
+        Binding("g", "grad_check", "grad check", show=False),
+        Binding("n", "graph", "graph", show=False),
+        Binding("l", "layers", "layers", show=False),
         Binding("p", "pause", "pause"),
         Binding("e", "explain", "explain"),
         Binding("c", "toggle_compare", "compared runs"),  # in the footer only when runs were compared
@@ -97,12 +100,15 @@ class InspectorScreen(Screen[None]):
                 yield WatchPane(suggester, id="watch-pane")
                 yield GradCheckPane(self.live, id="gradcheck")
             with TabbedContent(id="inspector-tabs"):
-                with TabPane("layers", id="layers-tab"):
+                with TabPane("layers (l)", id="layers-tab"):
                     yield LayerStatsPane(id="layer-stats")
                     yield HeatmapPane(id="heatmap")
-                with TabPane("graph", id="graph-tab"):
+                with TabPane("graph (n)", id="graph-tab"):
                     yield GraphPane(id="graph")
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        fit_footer(self, event.size.width)
 
     def on_mount(self) -> None:
         self.watch_pane = self.query_one(WatchPane)
