@@ -59,7 +59,8 @@ class NetworkTree(Tree[dict]):
 class GraphPane(Vertical):
     """One node of the last sample's graph with its parents and children; enter follows, backspace returns."""
 
-    BINDINGS = [Binding("backspace", "back", "back"), Binding("r", "to_loss", "to loss (root)")]
+    # the pane's own help line names both ("backspace: back · r: the loss"): the footer keeps its room
+    BINDINGS = [Binding("backspace", "back", "back", show=False), Binding("r", "to_loss", "to loss (root)", show=False)]
     DEFAULT_CSS = """
     GraphPane { height: 1fr; }
     GraphPane #graph-node { height: auto; padding: 0 1; }
