@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import numpy as np
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
 
-from tui.digits.render import RIGHT, UNKNOWN, WRONG, image_lines, pool, top3, upscale
+from tui.digits.render import (
+    BOLD,
+    GREY_TEXT,
+    REVERSE,
+    RIGHT,
+    WRONG,
+    ImageRow,
+    Item,
+    Picture,
+    Piece,
+    grey,
+    half_block_segments,
+    pool,
+    top3_pieces,
+    upscale,
+)
 from tui.digits.selection import SORTS, Filter, LivePredictions, select
+
+# Parsed once (not per tile per frame).
+LABEL_RIGHT, LABEL_WRONG = Style.parse(f"bold {RIGHT}"), Style.parse(f"bold {WRONG}")
 
 
 class PredictionGrid(Widget, can_focus=True):
@@ -30,6 +49,8 @@ class PredictionGrid(Widget, can_focus=True):
         Binding("e", "edit", "draw on it"),
     ]
     DEFAULT_CSS = "PredictionGrid { height: 1fr; width: 1fr; }"
+    # Tiles are pictures, not text: drawn as plain segments (no per-cell selection offsets), so not selectable.
+    ALLOW_SELECT = False
 
     class Picked(Message):
         """The user wants this digit on the canvas."""
@@ -52,6 +73,9 @@ class PredictionGrid(Widget, can_focus=True):
         self.step = -1  # the model step of the newest answer shown
         self.note = ""  # e.g. "no model yet"
         self._order: list[int] = list(range(len(labels)))
+        # Each tile's image rows as ready segments, so a page seen before is drawn by lookups only.
+        self._tiles: dict[tuple[int, int, Style], list[list[Segment]]] = {}
+        self._tiles_of: np.ndarray | None = None
 
     # ---- geometry ------------------------------------------------------------------------------------
     @property
@@ -161,65 +185,82 @@ class PredictionGrid(Widget, can_focus=True):
             self.post_message(self.Picked(self.images[index], self.side, int(self.labels[index])))
 
     # ---- drawing --------------------------------------------------------------------------------------
-    def _tile_image(self, index: int) -> list[Text]:
+    def _tile_pixels(self, index: int) -> np.ndarray:
         pixels = self.images[index].reshape(self.side, self.side)
         px = self.tile_pixels
         if self.side > px:
             pixels = pool(pixels, self.side // px)
         elif self.side < px:
             pixels = upscale(pixels, px // self.side)
-        return image_lines(pixels.reshape(-1), pixels.shape[0])
+        return pixels
 
-    def _tile_label(self, index: int, width: int) -> Text:
+    def _image_side(self) -> int:
+        """Side in pixels of a tile's image as `_tile_pixels` makes it."""
+        px = self.tile_pixels
+        if self.side > px:
+            return self.side // (self.side // px)
+        return self.side * (px // self.side) if self.side < px else self.side
+
+    def _image_row(self, index: int, row: int, base: Style) -> list[Segment]:
+        """One row of a tile's half-block image; a tile's rows are made once per (images, zoom, base style)."""
+        key = (index, self.tile_pixels, base)
+        if self._tiles_of is not self.images or len(self._tiles) > 4096:
+            self._tiles, self._tiles_of = {}, self.images
+        rows = self._tiles.get(key)
+        if rows is None:
+            pixels = self._tile_pixels(index)
+            rows = self._tiles[key] = half_block_segments(grey(pixels), base)
+        return rows[row]
+
+    def _tile_label(self, index: int, width: int) -> Piece:
         true = int(self.labels[index])
         if not self.live.known()[index]:
-            return Text(f" {true}→?".ljust(width), UNKNOWN)
+            return f" {true}→?".ljust(width), GREY_TEXT
         probs = self.live.probs[index]
         pred = int(probs.argmax())
         ok = pred == true
         text = f"{'✓' if ok else '✗'}{true}→{pred} {probs[pred]:4.0%}".ljust(width)
-        return Text(text, f"bold {RIGHT if ok else WRONG}")
+        return text, LABEL_RIGHT if ok else LABEL_WRONG
 
-    def render(self) -> Text:
+    def render(self) -> Picture:
         cols, rows = self.layout_grid()
         size = cols * rows
         total = len(self._order)
         pages = max(1, -(-total // size))
-        head = Text()
-        head.append(f" {self.filter.describe()}", "bold")
-        head.append(f" · {total:,} · page {self.page + 1}/{pages}")
+        head: list[Item] = [(f" {self.filter.describe()}", BOLD),
+                            (f" · {total:,} · page {self.page + 1}/{pages}", None)]
         if self.size.width >= 60:
-            head.append(f" · order: {self.sort}")
-            head.append(f" · model step {self.step}" if self.step >= 0 else "")
+            head.append((f" · order: {self.sort}", None))
+            head.append((f" · model step {self.step}" if self.step >= 0 else "", None))
         if self.note:
-            head.append(f" · {self.note}", UNKNOWN)
+            head.append((f" · {self.note}", GREY_TEXT))
         lines = [head]
         page = self.visible()
-        px = self.tile_pixels
-        width = max(px, 14)
+        known = self.live.known()
+        width = max(self.tile_pixels, 14)
+        image_rows = (self._image_side() + 1) // 2
+        gap: Item = (" ", None)
         for r in range(rows):
             tiles = page[r * cols:(r + 1) * cols]
             if not tiles:
                 break
-            blocks = []
+            blocks: list[list[list[Item]]] = []
             for k, index in enumerate(tiles):
-                image = self._tile_image(index)
-                label = self._tile_label(index, width)
+                image: list[list[Item]] = [[ImageRow(index, row, width)] for row in range(image_rows)]
+                text, style = self._tile_label(index, width)
                 if r * cols + k == self.selected and self.has_focus:
-                    label.stylize("reverse")
-                bars = top3(self.live.probs[index] if self.live.known()[index] else None, width)
-                blocks.append([*image, label, bars])
+                    style = style + REVERSE
+                bars = top3_pieces(self.live.probs[index] if known[index] else None, width)
+                blocks.append([*image, [(text, style)], bars])
             for line_no in range(len(blocks[0])):
-                line = Text()
+                line: list[Item] = []
                 for block in blocks:
-                    line.append(" ")
-                    line.append_text(block[line_no])
-                    line.append(" ")
+                    line += [gap, *block[line_no], gap]
                 lines.append(line)
-            lines.append(Text())
+            lines.append([])
         if not page:
-            lines.append(Text("  nothing to show for this filter", UNKNOWN))
-        return Text("\n").join(lines)
+            lines.append([("  nothing to show for this filter", GREY_TEXT)])
+        return Picture(lines, self._image_row)
 
     def on_focus(self) -> None:
         self.refresh()
