@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from itertools import groupby
 from typing import Union
 
 import numpy as np
@@ -129,7 +130,8 @@ _SEGMENTS: dict[Style, dict[int, Segment]] = {}  # widget base style -> packed (
 def half_block_segments(rgb: np.ndarray, base: Style) -> list[list[Segment]]:
     """The cells `half_blocks` draws, as rows of ready segments over the widget's `base` style.
 
-    Each cell's segment is made once per colour pair and base, then shared: a page flip only looks them up.
+    Each colour pair's style is made once per base, then shared: a page flip only looks them up. A run of
+    equal cells is one segment (as the screen shows it: the picture is the same, with fewer segments to filter).
     """
     q = quantise(rgb)
     packed = (q[..., 0] << 16) | (q[..., 1] << 8) | q[..., 2]
@@ -140,14 +142,15 @@ def half_block_segments(rgb: np.ndarray, base: Style) -> list[list[Segment]]:
     rows = []
     for row in pairs.tolist():
         cells = []
-        for pair in row:
+        for pair, run in groupby(row):
             segment = cache.get(pair)
             if segment is None:
                 top, bottom = pair >> 24, pair & 0xFFFFFF
                 style = _cell_style((top >> 16, (top >> 8) & 255, top & 255),
                                     (bottom >> 16, (bottom >> 8) & 255, bottom & 255))
                 segment = cache[pair] = Segment("▀", base + style)
-            cells.append(segment)
+            width = sum(1 for _ in run)
+            cells.append(segment if width == 1 else Segment("▀" * width, segment.style))
         rows.append(cells)
     return rows
 
