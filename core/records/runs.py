@@ -21,10 +21,10 @@ from core.atomic import atomic_write_json, atomic_write_text
 from core.config import TrainConfig
 from core.events import EpochEnded, Event, RunFailed, RunFinished
 from core.problems import ConfigError
-from core.records.scan import read_events
 from core.records.files import CHECKPOINTS_DIR, CONFIG_FILE, EVENTS_FILE, SUMMARY_FILE
 from core.records.jsonl import to_json
 from core.records.regular import read_regular
+from core.records.scan import read_events
 from core.records.status import read_summary, run_status
 
 # Checkpoint file suffixes per backend, so --resume picks the right kind.

@@ -10,9 +10,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from scripted_trainer import ScriptedTrainer  # noqa: E402
+from scripted_trainer import ScriptedTrainer
 from textual.widgets import Input, Static
-from waiting import wait_for  # noqa: E402
+from waiting import wait_for
 
 from core.config import TrainConfig
 from tui.app import make_app

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_compare_screens import CONFIG, curve_run  # noqa: E402
-from waiting import wait_for  # noqa: E402
+from test_compare_screens import CONFIG, curve_run
+from waiting import wait_for
 
 from core.config import TrainConfig
 from tui.app import make_app

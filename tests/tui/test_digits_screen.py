@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from footer_fit import cut_footer_keys  # noqa: E402
-from test_digits_support import tiny_data, trained_probe  # noqa: E402
+from footer_fit import cut_footer_keys
+from test_digits_support import tiny_data, trained_probe
 from textual.app import App
-from waiting import wait_for  # noqa: E402
+from waiting import wait_for
 
 from core.evaluation import evaluate_predictions
 from tui.digits import DigitsScreen

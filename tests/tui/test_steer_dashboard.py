@@ -6,8 +6,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from scripted_trainer import ScriptedTrainer  # noqa: E402
-from waiting import wait_for  # noqa: E402
+from scripted_trainer import ScriptedTrainer
+from waiting import wait_for
 
 from core.config import TrainConfig
 from core.events import ControlApplied, LearningRateChanged, RunFinished, StepEnded

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
-from footer_fit import cut_footer_keys  # noqa: E402
+from footer_fit import cut_footer_keys
 from textual.widgets import DataTable, Static
 from waiting import wait_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from scripted_trainer import ScriptedTrainer, feed  # noqa: E402
+from scripted_trainer import ScriptedTrainer, feed
 
 from core.backends import RunControl
 from core.config import TrainConfig
