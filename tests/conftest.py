@@ -170,3 +170,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         else:
             durations.pop(nodeid, None)
     config.cache.set(DURATIONS_KEY, durations)
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory, tiny_data) -> dict[str, Path]:
+    """A tiny run of each backend trained once per test worker: two hidden layers (49-8-6-10), one epoch."""
+    from core.backends import RunControl
+    from core.session import run_training
+
+    runs_dir = tmp_path_factory.mktemp("trained-runs")
+    made = {}
+    for backend in ("scalar", "lightning"):
+        dirs: list[Path] = []
+        config = TINY.replace(backend=backend, hidden=(8, 6), epochs=1)
+        run_training(config, lambda e: None, RunControl(), runs_dir=runs_dir, data=tiny_data, on_run_dir=dirs.append)
+        made[backend] = dirs[0]
+    return made

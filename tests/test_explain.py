@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import math
 import random
-from pathlib import Path
 
 import pytest
 
-from core.backends import RunControl, load_probe
+from core.backends import load_probe
 from core.cli import main
 from core.explain import Network, explain
 from core.explain.text import lines
 from core.gradcheck import mlp_from_weights, torch_gradient
-from core.session import run_training
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 LOSSES = ("cross_entropy", "mse")
@@ -100,17 +98,6 @@ def test_bad_address_and_digit_are_refused(random_net):
 
 # ---- headless, on tiny trained runs of both backends ------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_config, tiny_data) -> dict[str, Path]:
-    runs_dir = tmp_path_factory.mktemp("runs")
-    made = {}
-    for backend in ("scalar", "lightning"):
-        dirs: list[Path] = []
-        config = tiny_config.replace(backend=backend, hidden=(8, 6), epochs=1)
-        run_training(config, lambda e: None, RunControl(), runs_dir=runs_dir, data=tiny_data, on_run_dir=dirs.append)
-        made[backend] = dirs[0]
-    return made
-
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
@@ -119,8 +106,8 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("backend", ["scalar", "lightning"])
-def test_explain_jsonl_on_a_trained_run(backend, trained, tiny_data, capsys):
-    run = trained[backend]
+def test_explain_jsonl_on_a_trained_run(backend, trained_runs, tiny_data, capsys):
+    run = trained_runs[backend]
     probe = load_probe(run)  # the checkpoint's weights, read independently of the explain package
     layers = [probe.layer_weights(i) for i in range(3)]
     net = mlp_from_weights([w for w, _ in layers], [b for _, b in layers], "relu")
@@ -150,8 +137,8 @@ def test_explain_jsonl_on_a_trained_run(backend, trained, tiny_data, capsys):
         assert any(s["phase"] == "forward" and s["node"] == "loss" for s in steps)
 
 
-def test_explain_text_and_refusals(trained, tiny_data, capsys):
-    run = str(trained["scalar"])
+def test_explain_text_and_refusals(trained_runs, tiny_data, capsys):
+    run = str(trained_runs["scalar"])
     code, out, _ = run_cli(capsys, "--explain", run, "--address", "L1.N0.w1", "--split", "test", "--digit", "0")
     assert code == 0
     assert out.startswith("explain L1.N0.w1 on the handmade engine") and "test digit 0" in out

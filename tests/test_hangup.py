@@ -10,108 +10,36 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from pty_process import WAIT_S, PtyProcess
 
-ROOT = Path(__file__).resolve().parents[1]
 RUN = ("--headless", "--backend", "scalar", "--train-subset", "600", "--val-subset", "50", "--test-subset", "50",
        "--input-size", "7", "--hidden", "16", "--epochs", "3", "--batch-size", "8", "--jsonl", "-",
        "--watch", "L0.N0.w0")  # ~75 KB of output; a pty holds ~15 KB
-WAIT_S = 120.0  # a generous bound on a busy machine; the waits end as soon as the event is there
 
 
-def env(tmp_path: Path) -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if k not in ("MNIST_DASH_DATA", "TMUX")}
-    out.update(PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"), XDG_CONFIG_HOME=str(tmp_path / "cfg"),
-               TERM="xterm-256color")
-    return out
-
-
-class PtyRun:
+class PtyRun(PtyProcess):
     """`python -m core` with its terminal on a pty that nobody reads until `read()` is called."""
 
     def __init__(self, tmp_path: Path, *extra: str) -> None:
-        self.tmp_path, self.runs = tmp_path, tmp_path / "runs"
-        master, slave = os.openpty()
-        self.proc = subprocess.Popen([sys.executable, "-m", "core", *RUN, "--runs-dir", str(self.runs), *extra],
-                                     stdin=slave, stdout=slave, stderr=slave, cwd=tmp_path, env=env(tmp_path),
-                                     start_new_session=True)
-        os.close(slave)
-        self.master: int | None = master
-        self.output = bytearray()
-
-    def read(self) -> threading.Thread:
-        """Drain the terminal from now on (the run's writes go through again); the thread ends at its EOF."""
-        reader = threading.Thread(target=self._read, daemon=True)
-        reader.start()
-        return reader
-
-    def _read(self) -> None:
-        while self.master is not None:
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            self.output += chunk
-
-    def wait(self, condition, what: str) -> None:
-        deadline = time.monotonic() + WAIT_S
-        while not condition():
-            if self.proc.poll() is not None and not condition():
-                raise AssertionError(f"exited ({self.proc.returncode}) before {what}: {self.output[-2000:]!r}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {what} within {WAIT_S:.0f} s: {self.output[-2000:]!r}")
-            time.sleep(0.05)  # polling interval only: every wait ends on an event
-
-    def run_dir(self) -> Path | None:
-        found = list(self.runs.glob("*/events.jsonl")) if self.runs.is_dir() else []
-        return found[0].parent if found else None
-
-    def events(self) -> list[dict]:
-        run = self.run_dir()
-        if run is None:
-            return []
-        lines = (run / "events.jsonl").read_text().splitlines()
-        return [json.loads(line) for line in lines if line.endswith("}")]
-
-    def has(self, predicate) -> bool:
-        return any(predicate(e) for e in self.events())
+        super().__init__(tmp_path, "core", [*RUN, *extra])
 
     def command(self, *args: str) -> None:
-        done = subprocess.run([sys.executable, "-m", "core", *args], cwd=self.tmp_path, env=env(self.tmp_path),
-                              capture_output=True, text=True, timeout=WAIT_S)
+        done = self.cli(*args)
         assert done.returncode == 0, done.stdout + done.stderr
 
     def stepping(self) -> Path:
         """Wait for a step in the record (the run then blocks on its unread output sooner or later)."""
-        self.wait(lambda: self.has(lambda e: e["type"] == "StepEnded"), "StepEnded in the record")
+        self.wait(lambda: self.recorded(lambda e: e["type"] == "StepEnded"), "StepEnded in the record")
         return self.run_dir()
 
     def pause(self, run: Path) -> None:
         """Pause the run through its folder; return once the run took the command (its file is gone)."""
         self.command("--pause", str(run))
         self.wait(lambda: not any((run / "control").iterdir()), "the pause taken from the control folder")
-
-    def hang_up(self) -> None:
-        """The terminal goes away: its master side closes (writes now fail with EIO), then SIGHUP."""
-        master, self.master = self.master, None
-        os.close(master)
-        self.proc.send_signal(signal.SIGHUP)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.master is not None:
-            os.close(self.master)
-            self.master = None
 
 
 @pytest.fixture
@@ -132,8 +60,8 @@ def test_a_headless_run_outlives_its_terminal(pty_run):
     run_dir = run.stepping()
     run.pause(run_dir)  # so that it waits for us after the hang-up, to be resumed from another terminal
     run.hang_up()
-    run.wait(lambda: run.has(lambda e: e["type"] == "LogLine" and e["source"] == "hangup"), "the hang-up recorded")
-    run.wait(lambda: run.has(lambda e: e["type"] == "ControlApplied" and e["command"] == "pause"), "the pause")
+    run.wait(lambda: run.recorded(lambda e: e["type"] == "LogLine" and e["source"] == "hangup"), "the hang-up recorded")
+    run.wait(lambda: run.recorded(lambda e: e["type"] == "ControlApplied" and e["command"] == "pause"), "the pause")
     run.command("--resume-run", str(run_dir))  # still steerable from another terminal
     assert run.proc.wait(WAIT_S) == 0
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -10,29 +10,15 @@ from textual.app import App
 from waiting import wait_for
 
 import tui.explain.screen as explain_screen
-from core.backends import RunControl, load_probe
+from core.backends import load_probe
 from core.explain import explain, network_from_probe
 from core.records.runs import open_run
-from core.session import run_training
 from tui.app import make_app
 from tui.digits import DigitsScreen
 from tui.explain import Digits, ExplainScreen, ModelSource
 from tui.inspector import InspectorScreen
 
 SIZE = (160, 45)
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_config, tiny_data) -> dict[str, Path]:
-    """A tiny trained run of each backend, two hidden layers (49-8-6-10)."""
-    runs_dir = tmp_path_factory.mktemp("runs")
-    made = {}
-    for backend in ("scalar", "lightning"):
-        dirs: list[Path] = []
-        config = tiny_config.replace(backend=backend, hidden=(8, 6), epochs=1)
-        run_training(config, lambda e: None, RunControl(), runs_dir=runs_dir, data=tiny_data, on_run_dir=dirs.append)
-        made[backend] = dirs[0]
-    return made
 
 
 def source_of(run: Path) -> ModelSource:
@@ -56,9 +42,9 @@ def text(screen, selector: str) -> str:
 
 
 @pytest.mark.parametrize("backend", ["scalar", "lightning"])
-async def test_step_back_play_and_the_result(backend, runs, tiny_data, monkeypatch):
+async def test_step_back_play_and_the_result(backend, trained_runs, tiny_data, monkeypatch):
     monkeypatch.setattr(explain_screen, "PLAY_S", 0.02)
-    run = runs[backend]
+    run = trained_runs[backend]
     val = tiny_data.val
     screen = ExplainScreen(source_of(run), "L1.N2.w3", Digits(val.images, val.labels, tiny_data.side, "val", 3))
     app = Host(screen)
@@ -102,17 +88,17 @@ async def test_step_back_play_and_the_result(backend, runs, tiny_data, monkeypat
         assert not isinstance(app.screen, ExplainScreen)
 
 
-async def test_a_bad_address_is_one_line_in_the_title(runs, tiny_data):
+async def test_a_bad_address_is_one_line_in_the_title(trained_runs, tiny_data):
     val = tiny_data.val
-    screen = ExplainScreen(source_of(runs["scalar"]), "L1.N9.w3", Digits(val.images, val.labels, 7, "val", 0))
+    screen = ExplainScreen(source_of(trained_runs["scalar"]), "L1.N9.w3", Digits(val.images, val.labels, 7, "val", 0))
     app = Host(screen)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: bool(screen.problem))
         assert "neuron 9 does not exist" in text(screen, "#explain-title")
 
 
-async def test_from_the_digits_screen_on_a_grid_digit_and_on_the_canvas(runs, tiny_data):
-    run = runs["scalar"]
+async def test_from_the_digits_screen_on_a_grid_digit_and_on_the_canvas(trained_runs, tiny_data):
+    run = trained_runs["scalar"]
     probe, config = load_probe(run), open_run(run).config
     digits = DigitsScreen(lambda: probe, tiny_data, config=lambda: config, watched=lambda: ["loss", "L1.N0.w5"])
     app = Host(digits)

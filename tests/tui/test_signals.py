@@ -7,85 +7,30 @@ cannot end first, and is resumed afterwards through its folder, as a user would 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
-import termios
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from pty_process import ROOT, WAIT_S, PtyProcess, env
 
-ROOT = Path(__file__).resolve().parents[2]
 SMALL = ("--input-size", "7", "--hidden", "16", "--train-subset", "600", "--val-subset", "50", "--test-subset", "50",
          "--epochs", "2", "--batch-size", "8")
-WAIT_S = 120.0  # generous on a busy machine: every wait ends as soon as its event is there
 READY = b"faint: raw"  # the plots' legend: the plots are mounted last, after the form (tui/dashboard/screen.py)
 GONE_S = 15.0  # a dashboard without a run leaves at once after a hang-up (the issue asks for 5 s on a quiet box)
 
 
-def env(tmp_path: Path) -> dict[str, str]:
-    # COLUMNS/LINES would override the terminal's real size (shutil.get_terminal_size reads them first)
-    drop = ("MNIST_DASH_DATA", "TMUX", "TEXTUAL_DRIVER", "COLUMNS", "LINES")
-    out = {k: v for k, v in os.environ.items() if k not in drop}
-    out.update(TERM="xterm-256color", PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(tmp_path / "cache"),
-               XDG_CONFIG_HOME=str(tmp_path / "config"))
-    return out
-
-
-class Dashboard:
+class Dashboard(PtyProcess):
     """`python -m tui` on a pty of 140x40; a thread reads its output so its writes never block."""
 
     def __init__(self, tmp_path: Path, data_dir: Path, *extra: str) -> None:
-        self.tmp_path, self.runs_dir = tmp_path, tmp_path / "runs"
-        master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 140, 0, 0))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui", "--runs-dir", str(self.runs_dir), "--data-dir", str(data_dir), *extra],
-            stdin=slave, stdout=slave, stderr=slave, cwd=tmp_path, env=env(tmp_path), start_new_session=True)
-        os.close(slave)
-        self.master: int | None = master
-        self.output = bytearray()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        while self.master is not None:
-            try:
-                chunk = os.read(self.master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            self.output += chunk
-
-    def wait(self, condition, what: str, timeout: float = WAIT_S) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if self.proc.poll() is not None and not condition():
-                raise AssertionError(f"the dashboard exited ({self.proc.returncode}) before {what}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {what} within {timeout:.0f} s")
-            time.sleep(0.05)  # the polling interval only
-
-    def shows(self, text: bytes) -> bool:
-        return text in self.output
-
-    def run_dir(self) -> Path | None:
-        found = list(self.runs_dir.glob("*/events.jsonl")) if self.runs_dir.is_dir() else []
-        return found[0].parent if found else None
-
-    def events(self) -> list[dict]:
-        run = self.run_dir()
-        lines = (run / "events.jsonl").read_text().splitlines() if run else []
-        return [json.loads(line) for line in lines if line.endswith("}")]
-
-    def recorded(self, predicate) -> bool:
-        return any(predicate(e) for e in self.events())
+        super().__init__(tmp_path, "tui", ["--data-dir", str(data_dir), *extra], size=(140, 40))
+        self.read()
 
     def press(self, keys: bytes) -> None:
         os.write(self.master, keys)
@@ -101,30 +46,6 @@ class Dashboard:
         self.wait(lambda: self.recorded(lambda e: e["type"] == "ControlApplied" and e["command"] == "pause"),
                   "the pause in the record")
         return self.run_dir()
-
-    def hang_up(self) -> None:
-        """The terminal goes away: its master side is closed (writes now fail), then SIGHUP (as tmux does)."""
-        master, self.master = self.master, None
-        os.close(master)
-        self.proc.send_signal(signal.SIGHUP)
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "core", *args], cwd=self.tmp_path, env=env(self.tmp_path),
-                              capture_output=True, text=True, timeout=WAIT_S)
-
-    def exited_within(self, seconds: float) -> int | None:
-        try:
-            return self.proc.wait(seconds)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        if self.master is not None:
-            os.close(self.master)
-            self.master = None
 
 
 @pytest.fixture
