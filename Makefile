@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: run test lint bench bench-all screenshots sample clean
+.PHONY: run test fuzz lint bench bench-all screenshots sample clean
 
 # Reinstall only when the project metadata changes, so the second call starts in seconds.
 $(STAMP): pyproject.toml
@@ -19,6 +19,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n auto --maxschedchunk 1 $(ARGS)
+
+# Every property test (hypothesis marks them) with fresh random draws instead of the suite's fixed ones.
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q -n auto -m hypothesis $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check core tui tests bench scripts

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from core.config import TrainConfig
 
@@ -14,6 +16,12 @@ MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 TINY = TrainConfig(input_size=7, hidden=(8,), batch_size=4, epochs=2, train_subset=48, val_subset=16,
                    test_subset=16, lr=0.1, device="cpu")
 
+
+# The suite draws the same hypothesis examples on every machine, so a red CI is a bug someone can reproduce, never
+# a new draw; `make fuzz` explores fresh draws to find the next such bug before CI does.
+settings.register_profile("suite", derandomize=True, print_blob=True)
+settings.register_profile("fuzz", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 LOCAL_HOSTS = ("localhost", "::1", "", "0.0.0.0")
 
