@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import math
 
+from plotext._utility import colors_to_ansi
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
@@ -64,24 +70,86 @@ def finite(series: Column, scale: float = 1.0, most: int = 0) -> tuple[list[floa
 
 
 class CurvePlot(PlotextPlot):
-    """A PlotextPlot that rebuilds its text only after a redraw or a resize, not on every repaint.
+    """A PlotextPlot drawn line by line from plotext's own character matrix, rebuilt only after a redraw or resize.
 
-    Building a plotext figure takes milliseconds of pure Python; a modal screen closing or a key press
-    repaints the whole screen, and must not pay for two figures again.
+    textual-plotext asks plotext for its figure as one string of ANSI codes, which Rich then parses back into
+    styled text and Textual turns into lines: for the compare screen's two plots that round trip was two thirds
+    of a key press's frame (cProfile, bench/tui_latency.py). Here the figure's matrix (a character, foreground,
+    style and background per cell) becomes Strips directly, each cell's style parsed once per colour ever seen
+    (`cell_style`), so a figure is built once per `generation`, size, theme and base style, never on a repaint.
     """
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.generation = 0
         self._cached_key: tuple | None = None
-        self._cached = None
+        self._strips: list[Strip] = []
 
-    def render(self):
-        key = (self.generation, self.size, self.app.theme)
+    def render_lines(self, crop: Region) -> list[Strip]:
+        base = self.rich_style  # once per repaint, not per line: it walks the ancestors' styles
+        key = (self.generation, self.size, self.app.theme, base)
         if key != self._cached_key:
-            self._cached = super().render()
+            self._strips = self.build_strips(base)
             self._cached_key = key
-        return self._cached
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        return self._strips[y] if 0 <= y < len(self._strips) else Strip.blank(self.size.width)
+
+    def build_strips(self, base: Style) -> list[Strip]:
+        """Build the figure at the widget's size (as PlotextPlot.render does) and read its matrix into Strips."""
+        width, height = self.size
+        if width <= 0 or height <= 0:
+            return []
+        figure = self._plot
+        figure.plotsize(width, height)
+        figure._set_size(width, height)  # as PlotextPlot.render: plotsize alone does not resize (textual-plotext#5)
+        figure.theme(self._get_plotext_theme_name(self.app.theme))
+        figure._set_sizes()  # figure.build() without its last step, the ANSI string
+        figure._build_matrix()
+        return matrix_strips(figure.monitor.matrix, base)
+
+
+_CELL_STYLES: dict[tuple, Style] = {}
+
+
+def cell_style(foreground, style, background) -> Style:
+    """The Rich style of a plotext cell's colours, read from the very ANSI codes plotext would have printed."""
+    key = (foreground, style, background)
+    found = _CELL_STYLES.get(key)
+    if found is None:
+        spans = Text.from_ansi(colors_to_ansi(foreground, style, background) + "x").spans
+        found = _CELL_STYLES[key] = spans[0].style if spans else Style.null()  # type: ignore[assignment]
+    return found
+
+
+def matrix_strips(matrix, base: Style) -> list[Strip]:
+    """One Strip per row of a plotext matrix (its rows count from the bottom), runs of one style per Segment.
+
+    Blanks get Segments of their own with only a background (a blank shows no foreground), as Rich's reading of the
+    ANSI string gave them: an SVG screenshot, which joins neighbours of one style, then places each word at its cell
+    (rsvg-convert, which makes the README's PNGs, draws a long run of spaces narrower than its cells).
+    """
+    styled: dict[tuple, Style] = {}
+    strips = []
+    for row in range(matrix.rows - 1, -1, -1):
+        markers, fore, kind, back = matrix.marker[row], matrix.fullground[row], matrix.style[row], matrix.background[row]
+        segments = []
+        start, cols = 0, len(markers)
+        for col in range(1, cols + 1):
+            if (col < cols and fore[col] == fore[start] and kind[col] == kind[start] and back[col] == back[start]
+                    and (markers[col] == " ") == (markers[start] == " ")):
+                continue
+            blank = markers[start] == " "
+            colours = (fore[start], kind[start], back[start], blank)
+            style = styled.get(colours)
+            if style is None:
+                style = base + cell_style(*colours[:3])
+                style = styled[colours] = Style(bgcolor=style.bgcolor) if blank else style
+            segments.append(Segment("".join(markers[start:col]), style))
+            start = col
+        strips.append(Strip(segments))
+    return strips
 
 
 def step_ticks(right: float, most: int = 6) -> list[int]:
