@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from core.compare import ChartView, build_view, config_diff, crosshair_stops, readings_at
 from core.records.curves import RunCurves, load_run
@@ -22,7 +22,7 @@ from core.records.export import export_csv
 from core.settings import ChartSettings, load_settings, save_settings
 from tui.compare.commands import ChartCommands
 from tui.compare.plot import ComparePlot
-from tui.footer_fit import fit_footer
+from tui.footer_fit import KeyFooter, fit_footer
 
 ZOOMS = (1.0, 2.0, 4.0, 8.0, 16.0)
 LIVE_REFRESH_SECONDS = 2.0
@@ -91,7 +91,7 @@ class CompareScreen(Screen[None]):
         yield Static("", id="compare-legend")
         yield Static("", id="compare-readout")
         yield DataTable(id="compare-diff", cursor_type="none", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_resize(self, event: events.Resize) -> None:
         fit_footer(self, event.size.width)
@@ -103,12 +103,21 @@ class CompareScreen(Screen[None]):
         if self.live_refresh > 0:
             self.set_interval(self.live_refresh, self.refresh_live)
 
-    @work(thread=True, exclusive=True, group="compare-load")
     def load(self) -> None:
-        """Read every run (bounded memory each) off the UI thread."""
-        before = {run.path: run for run in self.runs}  # unchanged records are not read again
-        runs = [load_run(d, capacity=self.capacity, previous=before.get(d)) for d in self.run_dirs]
-        self.app.call_from_thread(self.show_runs, runs)
+        """Read every run off the UI thread; a handmade-engine run training beside the UI steps aside meanwhile."""
+        hold = getattr(self.app, "hold_training", None)  # the dashboard's app has one; a bare host does not
+        self._read_runs(hold() if hold is not None else None)
+
+    @work(thread=True, exclusive=True, group="compare-load")
+    def _read_runs(self, release) -> None:
+        """Read every run (bounded memory each), show them, and let the trainer go once they are drawn."""
+        try:
+            before = {run.path: run for run in self.runs}  # unchanged records are not read again
+            runs = [load_run(d, capacity=self.capacity, previous=before.get(d)) for d in self.run_dirs]
+            self.app.call_from_thread(self.show_runs, runs)
+        finally:
+            if release is not None:
+                self.app.call_from_thread(self.call_after_refresh, release)
 
     def refresh_live(self) -> None:
         if any(run.row.status == "live" for run in self.runs):

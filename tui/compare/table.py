@@ -14,13 +14,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from core.compare import assign_colours
 from core.records.files import EVENTS_FILE
 from core.records.runindex import RunRow, filter_rows, list_runs_table, sort_rows
 from core.records.scan import RateScan
 from tui.compare.screen import CompareScreen
+from tui.footer_fit import KeyFooter
 from tui.status_style import STATUS_STYLE
 
 # (RunRow field, heading); "mark" is the selection / baseline column. Outcomes come before the settings that
@@ -112,7 +113,7 @@ class RunsTableScreen(Screen[RunsChoice | None]):
             table.add_column(heading, key=key)
         yield table
         yield Static("", id="runs-hint")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def table(self) -> DataTable:

@@ -26,6 +26,7 @@ from tui.dashboard.lab import Lab, RunLink
 from tui.dashboard.opening import RunOpener
 from tui.estimate import source_digits
 from tui.follow import Polled
+from tui.footer_fit import KeyFooter
 from tui.messages import Announced, EventsReady, RunEnded
 from tui.runner import train
 from tui.widgets.backend_switch import BackendSwitch
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # the form (Input, Select) is imported once the first frame i
 
 SEVERITY = {"error": "error", "warning": "warning"}
 FULL_SIZE = (140, 40)  # the side-by-side layout from this size up; below it, the setup and run pages
+INSPECTOR = "inspector"  # the name the inspector screen is installed under (kept between openings)
 SETUP, RUN = "setup", "run"
 
 
@@ -98,7 +100,7 @@ class DashboardScreen(Screen[None]):
                     yield SystemPane(id="system")
         yield TooSmall("", id="too-small")
         yield HelpPanel(id="help-overlay")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def sidebar(self) -> Sidebar:
@@ -308,11 +310,14 @@ class DashboardScreen(Screen[None]):
     # ---- screens on top ----------------------------------------------------------------------------
 
     def action_inspector(self) -> None:
-        from tui.inspector import InspectorScreen
-
+        """Open the inspector; it is composed once and kept (installed), so opening it again costs a repaint only."""
         try:
-            shown = lambda: self.following.shown_state(self.controller.state)  # noqa: E731 - the status line's word
-            self.app.push_screen(InspectorScreen(RunLink(self.controller, self.steering.pause, shown)))
+            if not self.app.is_screen_installed(INSPECTOR):
+                from tui.inspector import InspectorScreen
+
+                shown = lambda: self.following.shown_state(self.controller.state)  # noqa: E731 - the status line's word
+                self.app.install_screen(InspectorScreen(RunLink(self.controller, self.steering.pause, shown)), INSPECTOR)
+            self.app.push_screen(INSPECTOR)
         except Exception as exc:  # a broken inspector must not take the dashboard down
             self.notify(f"inspector: {type(exc).__name__}: {exc}", severity="error")
 

@@ -14,13 +14,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from core.events import Evaluation
 from tui.digits.confusion import ConfusionMatrix
 from tui.digits.draw import DrawPane
 from tui.digits.grid import PredictionGrid
 from tui.digits.selection import Filter, LivePredictions, cell_indices
+from tui.footer_fit import KeyFooter
 
 GRID_HZ = 4  # grid answers per second while a model trains
 RELOAD_S = 2.0  # a followed run without a model: look for its checkpoint this often
@@ -86,7 +87,7 @@ class DigitsScreen(Screen[None]):
                 yield PredictionGrid(val.images, val.labels, self.data.side, live=self.live["val"], id="cell-grid")
             with TabPane("Draw (w)", id="tab-draw"):
                 yield DrawPane(self.probe, self.data.side, id="draw")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def grid(self) -> PredictionGrid:

@@ -16,13 +16,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from core.address import AddressError, parse
 from core.explain.walk import Explanation, explain
 from tui.explain.render import digit_lines, marked_pixel, path_text, walk_text
 from tui.explain.source import Digits, ModelSource
+from tui.footer_fit import KeyFooter
 
 PLAY_S = 0.6  # seconds per step while playing
 
@@ -77,7 +78,7 @@ class ExplainScreen(Screen[None]):
                 yield Static("", id="explain-path")
             with VerticalScroll(id="explain-walk", can_focus=False):  # arrows, home and end are the walk's
                 yield Static("", id="explain-steps")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.compute()

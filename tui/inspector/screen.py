@@ -18,11 +18,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane, Tree
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane, Tree
 from textual.worker import Worker, WorkerState
 
 from core.address import AddressError, validate
-from tui.footer_fit import fit_footer
+from tui.footer_fit import KeyFooter, fit_footer
 from tui.inspector.check import GradCheckPane
 from tui.inspector.compare import ComparedColumns
 from tui.inspector.graph import GraphPane, NetworkTree
@@ -77,6 +77,7 @@ class InspectorScreen(Screen[None]):
         self.live = LiveReader(link.controller)
         self._drawn: tuple = ()
         self._sizes: tuple[int, ...] = ()
+        self.suspended = False  # back on the dashboard, kept for the next opening (see on_screen_suspend)
         self.compared = ComparedColumns(link.controller.compared, lambda text: self.notify(
             text, title="Compare watched scalars", severity="warning"))
 
@@ -105,7 +106,7 @@ class InspectorScreen(Screen[None]):
                     yield HeatmapPane(id="heatmap")
                 with TabPane("graph (n)", id="graph-tab"):
                     yield GraphPane(id="graph")
-        yield Footer()
+        yield KeyFooter()
 
     def on_resize(self, event: events.Resize) -> None:
         fit_footer(self, event.size.width)
@@ -119,9 +120,27 @@ class InspectorScreen(Screen[None]):
             self.set_reactive(InspectorScreen.neuron, neuron_of(self.link.watched[0]) or self.neuron)
         self.load_compared()
         self.refresh_view(force=True)
-        self.set_interval(REFRESH_S, self.refresh_view)
-        # letters are the screen's keys (one escape or i goes back); typing an address starts with `a`
+        self.refresher = self.set_interval(REFRESH_S, self.refresh_view)
+        self.focus_start()
+
+    def focus_start(self) -> None:
+        """Letters are the screen's keys (one escape or i goes back); typing an address starts with `a`."""
         (self.watch_pane.table if self.link.watched else self.network_tree).focus()
+
+    def on_screen_suspend(self) -> None:
+        """Back on the dashboard: the dashboard keeps this screen for next time, drawing nothing meanwhile."""
+        self.refresher.pause()
+        self.suspended = True
+
+    def on_screen_resume(self) -> None:
+        """Opened again (kept by the dashboard, not composed anew): catch up with the run, then follow it again."""
+        if not self.suspended:  # the first opening: on_mount has just drawn everything
+            return
+        self.suspended = False
+        self.prune_watches()
+        self.refresh_view(force=True)
+        self.refresher.resume()
+        self.focus_start()
 
     # ---- redraw ----------------------------------------------------------------------------------
 

@@ -12,9 +12,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from core.sweeps.view import fmt_value, reproduce
+from tui.footer_fit import KeyFooter
 from tui.sweep.charts import LEVELS, best_curve, importance_bars, level, objective_range, parallel
 from tui.sweep.source import SweepError, SweepSnapshot, SweepSource
 
@@ -87,7 +88,7 @@ class SweepScreen(Screen[None]):
                 yield SweepChart("importance", id="sweep-importance")
         yield SweepChart("parallel", id="sweep-parallel")
         yield Static("", id="sweep-best")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#sweep-curve").border_title = "best so far"

@@ -133,7 +133,8 @@ def matrix_strips(matrix, base: Style) -> list[Strip]:
     styled: dict[tuple, Style] = {}
     strips = []
     for row in range(matrix.rows - 1, -1, -1):
-        markers, fore, kind, back = matrix.marker[row], matrix.fullground[row], matrix.style[row], matrix.background[row]
+        markers, fore = matrix.marker[row], matrix.fullground[row]
+        kind, back = matrix.style[row], matrix.background[row]
         segments = []
         start, cols = 0, len(markers)
         for col in range(1, cols + 1):
