@@ -376,3 +376,28 @@ async def test_the_footer_fits_whole_at_100_columns(tmp_path):
         await pilot.pause()
         assert screen.query_one("#inspector-tabs").active == "graph-tab"
         assert cut_footer_keys(screen) == []
+
+
+async def test_the_inspector_is_kept_between_openings_and_catches_up_when_opened_again(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        populate(app, watched=("L0.N5.b", "L0.N1.b", "L1.N9.w5"))
+        first = await open_inspector(pilot)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, InspectorScreen)
+        # while it is away a narrower run starts: nothing redraws the hidden inspector (its timer is paused) ...
+        app.controller.config = CONFIG.replace(hidden=(4,))
+        app.history.add(RunStarted(run_id="next-run", time=0.0, backend="scalar", device="cpu", data_source="t",
+                                   config=CONFIG.replace(hidden=(4,)).to_dict(), train_size=1, val_size=1,
+                                   test_size=1))
+        await pilot.pause(0.6)
+        assert first.watch_pane.addresses == ["L0.N5.b", "L0.N1.b", "L1.N9.w5"]
+        await pilot.press("i")
+        await pilot.pause()
+        again = app.screen
+        assert again is first  # kept, not composed anew
+        # ... and opening it again catches up at once: the watches the new shape lacks are dropped
+        assert again.watch_pane.addresses == ["L0.N1.b"] and app.watched == ["L0.N1.b"]
+        assert again.focused is again.watch_pane.table  # letters are keys again: one i goes back
+        await pilot.press("i")
+        assert not isinstance(app.screen, InspectorScreen)
