@@ -84,22 +84,24 @@ class CurvePlot(PlotextPlot):
         self.generation = 0
         self._cached_key: tuple | None = None
         self._strips: list[Strip] = []
+        self._blank = Strip.blank(0)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         base = self.rich_style  # once per repaint, not per line: it walks the ancestors' styles
         key = (self.generation, self.size, self.app.theme, base)
         if key != self._cached_key:
             self._strips = self.build_strips(base)
+            self._blank = Strip.blank(self.size.width, base)
             self._cached_key = key
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
-        return self._strips[y] if 0 <= y < len(self._strips) else Strip.blank(self.size.width)
+        return self._strips[y] if 0 <= y < len(self._strips) else self._blank
 
     def build_strips(self, base: Style) -> list[Strip]:
         """Build the figure at the widget's size (as PlotextPlot.render does) and read its matrix into Strips."""
         width, height = self.size
-        if width <= 0 or height <= 0:
+        if width <= 0 or height <= 0 or not self.generation:  # nothing drawn yet (the compare screen's runs load)
             return []
         figure = self._plot
         figure.plotsize(width, height)
