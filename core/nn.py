@@ -14,7 +14,7 @@ import random
 from typing import Sequence
 
 from core.address import Address, AddressError, parse
-from core.engine import Dot, GradLedger, Parameter, ReLU, Scalar, SharedInputs, Sigmoid, Sum, Tanh, picker
+from core.engine import Dot, GradLedger, Parameter, ReLU, Scalar, SharedInputs, Sigmoid, Sum, Tanh, node, picker
 
 HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid")
 ACTIVATIONS = (*HIDDEN_ACTIVATIONS, "linear")  # linear: the output layer
@@ -110,29 +110,30 @@ class Layer(Module):
         """
         if len(x) != len(self.neurons[0].w):
             raise ValueError(f"layer expects {len(self.neurons[0].w)} inputs, got {len(x)}")
+        neurons, act = self.neurons, self.neurons[0]._act
         if len(x) == 0 or isinstance(x[0], Scalar):
             # Scalar inputs (the layer below): read their values once for all the neurons of this layer.
             values = [v.data for v in x]
             shared = SharedInputs(x, upstream)  # one for all the neurons: the sort tests these inputs once
-            out = [n.fire(Dot.dense(n.w, x, values, n.b, shared)) for n in self.neurons]
+            dense = Dot.dense
+            zs = [dense(n.w, x, values, n.b, shared) for n in neurons]
         else:
             # Constant inputs (pixels): find the non-zero ones once per layer rather than once per neuron;
-            # zeros add nothing to z nor to any gradient, and most MNIST pixels are zero.
-            nonzero = [i for i, v in enumerate(x) if v]
-            consts = tuple(float(x[i]) for i in nonzero)
+            # zeros add nothing to z nor to any gradient, and most MNIST pixels are zero. `compress` keeps
+            # the items whose pixel is truthy, as `if v` would, but in C.
+            nonzero = list(itertools.compress(range(len(x)), x))
+            consts = tuple(map(float, itertools.compress(x, x)))
             used = picker([*nonzero, len(x)])  # a neuron's used weights and its bias, from its `wb`, in one step
-            over_constants, act = Dot.over_constants, self.neurons[0]._act
-            out = []
-            for n in self.neurons:  # Neuron.fire, inlined: this loop runs 64 times a step
-                n.z = z = over_constants(used(n.wb), consts)
-                n.a = a = Scalar(act.forward(z.data), (z,), act) if act is not None else z
-                out.append(a)
+            over_constants = Dot.over_constants
+            zs = [over_constants(used(n.wb), consts) for n in neurons]
             upstream = []  # constants: nothing upstream
+        # Neuron.fire for the whole layer: the activations, and each neuron remembers its z and a.
+        out = zs if act is None else [node(float(act.forward(z.data)), (z,), act) for z in zs]
+        for n, z, a in zip(neurons, zs, out, strict=True):
+            n.z, n.a = z, a
         if upstream is not None:  # this layer's nodes, each z before its a, after everything below
-            if self.neurons[0]._act is None:
-                upstream = [*upstream, *out]  # linear: a is z
-            else:
-                upstream = [*upstream, *itertools.chain.from_iterable((n.z, n.a) for n in self.neurons)]
+            mine = out if act is None else itertools.chain.from_iterable(zip(zs, out, strict=True))
+            upstream = [*upstream, *mine]
         return out, upstream
 
     def named_parameters(self) -> list[tuple[str, Scalar]]:
