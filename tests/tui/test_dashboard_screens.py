@@ -47,6 +47,17 @@ async def test_d_shows_the_runs_digits_its_evaluations_and_the_models_answers(tm
         assert screen.matrix.evaluations[-1] == controller.evaluations[-1]
         await pilot.press("d")
         assert app.screen is app.screen_stack[0]
+        await pilot.press("d")
+        await pilot.pause()
+        assert app.screen is screen  # kept: the same digits open the same screen again, not one composed anew
+        await pilot.press("d")
+        await pilot.press("s")  # a second run loads digits of its own: a screen of its own
+        await wait_for(pilot, lambda: app.state == "completed" and controller.data is not data)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, DigitsScreen) and app.screen is not screen
+        assert app.screen.data is controller.data
+        await pilot.press("d")
         run_dir = Path(app.history.current.started.run_dir)
 
     viewer = make_app(open_run=run_dir, runs_dir=tmp_path / "runs")  # a run opened from its record

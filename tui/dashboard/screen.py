@@ -43,7 +43,8 @@ if TYPE_CHECKING:  # the form (Input, Select) is imported once the first frame i
 
 SEVERITY = {"error": "error", "warning": "warning"}
 FULL_SIZE = (140, 40)  # the side-by-side layout from this size up; below it, the setup and run pages
-INSPECTOR = "inspector"  # the name the inspector screen is installed under (kept between openings)
+INSPECTOR = "inspector"  # the names the inspector and digits screens are installed under (kept between openings)
+DIGITS = "digits"
 SETUP, RUN = "setup", "run"
 
 
@@ -83,6 +84,7 @@ class DashboardScreen(Screen[None]):
         self.mounted = asyncio.Event()  # set once the panes of the first frame are mounted
         self.complete = asyncio.Event()  # set once every pane is mounted (the plots too)
         self.start_when_built = False  # `s` came before the form was built: start once it is
+        self.digits_of: tuple[int, bool] | None = None  # the kept digits screen's data and whether a run is followed
         if lab.open_run is not None:
             self.set_reactive(DashboardScreen.page, RUN)
 
@@ -316,7 +318,8 @@ class DashboardScreen(Screen[None]):
                 from tui.inspector import InspectorScreen
 
                 shown = lambda: self.following.shown_state(self.controller.state)  # noqa: E731 - the status line's word
-                self.app.install_screen(InspectorScreen(RunLink(self.controller, self.steering.pause, shown)), INSPECTOR)
+                link = RunLink(self.controller, self.steering.pause, shown)
+                self.app.install_screen(InspectorScreen(link), INSPECTOR)
             self.app.push_screen(INSPECTOR)
         except Exception as exc:  # a broken inspector must not take the dashboard down
             self.notify(f"inspector: {type(exc).__name__}: {exc}", severity="error")
@@ -328,13 +331,19 @@ class DashboardScreen(Screen[None]):
             self.notify("No digits yet: start a run (s) or open one (o); they appear once its data is loaded.",
                         severity="warning")
             return
-        from tui.digits import DigitsScreen
-
         controller = self.controller
-        reload = controller.load_viewed_probe if self.following.run is not None else None  # its newest checkpoint
-        self.app.push_screen(DigitsScreen(controller.probe, data, lambda: controller.evaluations,
-                                          config=lambda: controller.config, watched=lambda: controller.watched,
-                                          reload=reload))
+        followed = self.following.run is not None
+        if self.digits_of != (id(data), followed):  # composed once per set of digits, kept between openings
+            from tui.digits import DigitsScreen
+
+            if self.app.is_screen_installed(DIGITS):
+                self.app.uninstall_screen(DIGITS)
+            reload = controller.load_viewed_probe if followed else None  # a followed run's newest checkpoint
+            self.app.install_screen(DigitsScreen(controller.probe, data, lambda: controller.evaluations,
+                                                 config=lambda: controller.config,
+                                                 watched=lambda: controller.watched, reload=reload), DIGITS)
+            self.digits_of = (id(data), followed)
+        self.app.push_screen(DIGITS)
 
     def action_sweep(self) -> None:
         """A small sweep over the form's settings, in its own processes; then its screen (tui/sweep owns both)."""

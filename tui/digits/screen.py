@@ -75,6 +75,8 @@ class DigitsScreen(Screen[None]):
         self.live = {"val": LivePredictions(len(data.val.labels)), "test": LivePredictions(len(data.test.labels))}
         self.busy = False
         self._seen_evaluations = -1
+        self.timers: list = []
+        self.suspended = False  # back on the dashboard, kept for the next opening (see on_screen_suspend)
 
     def compose(self) -> ComposeResult:
         val = self.data.val
@@ -116,10 +118,25 @@ class DigitsScreen(Screen[None]):
         self.cell_grid.set_filter(Filter("cell", cell=(0, 0)))
         self.poll_evaluations()
         self.grid.focus()
-        self.set_interval(1 / GRID_HZ, self.tick_grid)
-        self.set_interval(1 / DRAW_HZ, self.tick_draw)
+        self.timers = [self.set_interval(1 / GRID_HZ, self.tick_grid), self.set_interval(1 / DRAW_HZ, self.tick_draw)]
         if self.reload is not None:
-            self.set_interval(RELOAD_S, self.look_for_model)
+            self.timers.append(self.set_interval(RELOAD_S, self.look_for_model))
+
+    def on_screen_suspend(self) -> None:
+        """Back on the dashboard, which keeps this screen for the same digits: nothing ticks meanwhile."""
+        for timer in self.timers:
+            timer.pause()
+        self.suspended = True
+
+    def on_screen_resume(self) -> None:
+        """Opened again (kept, not composed anew): the timers go on, and the answers catch up after the first frame."""
+        if not self.suspended:  # the first opening: on_mount has just started everything
+            return
+        self.suspended = False
+        for timer in self.timers:
+            timer.resume()
+        self.poll_evaluations()
+        self.call_after_refresh(self.tick_grid)
 
     # ---- navigation -------------------------------------------------------------------------------------
     def action_close(self) -> None:
