@@ -249,6 +249,13 @@ async def test_escape_from_compare_returns_to_the_runs_table(tmp_path):
         await pilot.pause()
         assert app.screen is table and table.selected == ["run-3", "run-2"]
         assert app.result == "not dismissed"
+        compare = app.get_screen("compare")
+        await pilot.press("space", "down", "space", "c")  # run-2 off, run-1 on: another pair, the same screen
+        await settle(pilot)
+        assert table.selected == ["run-3", "run-1"]
+        assert app.screen is compare and [p.name for p in compare.run_dirs] == ["run-3", "run-1"]
+        assert [run.path.name for run in compare.runs] == ["run-3", "run-1"]  # nothing of run-2 is left drawn
+        assert "2 runs" in str(compare.query_one("#compare-status", Static).render())
 
 
 async def test_the_crosshair_shows_a_validation_value_only_from_its_step_on(tmp_path):

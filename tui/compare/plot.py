@@ -52,6 +52,13 @@ class ComparePlot(CurvePlot):
         super().__init__(**kwargs)
         self.kind = kind  # "loss" or "accuracy"
 
+    def clear(self) -> None:
+        """Draw nothing until the next `draw` (other runs are loading)."""
+        self.plt.clear_data()
+        self.plt.clear_figure()
+        self.generation = 0
+        self.refresh()
+
     def draw(self, view: ChartView, crosshair: float | None) -> None:
         """Rebuild the figure and refresh the widget itself (plotext does not)."""
         plt = self.plt

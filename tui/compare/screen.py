@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
 from core.compare import ChartView, build_view, config_diff, crosshair_stops, readings_at
@@ -82,6 +83,7 @@ class CompareScreen(Screen[None]):
         self.crosshair: float | None = None
         self.view: ChartView | None = None
         self._told: set[str] = set()  # unreadable records already reported (live runs are reloaded)
+        self.live_timer: Timer | None = None  # reloads live runs every `live_refresh` seconds
 
     def compose(self) -> ComposeResult:
         yield Static("", id="compare-status")
@@ -101,7 +103,30 @@ class CompareScreen(Screen[None]):
             self.notify(self._settings_message, severity="warning", timeout=8)
         self.load()
         if self.live_refresh > 0:
-            self.set_interval(self.live_refresh, self.refresh_live)
+            self.live_timer = self.set_interval(self.live_refresh, self.refresh_live)
+
+    def compare(self, run_dirs: Sequence[str | os.PathLike], baseline: str | os.PathLike | None = None) -> None:
+        """Show these runs instead (the runs table keeps one compare screen): the chart settings stay, the rest
+        starts afresh, and nothing of the runs shown before is drawn while these load."""
+        self.run_dirs = [Path(d) for d in run_dirs]
+        self.baseline = Path(baseline).name if baseline is not None else None
+        self.runs, self.view, self.zoom, self.crosshair = [], None, 1.0, None
+        if not self.is_mounted:
+            return  # on_mount loads them
+        for plot in self.query(ComparePlot):
+            plot.clear()
+        for name in ("#compare-status", "#compare-legend", "#compare-readout"):
+            self.query_one(name, Static).update("")
+        self.query_one("#compare-diff", DataTable).clear(columns=True)
+        self.load()
+
+    def on_screen_suspend(self) -> None:
+        if self.live_timer is not None:
+            self.live_timer.pause()  # kept behind the runs table: no live run is read for nobody
+
+    def on_screen_resume(self) -> None:
+        if self.live_timer is not None:
+            self.live_timer.resume()
 
     def load(self) -> None:
         """Read every run off the UI thread; a handmade-engine run training beside the UI steps aside meanwhile."""
@@ -125,6 +150,8 @@ class CompareScreen(Screen[None]):
 
     def show_runs(self, runs: list[RunCurves]) -> None:
         """Take freshly loaded runs: redraw the charts and the config diff (and say which records are unreadable)."""
+        if [run.path for run in runs] != self.run_dirs:
+            return  # read for the runs shown before `compare` changed them: stale
         unreadable = [run.problem for run in runs if run.problem and run.problem not in self._told]
         if unreadable:
             self._told.update(unreadable)

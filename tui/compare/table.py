@@ -24,6 +24,8 @@ from tui.compare.screen import CompareScreen
 from tui.footer_fit import KeyFooter
 from tui.status_style import STATUS_STYLE
 
+COMPARE = "compare"  # the name the kept compare screen is installed under
+
 # (RunRow field, heading); "mark" is the selection / baseline column. Outcomes come before the settings that
 # describe a run, so that at 100 columns the table shows how each run did without scrolling (the run id names
 # its backend already).
@@ -257,9 +259,18 @@ class RunsTableScreen(Screen[RunsChoice | None]):
         runs = tuple(self._path(rid) for rid in ids)
         if self.on_compare is not None:
             self.on_compare(runs)  # the inspector compares watched scalars across them
-        # Pushed over the table, so that escape from the comparison comes back here, selection and all.
-        self.app.push_screen(CompareScreen(runs, self._baseline_path(), export_dir=self.runs_dir,
-                                           settings_file=self.settings_file))
+        # Pushed over the table, so that escape from the comparison comes back here, selection and all. One compare
+        # screen is kept (installed) for this runs folder: opening it again is a repaint, not a new screen.
+        kept = self.app.get_screen(COMPARE) if self.app.is_screen_installed(COMPARE) else None
+        if kept is None or kept.export_dir != Path(self.runs_dir) or kept.settings_file != self.settings_file:
+            if kept is not None:
+                self.app.uninstall_screen(COMPARE)
+            kept = CompareScreen(runs, self._baseline_path(), export_dir=self.runs_dir,
+                                 settings_file=self.settings_file)
+            self.app.install_screen(kept, COMPARE)
+        else:
+            kept.compare(runs, self._baseline_path())
+        self.app.push_screen(COMPARE)
 
     def _baseline_path(self) -> Path | None:
         return self._path(self.baseline) if self.baseline else None
