@@ -302,12 +302,16 @@ class GradLedger:
 
     def reached(self) -> Iterable[Parameter]:
         """Each parameter with a gradient since the last clear, once (only meaningful while `complete`)."""
+        return itertools.chain.from_iterable(self.reached_groups())
+
+    def reached_groups(self) -> list[tuple[Parameter, ...]]:
+        """`reached()` as disjoint groups, for a caller that loops over each group (a nested loop beats `chain`)."""
         groups = self.groups
         # One pass of a model built from neurons files each neuron's Dot once, and neurons own disjoint
         # weights: the groups are disjoint when no bias repeats. Otherwise (a minibatch) merge them in C.
         if self.dot_only and len({g[-1] for g in groups}) == len(groups):
-            return itertools.chain.from_iterable(groups)
-        return dict.fromkeys(itertools.chain.from_iterable(groups))
+            return groups
+        return [tuple(dict.fromkeys(itertools.chain.from_iterable(groups)))]
 
     def zero_grads(self) -> bool:
         """Zero every reached parameter's grad and clear; False (nothing done) when the ledger is incomplete."""
@@ -358,7 +362,7 @@ def note_reached(root: Scalar, order: list[Scalar]) -> None:
             continue
         n = (len(prev) - 1) // 2
         if ledger is not None:
-            ledger.file((*prev[:n], bias), True)
+            ledger.file(prev[:n] + (bias,), True)  # one copy fewer than (*prev[:n], bias)
         else:
             _file_leaves(prev[:n] + (bias,))
         if ctx is None or len(ctx.interior) != n:  # some inputs are leaves (rare; never in an MLP's layers)
@@ -617,7 +621,7 @@ class Dot(Function):
                 w.grad += g * x
         else:  # Scalar inputs: parents are w_0..w_n-1, x_0..x_n-1, bias
             n = (len(prev) - 1) // 2
-            for w, x in zip(prev[:n], prev[n:-1], strict=True):
+            for w, x in zip(prev, prev[n:-1], strict=False):  # stops after the n weights
                 w.grad += g * x.data
                 x.grad += g * w.data
 

@@ -97,6 +97,7 @@ class Layer(Module):
                  rng: random.Random | None = None) -> None:
         rng = rng or random.Random()
         self.neurons = [Neuron(nin, activation, init, rng) for _ in range(nout)]
+        self.input_indices = tuple(range(nin))  # made once: `compress` over them allocates no int per pixel
 
     def __call__(self, x: Sequence[Scalar] | Sequence[float]) -> list[Scalar]:
         return self.forward(x)[0]
@@ -120,9 +121,9 @@ class Layer(Module):
         else:
             # Constant inputs (pixels): find the non-zero ones once per layer rather than once per neuron;
             # zeros add nothing to z nor to any gradient, and most MNIST pixels are zero. `compress` keeps
-            # the items whose pixel is truthy, as `if v` would, but in C.
-            nonzero = list(itertools.compress(range(len(x)), x))
-            consts = tuple(map(float, itertools.compress(x, x)))
+            # the indices whose pixel is truthy, as `if v` would, but in C.
+            nonzero = list(itertools.compress(self.input_indices, x))
+            consts = tuple(float(x[i]) for i in nonzero)
             used = picker([*nonzero, len(x)])  # a neuron's used weights and its bias, from its `wb`, in one step
             over_constants = Dot.over_constants
             zs = [over_constants(used(n.wb), consts) for n in neurons]

@@ -60,8 +60,10 @@ class SGD(Optimizer):
             # On MNIST only the weights of non-zero pixels get a gradient (about a fifth of them): the ledger
             # names them (or one scan finds them), and the rest, which a zero grad would not move, are skipped.
             ledger = self.ledger
-            for p in ledger.reached() if ledger is not None and ledger.complete else self.params_with_grad():
-                p.data -= lr * p.grad
+            groups = ledger.reached_groups() if ledger is not None and ledger.complete else (self.params_with_grad(),)
+            for group in groups:
+                for p in group:
+                    p.data -= lr * p.grad
             return
         # With momentum a parameter keeps moving after its grad is zero, so every one is visited.
         mu, v = self.momentum, self.velocity
