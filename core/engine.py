@@ -377,8 +377,13 @@ def _file_leaves(leaves: Iterable[Scalar]) -> None:
 
 
 def _lift(x: Scalar | Number) -> Scalar:
-    """Wrap a plain number as a constant leaf Scalar."""
-    return x if isinstance(x, Scalar) else Scalar(x)
+    """Wrap a plain number as a constant leaf Scalar (made without the constructor's dispatch)."""
+    if isinstance(x, Scalar):
+        return x
+    leaf = _new(Scalar)
+    leaf.data = float(x)
+    leaf.grad = 0.0
+    return leaf
 
 
 # Python raises where IEEE floats (and torch) give inf or nan; a diverging run must show up as a
