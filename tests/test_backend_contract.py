@@ -363,7 +363,11 @@ def test_sigkill_after_a_drop_then_resume_as_processes(backend, mnist_dir, tmp_p
                 assert first.poll() is None and time.monotonic() < deadline, f"the run ended before {what}"
                 time.sleep(0.01)
 
-        wait("its first checkpoint", lambda: list((tmp_path / "runs").glob(f"*/checkpoints/{name}")))
+        def saved_epoch() -> int:  # the handmade engine saves after its first step too: wait for epoch 1's
+            found = list((tmp_path / "runs").glob(f"*/checkpoints/{name}"))
+            return read_progress(backend, found[0].parent)["epoch"] if found else 0
+
+        wait("its first epoch's checkpoint", lambda: saved_epoch() >= 1)
         (run_dir,) = (tmp_path / "runs").iterdir()
         send(run_dir, "pause")  # held early in epoch 2, after its drop; then killed there
         wait("the pause", lambda: b'"ControlApplied"' in (run_dir / "events.jsonl").read_bytes())

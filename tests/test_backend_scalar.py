@@ -646,3 +646,20 @@ def test_a_checkpoint_with_an_extra_parameter_is_refused(data, tmp_path):
     path.write_text(json.dumps(doc))
     events, summary = run(BASE, data, resume_from=path)
     assert summary.reason == "failed" and "do not match the network" in events[-1].error
+
+
+def test_a_new_run_saves_its_model_after_its_first_step_for_a_follower(data, tmp_path):
+    """A dashboard following the run from another process reads the model from the checkpoint: the first one is
+    there once the first step is done, not only at the first epoch's end."""
+    seen = []
+
+    def at_first_report(event):
+        if isinstance(event, StepEnded) and not seen:
+            seen.append(json.loads((tmp_path / CHECKPOINT_NAME).read_text())["progress"])
+
+    config = BASE.replace(epochs=1, batch_size=4, train_subset=64)
+    events, summary = run(config, data, on_event=at_first_report, checkpoint_dir=tmp_path)
+    first_step = of(events, StepEnded)[0].step
+    assert seen and seen[0]["epoch"] == 0 and seen[0]["step"] == 1 <= first_step and seen[0]["batch_in_epoch"] == 1
+    assert summary.reason == "completed"
+    assert json.loads((tmp_path / CHECKPOINT_NAME).read_text())["progress"]["epoch"] == 1  # the epoch end's after

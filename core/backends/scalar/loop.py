@@ -76,6 +76,9 @@ class ScalarRun:
                  run_id: str, checkpoint_dir: Path | None, resume_from: Path | None) -> None:
         self.owner, self.config, self.data, self.emit, self.control = owner, config, data, emit, control
         self.run_id, self.checkpoint_dir, self.resume_from = run_id, checkpoint_dir, resume_from
+        # A new run saves a checkpoint after its first step too, not only at its first epoch end: a dashboard that
+        # follows the run from another process reads its model from there (the digits screen, the inspector).
+        self.first_save_due = checkpoint_dir is not None and resume_from is None
         self.book: RunBook | None = None
         self.box = owner.box
         self.resume_notes: list[tuple[str, str]] = []
@@ -261,6 +264,9 @@ class ScalarRun:
             if control.watched:
                 self.watcher(control.watched, pos.step)
             opt.step()
+            if self.first_save_due:
+                self.first_save_due = False
+                self._save()
             if now - last_stats >= STATS_EVERY_S:
                 stats.emit(emit, self.run_id, pos.step, opt.lr)
                 last_stats = now
