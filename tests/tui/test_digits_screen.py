@@ -268,3 +268,34 @@ async def test_the_footer_fits_whole_at_100_columns_on_every_tab(tab):
         await pilot.press(tab)
         await settle(app, pilot)
         assert cut_footer_keys(screen_of(app)) == []
+
+
+async def test_the_confusion_cells_title_is_whole_at_100_columns():
+    from textual.geometry import Region
+
+    app = Host(evaluations_list=evaluations(trained_probe()))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("m")
+        await settle(app, pilot)
+        grid = screen_of(app).cell_grid
+        width = grid.size.width
+        assert width < 40  # beside the matrix: the title does not fit on one line
+
+        def shown() -> list[str]:  # the lines drawn, without the pane's left border
+            return [strip.text.rstrip()[1:] for strip in grid.render_lines(Region(0, 0, width, grid.size.height))]
+
+        total = len(grid.order())
+        pages = -(-total // grid.page_size)
+        lines = shown()
+        # broken between its parts, each whole: what is shown, then how many and which page
+        assert lines[0] == " 0s predicted right" and lines[1] == f" {total:,} · page 1/{pages}", lines[:3]
+        cols, rows = grid.layout_grid()
+        assert 2 + rows * (7 + 3) <= grid.size.height  # the tiles under the two title lines, none cut off
+        grid.note = "the record keeps only the 200 most confident mistakes"
+        grid.refresh()
+        await pilot.pause()
+        lines = shown()
+        assert all(len(line) <= grid.content_size.width for line in lines)
+        note = " ".join(line.strip() for line in lines[2:4])
+        assert note == grid.note, lines[:5]  # broken between words only where a part is wider than a line

@@ -401,3 +401,88 @@ async def test_the_inspector_is_kept_between_openings_and_catches_up_when_opened
         assert again.focused is again.watch_pane.table  # letters are keys again: one i goes back
         await pilot.press("i")
         assert not isinstance(app.screen, InspectorScreen)
+
+
+def shown_lines(widget) -> list[str]:
+    """The widget's lines as drawn on the screen (its padding included, trailing blanks stripped)."""
+    from textual.geometry import Region
+
+    return [strip.text.rstrip() for strip in widget.render_lines(Region(0, 0, *widget.size))]
+
+
+async def test_every_watch_table_column_is_whole_at_100_columns(tmp_path):
+    from tui.inspector.watch import COMPACT_COLUMNS, COMPACT_PLACEHOLDER, short
+
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        populate(app, watched=("L0.N1.w24", "L0.N1.b", "L1.N4.z", "L0.N5.a", "loss"))
+        screen = await open_inspector(pilot)
+        table = screen.watch_pane.table
+        columns = [str(c.label) for c in table.ordered_columns]
+        assert columns == list(COMPACT_COLUMNS)  # the highlighted scalar's sparklines stay below the table
+        widths = sum(c.get_render_width(table) for c in table.ordered_columns)
+        assert widths <= table.scrollable_content_region.width and not table.scrollbars_enabled[1]
+        for column in columns:  # each heading whole in what the table shows
+            assert column in shown_lines(table)[0], column
+        last = app.history.current.watches["L0.N1.w24"]
+        row = [str(cell) for cell in table.get_row("L0.N1.w24")]
+        assert row == ["L0.N1.w24", short(last.latest.data), short(last.latest.grad), short(last.update)]
+        field = screen.query_one("#address-input", Input)
+        assert field.placeholder == COMPACT_PLACEHOLDER and len(field.placeholder) <= field.content_size.width
+        table.move_cursor(row=3)
+        await pilot.resize_terminal(160, 45)  # wide again: the full table, the same scalar highlighted
+        await wait_for(pilot, lambda: len(table.ordered_columns) == 6)
+        assert screen.watch_pane.selected == "L0.N5.a"
+        assert [str(cell) for cell in table.get_row("L0.N1.w24")][:4] == [
+            "L0.N1.w24", fmt(last.latest.data), fmt(last.latest.grad), fmt(last.update)]
+        assert not table.scrollbars_enabled[1] and "loss (enter adds)" in field.placeholder
+
+
+def test_short_numbers_fit_in_8_characters():
+    from tui.inspector.watch import short
+
+    for v in (0.0, 1.0, -1.0, 0.012345, -0.0098765, 123.456, -999.4, 1234.5, -98765.4, 3.015e-05, -1.58e-4,
+              -2.5e-9, 1e-3, 0.1, 42.0, 999.7, -0.0099996):
+        text = short(v)
+        assert len(text) <= 8, (v, text)
+        assert math.isclose(float(text), v, rel_tol=6e-3), (v, text)
+    assert (short(float("nan")), short(float("inf")), short(-2.99e-5), short(0.0326)) == ("nan", "inf", "-2.99e-5",
+                                                                                          "0.0326")
+
+
+async def test_layer_statistics_lines_break_between_facts_at_100_columns(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        populate(app)
+        screen = await open_inspector(pilot)
+        stats = screen.query_one("#layer-stats")
+        lines = shown_lines(stats)
+        facts = ["L0 49→6", "mean 1.0e-04", "std 2.0e-03", "max|g| 3.0e-02", "└ dead 25%", "upd/w 1.2e-03",
+                 "|g| ·▁▃▆█▅▂▁", "1e-8..1e0", "L1 6→10", "mean 2.0e-04", "└ dead n/a"]
+        for fact in facts:  # every fact whole on one line
+            assert any(fact in line for line in lines), (fact, lines)
+        for line in lines:  # no line ends in a joiner or a heading whose value went to the next line
+            assert not line.endswith(("·", "|g|", "max|g|", "upd/w", "mean", "std", "dead")), lines
+        assert len(lines) == 8  # two layers: four lines each, nothing wrapped by the widget itself
+        title = shown_lines(screen.query_one("#heatmap-title"))
+        assert title[0].strip() == "L0.N1: weights from 49 pixels" and title[1].strip() == "(7×7) · blue < 0 < red"
+        detail = shown_lines(screen.query_one("#watch-detail"))
+        assert any("grad -0.08391" in line for line in detail) and any("(30 reports)" in line for line in detail)
+        assert any("live now (step 30): data" in line for line in detail)
+
+
+async def test_gradient_check_lines_break_between_facts_at_100_columns(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        populate(app, watched=("L0.N1.b",))
+        screen = await open_inspector(pilot)
+        await pilot.press("g")
+        pane = screen.query_one("#gradcheck")
+        await wait_for(pilot, lambda: "PASS" in text_of(screen, "#gradcheck"))
+        check = pane.checks[-1]
+        lines = str(pane.render()).splitlines()  # all of them (the pane may be shorter than its text here)
+        facts = check.line().split("  ")  # "PASS L0.N1.b: engine …", "finite-diff …", "torch n/a", "rel.err …", …
+        lines = lines[1:]  # under the title (prose, wrapped between words)
+        assert len(lines) > 1 and all(len(line) <= pane.content_size.width for line in lines), lines
+        for fact in facts:
+            assert any(fact in line for line in lines), (fact, lines)

@@ -32,6 +32,32 @@ from tui.digits.selection import SORTS, Filter, LivePredictions, select
 LABEL_RIGHT, LABEL_WRONG = Style.parse(f"bold {RIGHT}"), Style.parse(f"bold {WRONG}")
 
 
+def head_lines(parts: list[Piece], width: int) -> list[list[Piece]]:
+    """Title parts (each but the first starting " · ") on lines of `width`, broken only between parts: a part
+    that starts a line drops its " · "; only a part wider than a whole line is broken, between its words."""
+    lines: list[list[Piece]] = [[]]
+    used = 0
+    width = width if width > 0 else 1 << 30  # not laid out yet: one line
+    for text, style in parts:
+        if not text:
+            continue
+        if not used or used + len(text) <= width:
+            lines[-1].append((text, style))
+            used += len(text)
+            continue
+        body = text.removeprefix(" ·")
+        chunks = [body]
+        if len(body) > width:
+            chunks = [""]
+            for word in body.split():
+                if chunks[-1] and len(chunks[-1]) + 1 + len(word) > width:
+                    chunks.append("")
+                chunks[-1] += f" {word}"
+        lines += [[(chunk, style)] for chunk in chunks]
+        used = len(chunks[-1])
+    return lines
+
+
 class PredictionGrid(Widget, can_focus=True):
     """Digits of one split as half-block tiles; arrows pick a tile, keys filter, sort and page."""
 
@@ -85,10 +111,35 @@ class PredictionGrid(Widget, can_focus=True):
         return base * 2 if self.zoomed else base
 
     def layout_grid(self) -> tuple[int, int]:
-        """(columns, rows) of tiles that fit."""
+        """(columns, rows) of tiles that fit under the title."""
+        cols, rows, _ = self.layout()
+        return cols, rows
+
+    def layout(self) -> tuple[int, int, list[list[Piece]]]:
+        """(columns, rows) of tiles and the title's lines above them: one line when it fits, else broken
+        between its parts (more title lines leave fewer rows, so more pages: a longer title, checked again)."""
         px = self.tile_pixels
         tile_w, tile_h = max(px, 14) + 2, (px + 1) // 2 + 3
-        return max(1, self.size.width // tile_w), max(1, (self.size.height - 1) // tile_h)
+        cols = max(1, self.size.width // tile_w)
+        for lines in range(1, 5):
+            rows = max(1, (self.size.height - lines) // tile_h)
+            head = self.head_lines(cols * rows)
+            if len(head) <= lines:
+                break
+        return cols, rows, head
+
+    def head_lines(self, page_size: int) -> list[list[Piece]]:
+        """The title (what is shown, how many, which page, ...) in lines no wider than the widget."""
+        total = len(self._order)
+        pages = max(1, -(-total // page_size))
+        parts: list[Piece] = [(f" {self.filter.describe()}", BOLD),
+                              (f" · {total:,} · page {self.page + 1}/{pages}", None)]
+        if self.size.width >= 60:
+            parts.append((f" · order: {self.sort}", None))
+            parts.append((f" · model step {self.step}" if self.step >= 0 else "", None))
+        if self.note:
+            parts.append((f" · {self.note}", GREY_TEXT))
+        return head_lines(parts, self.size.width)
 
     @property
     def page_size(self) -> int:
@@ -223,18 +274,8 @@ class PredictionGrid(Widget, can_focus=True):
         return text, LABEL_RIGHT if ok else LABEL_WRONG
 
     def render(self) -> Picture:
-        cols, rows = self.layout_grid()
-        size = cols * rows
-        total = len(self._order)
-        pages = max(1, -(-total // size))
-        head: list[Item] = [(f" {self.filter.describe()}", BOLD),
-                            (f" · {total:,} · page {self.page + 1}/{pages}", None)]
-        if self.size.width >= 60:
-            head.append((f" · order: {self.sort}", None))
-            head.append((f" · model step {self.step}" if self.step >= 0 else "", None))
-        if self.note:
-            head.append((f" · {self.note}", GREY_TEXT))
-        lines = [head]
+        cols, rows, head = self.layout()
+        lines: list[list[Item]] = [*head]
         page = self.visible()
         known = self.live.known()
         width = max(self.tile_pixels, 14)

@@ -9,6 +9,7 @@ from textual import work
 from textual.widgets import Static
 
 from tui.inspector.live import LiveReader
+from tui.inspector.pack import Row, pack
 
 CHECKS_SHOWN = 6
 
@@ -20,6 +21,8 @@ class GradCheckPane(Static):
         super().__init__("", **kwargs)
         self.live = live
         self.checks: list[Any] = []  # GradCheck results (core/gradcheck.py) and notes
+        self._rows: list[Row] = []
+        self._text: Text | None = None
 
     def on_mount(self) -> None:
         self.show()
@@ -29,16 +32,27 @@ class GradCheckPane(Static):
         return any(isinstance(c, str) and c.startswith("checking") for c in self.checks)
 
     def show(self) -> None:
-        body = Text("gradient check (g): backprop vs central difference vs torch float64", style="bold")
+        rows: list[Row] = [[("", [("gradient check (g): backprop vs central difference vs torch float64", "bold")])]]
         if not self.checks:
-            body.append("\nselect a watched scalar and press g: d loss / d scalar on the current sample alone "
-                        "(the live grads above are batch means)", style="dim")
+            rows.append([("", [("select a watched scalar and press g: d loss / d scalar on the current sample "
+                                "alone (the live grads above are batch means)", "bold dim")])])
         for check in self.checks[-CHECKS_SHOWN:]:
             if isinstance(check, str):
-                body.append(f"\n{check}", style="dim")
-            else:
-                body.append(f"\n{check.line()}", style="green" if check.passed else "bold red")
-        self.update(body)
+                rows.append([("", [(check, "bold dim")])])
+            else:  # its facts ("engine …", "torch …") two spaces apart: lines break between them
+                style = "bold green" if check.passed else "bold red"
+                rows.append([("  " if k else "", [(fact, style)]) for k, fact in enumerate(check.line().split("  "))])
+        self._rows = rows
+        self.draw()
+
+    def draw(self) -> None:
+        text = pack(self._rows, self.content_size.width or None)
+        if text != self._text:
+            self._text = text
+            self.update(text)
+
+    def on_resize(self) -> None:
+        self.draw()
 
     def request(self, address: str | None) -> None:
         """Check `address` on the current sample, or say why that is not possible now."""

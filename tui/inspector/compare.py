@@ -13,6 +13,7 @@ from typing import Any, Callable
 from rich.text import Text
 
 from tui.compared import ComparedRun, ComparedRuns, labels
+from tui.inspector.pack import joined
 from tui.inspector.watch import ExtraColumn
 from tui.render import fmt
 
@@ -61,8 +62,12 @@ class ComparedColumns:
 
     def detail(self, columns: list[ExtraColumn], address: str | None) -> str:
         """The highlighted scalar in each shown compared run: data and grad from its checkpoint."""
+        return joined(self.phrases(columns, address))
+
+    def phrases(self, columns: list[ExtraColumn], address: str | None) -> list[tuple[str, str]]:
+        """`detail` as (joiner, phrase) pairs, one phrase per run, for lines broken between runs."""
         if not columns or address is None:
-            return ""
+            return []
         label = {c.key: c.label for c in columns}
         parts = []
         for run in self.compared.loaded():
@@ -70,4 +75,7 @@ class ComparedColumns:
                 value: Any = self.compared.value(run, address)
                 parts.append(f"{label[column_key(run)]}: " + (
                     "n/a" if value is None else f"data {fmt(value[0])} grad {fmt(value[1])}"))
-        return "compared runs (checkpoints): " + " · ".join(parts) if parts else ""
+        if not parts:
+            return []
+        joiners = [" ", *[" · "] * (len(parts) - 1)]
+        return [("", "compared runs (checkpoints):"), *zip(joiners, parts, strict=True)]

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from core.events import LayerGradStats
+from tui.inspector.pack import Group, Row, pack
 from tui.render import grid_shape, heatmap_legend, heatmap_text
 
 BARS = "·▁▂▃▄▅▆▇█"  # an empty bin is a dot, not a space: SVG export would drop a leading space
@@ -31,29 +32,37 @@ def edges_text(edges: Sequence[float]) -> str:
     return f"1e{edges[0]:.0f}..1e{edges[-1]:.0f}"
 
 
-def layer_text(stats: Mapping[int, LayerGradStats], layer_sizes: Sequence[int]) -> Text:
-    """Two lines per layer: mean/std/max of its weight gradients; dead units, update ratio, |grad| histogram.
-
-    Separating spaces end a styled run rather than start one: SVG renderers drop a run's leading spaces.
-    """
-    text = Text()
+def layer_rows(stats: Mapping[int, LayerGradStats], layer_sizes: Sequence[int]) -> list[Row]:
+    """Two rows per layer, as fact groups: mean/std/max of its weight gradients; dead units, update ratio and
+    the |grad| histogram with its range."""
+    rows: list[Row] = []
     for layer in range(len(layer_sizes) - 1):
-        if layer:
-            text.append("\n")
-        text.append(f"L{layer} {layer_sizes[layer]}→{layer_sizes[layer + 1]}  ", style="bold")
+        head: Group = [(f"L{layer} {layer_sizes[layer]}→{layer_sizes[layer + 1]}", "bold")]
         s = stats.get(layer)
         if s is None:
-            text.append("no statistics yet (they come every second or so)", style="dim")
+            rows.append([("", head), ("  ", [("no statistics yet", "dim")]),
+                         (" ", [("(they come every second or so)", "dim")])])
             continue
-        text.append(f"mean {s.mean:.1e}  std {s.std:.1e}  max|g| {s.max_abs:.1e}\n└ dead ")
+        rows.append([("", head), ("  ", [(f"mean {s.mean:.1e}", "")]), ("  ", [(f"std {s.std:.1e}", "")]),
+                     ("  ", [(f"max|g| {s.max_abs:.1e}", "")])])
         last = layer == len(layer_sizes) - 2
-        text.append("n/a " if last else f"{s.dead_fraction:.0%} ", style="yellow" if s.dead_fraction > 0.5 else "")
-        text.append("· upd/w ")
-        text.append(f"{s.update_ratio:.1e} ", style=_ratio_style(s.update_ratio))
-        text.append("· |g| ")
-        text.append(histogram_text(s.histogram) + " ", style="cyan")
-        text.append(edges_text(s.histogram_edges), style="dim")
-    return text
+        dead = "n/a" if last else f"{s.dead_fraction:.0%}"
+        row: Row = [
+            ("", [("└ dead ", ""), (dead, "yellow" if s.dead_fraction > 0.5 else "")]),
+            (" · ", [("upd/w ", ""), (f"{s.update_ratio:.1e}", _ratio_style(s.update_ratio))]),
+        ]
+        bars = histogram_text(s.histogram)
+        row.append((" · ", [("|g| ", ""), (bars, "cyan")] if bars else [("|g|", "")]))
+        edges = edges_text(s.histogram_edges)
+        if edges:
+            row.append((" ", [(edges, "dim")]))
+        rows.append(row)
+    return rows
+
+
+def layer_text(stats: Mapping[int, LayerGradStats], layer_sizes: Sequence[int], width: int | None = None) -> Text:
+    """The layers' statistics (layer_rows) as lines no wider than `width`, broken only between facts."""
+    return pack(layer_rows(stats, layer_sizes), width)
 
 
 def _ratio_style(ratio: float) -> str:
@@ -70,11 +79,26 @@ class LayerStatsPane(Static):
 
     DEFAULT_CSS = "LayerStatsPane { height: auto; padding: 0 1; }"
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._shown: tuple = ({}, ())
+        self._text: Text | None = None
+
     def show(self, stats: Mapping[int, LayerGradStats], layer_sizes: Sequence[int], step: int | None) -> None:
-        if not layer_sizes:
-            self.update("")
-            return
-        self.update(layer_text(stats, layer_sizes))
+        self._shown = (stats, tuple(layer_sizes))
+        self.draw()
+
+    def draw(self) -> None:
+        """Lines as wide as the pane (broken between facts, never inside one); unbroken before the first layout."""
+        stats, sizes = self._shown
+        width = self.content_size.width or None
+        text = layer_text(stats, sizes, width) if sizes else Text()
+        if self._text is None or text != self._text:
+            self._text = text
+            self.update(text)
+
+    def on_resize(self) -> None:
+        self.draw()
 
 
 class HeatmapPane(Vertical):
@@ -86,6 +110,8 @@ class HeatmapPane(Vertical):
     HeatmapPane #heatmaps { height: auto; }
     HeatmapPane .heatmap { width: auto; height: auto; margin-right: 2; }
     """
+
+    _title: list = []  # the title's fact groups (pack), when there are maps
 
     def compose(self) -> ComposeResult:
         yield Static("", id="heatmap-title")
@@ -100,12 +126,14 @@ class HeatmapPane(Vertical):
         w_widget = self.query_one("#heatmap-weights", Static)
         g_widget = self.query_one("#heatmap-grads", Static)
         if not weights:
+            self._title = []
             title_widget.update(Text(title, style="dim"))
             w_widget.update("")
             g_widget.update("")
             return
         rows, cols = grid_shape(len(weights), side)
-        title_widget.update(Text(f"{title} ({rows}×{cols}) · blue < 0 < red"))
+        self._title = [[("", [(title, "")]), (" ", [(f"({rows}×{cols})", "")]), (" · ", [("blue < 0 < red", "")])]]
+        self.draw_title()
         for widget, name, values in ((w_widget, "weights", weights), (g_widget, "grads", grads or [])):
             finite = [abs(v) for v in values if math.isfinite(v)]
             scale = max(finite, default=0.0)
@@ -114,3 +142,12 @@ class HeatmapPane(Vertical):
             body.append_text(heatmap_text(values, side, scale) if values else Text(""))
             body.append(f"\n{heatmap_legend(scale)}", style="dim")
             widget.update(body)
+
+    def draw_title(self) -> None:
+        """The title broken between its phrases at the pane's width, not inside one."""
+        if self._title:
+            title_widget = self.query_one("#heatmap-title", Static)
+            title_widget.update(pack(self._title, title_widget.content_size.width or None))
+
+    def on_resize(self) -> None:
+        self.draw_title()

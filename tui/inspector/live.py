@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.config import TrainConfig
+from tui.inspector.pack import joined
 from tui.render import fmt
 
 PROBE_ERRORS = (ValueError, LookupError, RuntimeError)  # an address the snapshot lacks, a model gone away
@@ -74,12 +75,16 @@ class LiveReader:
 
     def describe(self, address: str | None) -> str:
         """'live now (step N): data … grad …' from the probe's snapshot ('' when not possible)."""
+        return joined(self.phrases(address))
+
+    def phrases(self, address: str | None) -> list[tuple[str, str]]:
+        """`describe` as (joiner, phrase) pairs, for lines broken between phrases ([] when not possible)."""
         probe = self.probe()
         if not address or probe is None:
-            return ""
+            return []
         try:
             data, grad = probe.value(address)
             step = probe.step()
         except PROBE_ERRORS:
-            return ""
-        return f"live now (step {step:,}): data {fmt(data)}  grad {fmt(grad)}"
+            return []
+        return [("", f"live now (step {step:,}):"), (" ", f"data {fmt(data)}"), ("  ", f"grad {fmt(grad)}")]

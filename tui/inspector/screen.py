@@ -60,9 +60,9 @@ class InspectorScreen(Screen[None]):
     InspectorScreen #inspector-middle { width: 1fr; min-width: 40; }
     InspectorScreen #gradcheck { height: auto; max-height: 9; padding: 0 1; border-top: solid $panel; }
     InspectorScreen #inspector-tabs { width: 62; border-left: tall $panel; }
-    InspectorScreen.-narrow #inspector-left { width: 22; }
+    InspectorScreen.-narrow #inspector-left { width: 20; }
     InspectorScreen.-narrow #inspector-middle { min-width: 34; }
-    InspectorScreen.-narrow #inspector-tabs { width: 1fr; }
+    InspectorScreen.-narrow #inspector-tabs { width: 35; }
     InspectorScreen.-narrow #layers-tab { overflow-y: auto; }
     InspectorScreen.-narrow #heatmaps { layout: vertical; }
     """
@@ -174,8 +174,8 @@ class InspectorScreen(Screen[None]):
         own = [p for p in (self.link.controller.run_dir, run.started.run_dir if run and run.started else None) if p]
         columns = self.compared.columns(sizes, [Path(p) for p in own])
         self.watch_pane.refresh_rows(self.link.watched, run, engine_only=not graph_nodes, extra=columns)
-        detail = (self.live.describe(self.watch_pane.selected), self.compared.detail(columns, self.watch_pane.selected))
-        self.watch_pane.refresh_detail(run, "\n".join(filter(None, detail)))
+        detail = (self.live.phrases(self.watch_pane.selected), self.compared.phrases(columns, self.watch_pane.selected))
+        self.watch_pane.refresh_detail(run, [row for row in detail if row])
         if self.query_one(TabbedContent).active == "graph-tab":  # draw only the visible tab
             self.graph_pane.redraw()
         else:

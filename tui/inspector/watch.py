@@ -14,10 +14,26 @@ from textual.widgets import DataTable, Input, Label, Sparkline, Static
 
 from core.address import AddressError, parse, suggest
 from tui.history import RunHistory
+from tui.inspector.pack import Row, pack, plain
 from tui.render import fmt, spark_text, sparkline_data
 
 COLUMNS = ("address", "data", "grad", "last update", "data ∿", "grad ∿")
+# The compact table (the screen's narrow layout, below 140 columns): no sparkline columns (the highlighted
+# scalar's full-width sparklines stay below it), a short heading, numbers of at most 8 characters.
+COMPACT_COLUMNS = ("address", "data", "grad", "update")
 SPARK = 10  # characters per table sparkline; the highlighted scalar gets full-width Sparkline widgets
+PLACEHOLDER = "address, e.g. L0.N12.w345, L1.N3.b, L0.N12.z, loss (enter adds)"
+COMPACT_PLACEHOLDER = "e.g. L0.N12.w345, L1.N3.b, loss (enter)"
+
+
+def short(v: float) -> str:
+    """A number in at most 8 characters (3 significant digits), e.g. -0.0123, 4.56, -1.58e-4, 2.1e3."""
+    if not math.isfinite(v) or v == 0:
+        return f"{v:g}"
+    if 1e-2 <= abs(v) < 1e3 and "e" not in (plain := f"{v:.3g}"):  # 999.7 rounds to 1e+03: as below
+        return plain
+    mantissa, exponent = f"{v:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def neuron_of(address: str) -> tuple[int, int] | None:
@@ -65,16 +81,24 @@ def is_graph_node(address: str) -> bool:
         return False
 
 
-def watch_row(address: str, run: RunHistory | None, engine_only: bool = False) -> tuple:
-    """The cells of one table row from the run's ScalarWatch track (dashes before the first report)."""
+def watch_row(address: str, run: RunHistory | None, engine_only: bool = False, compact: bool = False) -> tuple:
+    """The cells of one table row from the run's ScalarWatch track (dashes before the first report).
+
+    `compact`: the COMPACT_COLUMNS' cells, numbers `short` and right-aligned; a scalar without reports says
+    why ("engine only" or "waiting") in its grad cell.
+    """
     track = run.watches.get(address) if run is not None else None
     if track is None:
-        why = "engine only" if engine_only and is_graph_node(address) else "waiting"
-        return (address, "-", "-", "-", Text(why, style="dim"), "")
+        why = Text("engine only" if engine_only and is_graph_node(address) else "waiting", style="dim")
+        return (address, "-", why, "-") if compact else (address, "-", "-", "-", why, "")
     update = track.update
-    upd = "-" if update is None else fmt(update)
     grad = track.latest.grad
     style = "bold red" if not math.isfinite(grad) else ""
+    if compact:
+        def cell(v: float | None, style: str = "") -> Text:
+            return Text("-" if v is None else short(v), style=style, justify="right")
+        return (address, cell(track.latest.data), cell(grad, style), cell(update))
+    upd = "-" if update is None else fmt(update)
     return (address, fmt(track.latest.data), Text(fmt(grad), style=style), upd,
             Text(spark_text(track.data.ys, SPARK), style="cyan"),
             Text(spark_text(track.grad.ys, SPARK), style="magenta"))
@@ -99,10 +123,17 @@ class WatchPane(Vertical):
         self.suggester = suggester
         self.addresses: list[str] = []
         self.extra: tuple[ExtraColumn, ...] = ()
+        self.compact = False  # COMPACT_COLUMNS and short numbers: the screen's narrow layout (set_compact)
+        self._rows_of: tuple = (None, False)  # the run and engine_only of the last refresh_rows
+        self._detail: list[Row] = []  # the detail's lines as phrases (refresh_detail), drawn by draw_detail
+        self._detail_text: Text | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return COMPACT_COLUMNS if self.compact else COLUMNS
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="address, e.g. L0.N12.w345, L1.N3.b, L0.N12.z, loss (enter adds)",
-                    suggester=self.suggester, id="address-input")
+        yield Input(placeholder=PLACEHOLDER, suggester=self.suggester, id="address-input")
         yield Static("", id="address-error")
         yield DataTable(id="watch-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="watch-detail")
@@ -116,21 +147,43 @@ class WatchPane(Vertical):
     def on_mount(self) -> None:
         self.set_columns(())
 
+    def set_compact(self, compact: bool) -> None:
+        """The narrow layout's table (COMPACT_COLUMNS, short numbers, a short placeholder) or the full one."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        self.query_one("#address-input", Input).placeholder = COMPACT_PLACEHOLDER if compact else PLACEHOLDER
+        if self.is_mounted:
+            addresses, keep = self.addresses, self.selected
+            self.set_columns(self.extra)
+            self.refresh_rows(addresses, *self._rows_of)
+            if keep in self.addresses:
+                self.table.move_cursor(row=self.addresses.index(keep))
+
+    def on_resize(self) -> None:
+        self.set_compact(self.screen.has_class("-narrow"))  # the screen's breakpoint class, set by its width
+        self.draw_detail()
+
     def set_columns(self, extra: Sequence[ExtraColumn]) -> None:
-        """The table's columns: COLUMNS with `extra` after "data" (rows are added again by refresh_rows)."""
+        """The table's columns: `columns` with `extra` after "data" (rows are added again by refresh_rows)."""
         table = self.table
         table.clear(columns=True)
         self.extra, self.addresses = tuple(extra), []
-        for name in COLUMNS[:2]:
-            table.add_column(name, key=name)
+
+        def heading(name: str) -> Text | str:  # over right-aligned numbers, right-aligned
+            return Text(name, justify="right") if self.compact and name != "address" else name
+
+        for name in self.columns[:2]:
+            table.add_column(heading(name), key=name)
         for column in self.extra:
             table.add_column(column.label, key=column.key)
-        for name in COLUMNS[2:]:
-            table.add_column(name, key=name)
+        for name in self.columns[2:]:
+            table.add_column(heading(name), key=name)
 
     def row(self, address: str, run: RunHistory | None, engine_only: bool = False) -> dict[str, object]:
         """Column key -> cell of one row."""
-        cells: dict[str, object] = dict(zip(COLUMNS, watch_row(address, run, engine_only), strict=True))
+        cells: dict[str, object] = dict(zip(self.columns, watch_row(address, run, engine_only, self.compact),
+                                            strict=True))
         for column in self.extra:
             cells[column.key] = column.cell(address)
         return cells
@@ -155,6 +208,7 @@ class WatchPane(Vertical):
         """Make the table show exactly `addresses`, with values from the run's history (and `extra` columns)."""
         table = self.table
         keep = self.selected
+        self._rows_of = (run, engine_only)
         if extra is not None and [(c.key, c.label) for c in extra] != [(c.key, c.label) for c in self.extra]:
             self.set_columns(extra)
         elif extra is not None:
@@ -171,11 +225,12 @@ class WatchPane(Vertical):
             return
         for address in addresses:
             for name, value in self.row(address, run, engine_only).items():
-                if name != COLUMNS[0]:
+                if name != "address":
                     table.update_cell(address, name, value, update_width=True)
 
-    def refresh_detail(self, run: RunHistory | None, live: str = "") -> None:
-        """Big sparklines and a summary line for the highlighted scalar."""
+    def refresh_detail(self, run: RunHistory | None, live: Sequence[Sequence[tuple[str, str]]] = ()) -> None:
+        """Big sparklines and a summary line for the highlighted scalar; `live`: more lines as (joiner, phrase)
+        pairs (LiveReader.phrases, ComparedColumns.phrases). Lines break between phrases at the pane's width."""
         address = self.selected
         track = run.watches.get(address) if (run is not None and address) else None
         data = sparkline_data(track.data.ys) if track else []
@@ -183,10 +238,18 @@ class WatchPane(Vertical):
         self.query_one("#data-spark", Sparkline).data = data
         self.query_one("#grad-spark", Sparkline).data = grad
         if address is None:
-            text = "No scalars watched: type an address above or pick one in the network tree."
+            first = [("", "No scalars watched: type an address above or pick one in the network tree.")]
         elif track is None:
-            text = f"{address}: no report yet (reports come after each step of a run)"
+            first = [("", f"{address}:"), (" ", "no report yet"), (" ", "(reports come after each step of a run)")]
         else:
-            text = (f"{address}  step {track.latest.step}  data {fmt(track.latest.data)}  grad "
-                    f"{fmt(track.latest.grad)}  ({track.data.count:,} reports)")
-        self.query_one("#watch-detail", Static).update(Text(text + (f"\n{live}" if live else "")))
+            first = [("", address), ("  ", f"step {track.latest.step}"), ("  ", f"data {fmt(track.latest.data)}"),
+                     ("  ", f"grad {fmt(track.latest.grad)}"), ("  ", f"({track.data.count:,} reports)")]
+        self._detail = [plain(first), *(plain(row) for row in live)]
+        self.draw_detail()
+
+    def draw_detail(self) -> None:
+        widget = self.query_one("#watch-detail", Static)
+        text = pack(self._detail, widget.content_size.width or None)
+        if text != self._detail_text:
+            self._detail_text = text
+            widget.update(text)
