@@ -118,3 +118,28 @@ async def test_the_curves_pane_marks_rate_changes_from_the_fold_at_the_chart_smo
         pane.redraw(history)
         await pilot.pause()
         assert str(app.query_one("#plot-legend", Static).content).endswith(LR_LEGEND)
+
+
+async def test_the_dashboard_rebuilds_no_plot_under_another_screen_and_catches_up_on_return(tmp_path):
+    from waiting import wait_for
+
+    from tui.app import make_app
+    from tui.widgets.plots import CurvePlot
+
+    app = make_app(runs_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_for(pilot, lambda: app.dashboard.redrawer is not None)
+        plot = app.dashboard.query_one("#loss-plot", CurvePlot)
+        app.history.add(_started("a"))
+        app.history.add(StepEnded(run_id="a", step=1, epoch=1, loss=2.0, accuracy=0.1, samples_per_s=5,
+                                  samples_seen=8, progress=0.1))
+        app.redraw(force=True)
+        drawn = plot.generation
+        await pilot.press("i")  # the inspector covers the dashboard
+        await wait_for(pilot, lambda: app.screen is not app.dashboard)
+        app.history.add(StepEnded(run_id="a", step=2, epoch=1, loss=1.5, accuracy=0.2, samples_per_s=5,
+                                  samples_seen=16, progress=0.2))
+        app.redraw(force=True)  # the timer's tick: new points, but nobody sees the plots
+        assert plot.generation == drawn
+        await pilot.press("i")
+        await wait_for(pilot, lambda: plot.generation > drawn)  # back: the new point is drawn at once

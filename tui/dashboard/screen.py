@@ -196,9 +196,16 @@ class DashboardScreen(Screen[None]):
         self.redraw(plots=False)  # a key press must not wait for a plot rebuild
 
     def redraw(self, plots: bool = True, force: bool = False) -> None:
-        """Redraw the panes from the history (the timer's tick; `force`: the plots too, now)."""
+        """Redraw the panes from the history (the timer's tick; `force`: the plots too, now).
+
+        Under another screen (the inspector, digits, compare) the plots are not rebuilt for nobody: a rebuild there
+        was a key press's wait on that screen. They catch up just after the dashboard shows again."""
         if self.redrawer is not None:  # none before the first frame is out (build_plots)
-            self.redrawer.draw(self.state, plots, force)
+            self.redrawer.draw(self.state, plots and self.app.screen is self, force)
+
+    def on_screen_resume(self) -> None:
+        if self.redrawer is not None:
+            self.call_after_refresh(self.redraw, True, True)  # after the first frame back: the key's frame stays cheap
 
     def show(self, notes: Iterable[Note]) -> None:
         """Log what the controller said; notify the user of what carries a title."""
