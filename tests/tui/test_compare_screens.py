@@ -154,6 +154,20 @@ async def test_compare_keys_change_and_remember_settings(tmp_path):
         assert [str(c.label) for c in diff.columns.values()] == ["run", "lr", "status", "best val", "test", "time"]
 
 
+async def test_the_log_loss_key_rebuilds_only_the_loss_plot(tmp_path):
+    runs = three_lrs(tmp_path)
+    screen = CompareScreen(runs, runs[0], export_dir=tmp_path, settings_file=tmp_path / "s.toml", live_refresh=0)
+    app = Host(screen)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        loss, accuracy = screen.query_one("#compare-loss"), screen.query_one("#compare-accuracy")
+        before = loss.generation, accuracy.generation
+        await pilot.press("l")
+        assert (loss.generation, accuracy.generation) == (before[0] + 1, before[1])  # accuracy: nothing changed
+        await pilot.press("plus")  # smoothing shows on both
+        assert (loss.generation, accuracy.generation) == (before[0] + 2, before[1] + 1)
+
+
 async def test_crosshair_shows_every_runs_values(tmp_path):
     runs = three_lrs(tmp_path)
     screen = CompareScreen(runs, None, export_dir=tmp_path, settings_file=tmp_path / "s.toml", live_refresh=0)

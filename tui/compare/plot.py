@@ -51,16 +51,31 @@ class ComparePlot(CurvePlot):
     def __init__(self, kind: str, **kwargs) -> None:
         super().__init__(**kwargs)
         self.kind = kind  # "loss" or "accuracy"
+        self.drawn: tuple | None = None  # what the figure was last built from (see `draw`)
+        self.last: tuple[ChartView, float | None] | None = None  # the latest view drawn, drawn again on a resize
+
+    def on_resize(self) -> None:
+        """The ticks depend on the size: the first view may be drawn before the layout gave the plot its size."""
+        if self.last is not None:
+            self.draw(*self.last)
 
     def clear(self) -> None:
         """Draw nothing until the next `draw` (other runs are loading)."""
         self.plt.clear_data()
         self.plt.clear_figure()
-        self.generation = 0
+        self.generation, self.drawn, self.last = 0, None, None
         self.refresh()
 
     def draw(self, view: ChartView, crosshair: float | None) -> None:
-        """Rebuild the figure and refresh the widget itself (plotext does not)."""
+        """Rebuild the figure and refresh the widget itself (plotext does not), unless nothing it shows changed:
+        `l` (log loss) changes only the loss plot, and the accuracy plot is then not built again."""
+        loss = self.kind == "loss"
+        drawn = (view.plot(self.kind), view.x_range, view.loss_range if loss else view.accuracy_range,
+                 loss and view.settings.log_loss, view.settings.smoothing > 0, crosshair, view.x_label, self.size)
+        self.last = (view, crosshair)
+        if drawn == self.drawn:
+            return
+        self.drawn = drawn
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
