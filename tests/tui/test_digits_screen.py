@@ -279,11 +279,11 @@ async def test_the_confusion_cells_title_is_whole_at_100_columns():
         await pilot.press("m")
         await settle(app, pilot)
         grid = screen_of(app).cell_grid
-        width = grid.size.width
+        width = grid.content_size.width
         assert width < 40  # beside the matrix: the title does not fit on one line
 
         def shown() -> list[str]:  # the lines drawn, without the pane's left border
-            return [strip.text.rstrip()[1:] for strip in grid.render_lines(Region(0, 0, width, grid.size.height))]
+            return [strip.text.rstrip()[1:] for strip in grid.render_lines(Region(0, 0, *grid.outer_size))]
 
         total = len(grid.order())
         pages = -(-total // grid.page_size)
@@ -296,6 +296,6 @@ async def test_the_confusion_cells_title_is_whole_at_100_columns():
         grid.refresh()
         await pilot.pause()
         lines = shown()
-        assert all(len(line) <= grid.content_size.width for line in lines)
+        assert all(len(line) <= width for line in lines)
         note = " ".join(line.strip() for line in lines[2:4])
         assert note == grid.note, lines[:5]  # broken between words only where a part is wider than a line

@@ -407,7 +407,7 @@ def shown_lines(widget) -> list[str]:
     """The widget's lines as drawn on the screen (its padding included, trailing blanks stripped)."""
     from textual.geometry import Region
 
-    return [strip.text.rstrip() for strip in widget.render_lines(Region(0, 0, *widget.size))]
+    return [strip.text.rstrip() for strip in widget.render_lines(Region(0, 0, *widget.outer_size))]
 
 
 async def test_every_watch_table_column_is_whole_at_100_columns(tmp_path):
@@ -486,3 +486,20 @@ async def test_gradient_check_lines_break_between_facts_at_100_columns(tmp_path)
         assert len(lines) > 1 and all(len(line) <= pane.content_size.width for line in lines), lines
         for fact in facts:
             assert any(fact in line for line in lines), (fact, lines)
+
+
+async def test_the_graph_nodes_lines_break_between_phrases_at_100_columns(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        model = populate(app)
+        screen = await open_inspector(pilot)
+        screen.watch_pane.table.move_cursor(row=2)  # L1.N4.z
+        await pilot.press("w", "n")
+        await pilot.pause()
+        node = model.resolve("L1.N4.z")
+        head = screen.query_one("#graph-node")
+        lines = [line.strip() for line in shown_lines(head)]
+        for phrase in (f"L1.N4.z · dot · data {node.data:.6g}", f"grad {node.grad:.6g}", "backspace: back (0)",
+                       "r: the loss", "nodes in this sample's graph"):
+            assert any(phrase in line for line in lines), (phrase, lines)
+        assert not any(line.endswith(("·", ":", "data", "grad", "back")) for line in lines), lines

@@ -13,6 +13,8 @@ from textual.widgets import OptionList, Static, Tree
 from textual.widgets.option_list import Option
 from textual.widgets.tree import TreeNode
 
+from tui.inspector.pack import Row, pack
+
 NEIGHBOURS = 24  # per side; a first-layer z has up to 197 parents, the rest are summarised
 
 
@@ -73,6 +75,7 @@ class GraphPane(Vertical):
         self.node: Any = None
         self.trail: list[Any] = []
         self._targets: dict[str, Any] = {}
+        self._head: list[Row] = []  # the node's two lines as phrases, drawn at the pane's width (draw_head)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="graph-node")
@@ -81,6 +84,7 @@ class GraphPane(Vertical):
     def show_message(self, text: str) -> None:
         """No graph to show (Lightning, or no sample yet)."""
         self.index, self.node, self.trail = None, None, []
+        self._head = []
         self.query_one("#graph-node", Static).update(Text(text, style="dim"))
         self.query_one("#graph-list", OptionList).clear_options()
 
@@ -108,12 +112,13 @@ class GraphPane(Vertical):
             return
         me = self.index.view(self.node)
         parents, more_p, children, more_c = self.index.neighbourhood(self.node, NEIGHBOURS)
-        head = Text()
-        head.append(f"{me.label} ", style="bold")
-        head.append(f"· {me.op} · data {me.data:.6g} · grad {me.grad:.6g}")
-        head.append(f"\n{self.index.size:,} nodes in this sample's graph · enter: go · backspace: back"
-                    f" ({len(self.trail)}) · r: the loss", style="dim")
-        self.query_one("#graph-node", Static).update(head)
+        self._head = [
+            [("", [(me.label, "bold")]), (" · ", [(me.op, "")]), (" · ", [(f"data {me.data:.6g}", "")]),
+             (" · ", [(f"grad {me.grad:.6g}", "")])],
+            [("", [(f"{self.index.size:,} nodes in this sample's graph", "dim")]), (" · ", [("enter: go", "dim")]),
+             (" · ", [(f"backspace: back ({len(self.trail)})", "dim")]), (" · ", [("r: the loss", "dim")])],
+        ]
+        self.draw_head()
         options: list[Option | None] = []
         self._targets = {}
 
@@ -136,6 +141,15 @@ class GraphPane(Vertical):
         target = highlighted if highlighted is not None and highlighted < len(options) else first
         if target is not None:
             olist.highlighted = target
+
+    def draw_head(self) -> None:
+        """The node's lines, broken between phrases (never inside "data 1.36"), at the pane's width."""
+        if self._head:
+            widget = self.query_one("#graph-node", Static)
+            widget.update(pack(self._head, widget.content_size.width or None))
+
+    def on_resize(self) -> None:
+        self.draw_head()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -25,8 +25,9 @@ def pack(rows: Sequence[Row], width: int | None, indent: str = "  ") -> Text:
     """Rows of (joiner, group) as lines no wider than `width`, broken only between groups (None: never).
 
     A row that fits is one line, each group after its joiner; otherwise it goes on over indented lines, and the
-    joiner where it breaks is dropped (no dangling "·"). The indent is its own dim run: SVG renderers drop a
-    run's leading spaces, so a styled run never starts with one.
+    joiner where it breaks is dropped (no dangling "·"). A joiner's spaces end the run before it and the rest
+    takes the style of the group after it; the indent is its own dim run: SVG renderers drop a run's leading
+    spaces, so a styled run never starts with one.
     """
     text = Text()
     for r, row in enumerate(rows):
@@ -42,7 +43,7 @@ def pack(rows: Sequence[Row], width: int | None, indent: str = "  ") -> Text:
             elif g:
                 rest = joiner.lstrip(" ")
                 text.append(joiner[:len(joiner) - len(rest)], style=style)  # ends the run before it
-                text.append(rest)
+                text.append(rest, style=group[0][1] if group else "")
                 used += cell_len(joiner)
             for piece, style in group:
                 text.append(piece, style=style)
