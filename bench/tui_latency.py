@@ -12,7 +12,7 @@ shows its effect:
 Keys pressed while the engine is paused (resume) are not measured. With --compare it also measures the app
 without its latency measures (the cyclic GC frozen once the model exists, the trainer stepping aside while a
 key is handled, a 1 ms GIL switch interval), interleaved, and the idle dashboard as a baseline.
-Usage: python bench/tui_latency.py [--presses 20] [--screens dashboard,inspector,digits,compare] [--compare]
+Usage: python bench/tui_latency.py [--presses 20] [--screens dashboard,inspector,digits,compare] [--compare] [--busy 1]
 The machine's load (uptime) is printed: on a shared machine the figures move with it.
 """
 
@@ -192,12 +192,25 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"for --compare, comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--idle", action="store_true", help="only the baseline: the screens with no run going")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="measure beside N CPU-bound processes (`while True: pass`), started first, killed after")
     args = parser.parse_args()
+    competitors = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
+    try:
+        run(args, parser)
+    finally:
+        for competitor in competitors:
+            competitor.kill()
+            competitor.wait()
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """The measurements the arguments ask for, reported."""
     screens = tuple(s for s in args.screens.split(",") if s)
     if unknown := set(screens) - set(SCREENS):
         parser.error(f"unknown screens: {', '.join(sorted(unknown))}")
     started = time.perf_counter()
-    print(f"load average before: {load()}")
+    print(f"load average before: {load()}" + (f"; beside {args.busy} busy process(es)" if args.busy else ""))
     if args.idle:
         report("no run going (the baseline):", measure(args.presses, screens, train=False), args.presses)
     elif not args.compare:
