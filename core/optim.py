@@ -63,7 +63,7 @@ class SGD(Optimizer):
             groups = ledger.reached_groups() if ledger is not None and ledger.complete else (self.params_with_grad(),)
             for group in groups:
                 for p in group:
-                    p.data -= lr * p.grad
+                    p.data = p.data - lr * p.grad  # measured: a little faster than -= on an attribute
             return
         # With momentum a parameter keeps moving after its grad is zero, so every one is visited.
         mu, v = self.momentum, self.velocity
