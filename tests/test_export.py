@@ -8,7 +8,7 @@ import io
 import os
 
 import pytest
-from test_compare import BASE, write_run
+from run_records import BASE, write_run
 
 from core.compare import build_view
 from core.events import EpochEnded, StepEnded

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from footer_fit import cut_footer_keys  # noqa: E402
-from test_compare import write_run
+from run_records import write_run
 from textual import events
 from textual.app import App
 from textual.widgets import DataTable, Input, Static

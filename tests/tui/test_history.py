@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from test_compare import write_run
+from run_records import write_run
 
 from core.compare import build_view
 from core.events import EpochEnded, LearningRateChanged, LogLine, RunFinished, RunStarted, ScalarWatch, StepEnded
