@@ -500,6 +500,6 @@ async def test_the_graph_nodes_lines_break_between_phrases_at_100_columns(tmp_pa
         head = screen.query_one("#graph-node")
         lines = [line.strip() for line in shown_lines(head)]
         for phrase in (f"L1.N4.z · dot · data {node.data:.6g}", f"grad {node.grad:.6g}", "backspace: back (0)",
-                       "r: the loss", "nodes in this sample's graph"):
+                       "r: the loss", "191 nodes (this sample)"):
             assert any(phrase in line for line in lines), (phrase, lines)
         assert not any(line.endswith(("·", ":", "data", "grad", "back")) for line in lines), lines

@@ -115,7 +115,7 @@ class GraphPane(Vertical):
         self._head = [
             [("", [(me.label, "bold")]), (" · ", [(me.op, "")]), (" · ", [(f"data {me.data:.6g}", "")]),
              (" · ", [(f"grad {me.grad:.6g}", "")])],
-            [("", [(f"{self.index.size:,} nodes in this sample's graph", "dim")]), (" · ", [("enter: go", "dim")]),
+            [("", [(f"{self.index.size:,} nodes (this sample)", "dim")]), (" · ", [("enter: go", "dim")]),
              (" · ", [(f"backspace: back ({len(self.trail)})", "dim")]), (" · ", [("r: the loss", "dim")])],
         ]
         self.draw_head()
