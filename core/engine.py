@@ -305,6 +305,16 @@ class GradLedger:
         if not dot:
             self.dot_only = False
 
+    def file_groups(self, groups: list[tuple[Parameter, ...]]) -> None:
+        """`file(group, True)` for each of these Dot nodes' groups, in one call."""
+        if not self.complete:
+            return
+        self.filed += sum(map(len, groups))
+        if self.filed > self.size:
+            self.mark_incomplete()
+            return
+        self.groups += groups
+
     def mark_incomplete(self) -> None:
         """Forget the groups: the next zero_grad visits every parameter."""
         self.groups = []
@@ -362,30 +372,34 @@ def note_reached(root: Scalar, order: list[Scalar]) -> None:
     if root._op is None:  # backward() on a leaf: its grad was set directly
         _file_leaves((root,))
         return
+    ledger, batch = None, []  # a Dot's group waits in `batch` while the ledger stays the same: one call files them
     for node in order:
         prev = node._prev
         if node._op is not Dot:  # one or two parents: look at them here rather than through a call
             for p in prev:
-                if isinstance(p, Parameter) and p.ledger is not None:
+                if type(p) is not Node and isinstance(p, Parameter) and p.ledger is not None:
                     p.ledger.file((p,), False)
             continue
         if node.grad == 0.0:  # weights untouched and the bias got + 0.0: nothing changed
             continue
         bias, ctx = prev[-1], node._ctx
-        ledger = bias.ledger if isinstance(bias, Parameter) else None
         if type(ctx) is tuple:  # constant inputs: every parent is a weight or the bias
-            if ledger is not None:
-                ledger.file(prev, True)  # a Dot node's weights are filed under its bias's ledger
-            else:
-                _file_leaves(prev)
-            continue
-        n = (len(prev) - 1) // 2
-        if ledger is not None:
-            ledger.file(prev[:n] + (bias,), True)  # one copy fewer than (*prev[:n], bias)
+            group = prev
         else:
-            _file_leaves(prev[:n] + (bias,))
-        if ctx is None or len(ctx.interior) != n:  # some inputs are leaves (rare; never in an MLP's layers)
-            _file_leaves(itertools.filterfalse(_interior, prev[n:-1]))
+            n = (len(prev) - 1) // 2
+            group = prev[:n] + (bias,)  # one copy fewer than (*prev[:n], bias)
+            if ctx is None or len(ctx.interior) != n:  # some inputs are leaves (rare; never in an MLP's layers)
+                _file_leaves(itertools.filterfalse(_interior, prev[n:-1]))
+        if not isinstance(bias, Parameter) or bias.ledger is None:
+            _file_leaves(group)
+        elif bias.ledger is ledger:
+            batch.append(group)  # a Dot node's weights are filed under its bias's ledger
+        else:
+            if batch:
+                ledger.file_groups(batch)
+            ledger, batch = bias.ledger, [group]
+    if batch:
+        ledger.file_groups(batch)
 
 
 def _file_leaves(leaves: Iterable[Scalar]) -> None:
