@@ -87,6 +87,7 @@ class CompareScreen(Screen[None]):
         self.view: ChartView | None = None
         self._told: set[str] = set()  # unreadable records already reported (live runs are reloaded)
         self.live_timer: Timer | None = None  # reloads live runs every `live_refresh` seconds
+        self.read: dict[Path, RunCurves] = {}  # every run read so far, by folder: load_run skips unchanged records
 
     def compose(self) -> ComposeResult:
         yield Static("", id="compare-status")
@@ -135,8 +136,7 @@ class CompareScreen(Screen[None]):
         """Read every run: small records at once (cheaper than a thread and a frame drawn in between), others off
         the UI thread, a handmade-engine run training beside the UI stepping aside meanwhile."""
         if self._records_size() <= READ_AT_ONCE_BYTES:
-            before = {run.path: run for run in self.runs}
-            self.show_runs([load_run(d, capacity=self.capacity, previous=before.get(d)) for d in self.run_dirs])
+            self.show_runs([load_run(d, capacity=self.capacity, previous=self.read.get(d)) for d in self.run_dirs])
             return
         hold = getattr(self.app, "hold_training", None)  # the dashboard's app has one; a bare host does not
         self._read_runs(hold() if hold is not None else None)
@@ -158,8 +158,7 @@ class CompareScreen(Screen[None]):
     def _read_runs(self, release) -> None:
         """Read every run (bounded memory each), show them, and let the trainer go once they are drawn."""
         try:
-            before = {run.path: run for run in self.runs}  # unchanged records are not read again
-            runs = [load_run(d, capacity=self.capacity, previous=before.get(d)) for d in self.run_dirs]
+            runs = [load_run(d, capacity=self.capacity, previous=self.read.get(d)) for d in self.run_dirs]
             self.app.call_from_thread(self.show_runs, runs)
         finally:
             if release is not None:
@@ -173,6 +172,7 @@ class CompareScreen(Screen[None]):
         """Take freshly loaded runs: redraw the charts and the config diff (and say which records are unreadable)."""
         if [run.path for run in runs] != self.run_dirs:
             return  # read for the runs shown before `compare` changed them: stale
+        self.read.update((run.path, run) for run in runs)  # unchanged records are not read again (load_run)
         unreadable = [run.problem for run in runs if run.problem and run.problem not in self._told]
         if unreadable:
             self._told.update(unreadable)
