@@ -5,7 +5,11 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
+
+try:  # FooterKey is not exported by textual.widgets: without it, KeyFooter only skips the rebuilds
+    from textual.widgets._footer import FooterKey
+except ImportError:  # pragma: no cover - a Textual that moved it
+    FooterKey = None  # type: ignore[assignment,misc]
 
 FULL_WIDTH = 140  # as the dashboard's FULL_SIZE: from here up every footer keeps Textual's roomy style
 
@@ -37,15 +41,17 @@ class KeyFooter(Footer):
         return keys, self.compact, self.show_command_palette, self.app.ENABLE_COMMAND_PALETTE
 
     def bindings_changed(self, screen: Screen) -> None:
-        if self._bindings_ready and self.is_attached and screen is self.screen and self.shown_keys() == self._shown:
+        ready = getattr(self, "_bindings_ready", False)  # Footer's own flag: it has composed its keys once
+        if ready and self.is_attached and screen is self.screen and self.shown_keys() == self._shown:
             return  # nothing it shows changed: no rebuild
         super().bindings_changed(screen)
 
     def compose(self) -> ComposeResult:
-        if self._bindings_ready:
+        if getattr(self, "_bindings_ready", False):
             self._shown = self.shown_keys()
         for widget in super().compose():  # grouped keys pass here too, yielded inside their group's `with`
-            if isinstance(widget, FooterKey) and not widget.has_class("-command-palette"):  # that one stays compact
+            if (FooterKey is not None and isinstance(widget, FooterKey)
+                    and not widget.has_class("-command-palette")):  # that one stays compact, as in Textual's
                 widget.set_reactive(FooterKey.compact, self.compact)
                 widget.set_class(self.compact, "-compact", update=False)
             yield widget
