@@ -37,17 +37,22 @@ def test_idle_dashboard(snap_compare):
     assert snap_compare(make_app(), terminal_size=BIG)
 
 
-def test_finished_run_over_the_previous_one(snap_compare):
-    config = TrainConfig(epochs=3)
+def two_runs(config: TrainConfig, second: str):
+    """A run_before feeding a completed run at lr 0.01, then one of `config` that ended for `second`."""
 
     async def run_before(pilot) -> None:
         feed(pilot.app, scripted_events("run-1-scalar", config.replace(lr=0.01), 30), "completed")
-        feed(pilot.app, scripted_events("run-2-scalar", config), "completed")
+        feed(pilot.app, scripted_events("run-2-scalar", config), second)
         await pilot.pause()
-        pilot.app.clear_notifications()  # "Run ended" toasts: not what this snapshot is about
+        pilot.app.clear_notifications()  # "Run ended" toasts: not what these snapshots are about
         await pilot.pause()
 
-    assert snap_compare(make_app(config), terminal_size=BIG, run_before=run_before)
+    return run_before
+
+
+def test_finished_run_over_the_previous_one(snap_compare):
+    config = TrainConfig(epochs=3)
+    assert snap_compare(make_app(config), terminal_size=BIG, run_before=two_runs(config, "completed"))
 
 
 def test_invalid_configuration(snap_compare):
@@ -89,12 +94,4 @@ def test_small_terminal_setup_page(snap_compare):
 
 def test_small_terminal_run_page(snap_compare):
     config = TrainConfig(epochs=3)
-
-    async def run_before(pilot) -> None:
-        feed(pilot.app, scripted_events("run-1-scalar", config.replace(lr=0.01), 30), "completed")
-        feed(pilot.app, scripted_events("run-2-scalar", config), "stopped")
-        await pilot.pause()
-        pilot.app.clear_notifications()
-        await pilot.pause()
-
-    assert snap_compare(make_app(config), terminal_size=SMALL, run_before=run_before)
+    assert snap_compare(make_app(config), terminal_size=SMALL, run_before=two_runs(config, "stopped"))
