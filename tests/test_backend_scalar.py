@@ -287,8 +287,8 @@ def test_early_stopping_on_validation_loss(data, monkeypatch):
     val_losses = iter([1.0, 2.0, 3.0, 4.0])
     real = scalar_backend.evaluate_split
 
-    def fake(model, images, labels, loss_fn):
-        loss, result = real(model, images, labels, loss_fn)
+    def fake(model, images, labels, loss_fn, between_rows=None):
+        loss, result = real(model, images, labels, loss_fn, between_rows)
         return (next(val_losses), result) if images is data.val.images else (loss, result)
 
     monkeypatch.setattr(scalar_backend, "evaluate_split", fake)
@@ -389,8 +389,8 @@ def test_early_stop_reached_on_the_final_epoch_completes(data, monkeypatch):
     losses = iter([1.0, 2.0, 3.0])
     real = scalar_backend.evaluate_split
 
-    def fake(model, images, labels, loss_fn):
-        loss, result = real(model, images, labels, loss_fn)
+    def fake(model, images, labels, loss_fn, between_rows=None):
+        loss, result = real(model, images, labels, loss_fn, between_rows)
         return (next(losses), result) if images is data.val.images else (loss, result)
 
     monkeypatch.setattr(scalar_backend, "evaluate_split", fake)
@@ -663,3 +663,29 @@ def test_a_new_run_saves_its_model_after_its_first_step_for_a_follower(data, tmp
     assert seen and seen[0]["epoch"] == 0 and seen[0]["step"] == 1 <= first_step and seen[0]["batch_in_epoch"] == 1
     assert summary.reason == "completed"
     assert json.loads((tmp_path / CHECKPOINT_NAME).read_text())["progress"]["epoch"] == 1  # the epoch end's after
+
+
+class SteppingAside(RunControl):
+    """A front end that always wants the interpreter: counts where the trainer offers it."""
+
+    step_aside_wanted = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offers = 0
+
+    def step_aside(self) -> float:
+        self.offers += 1
+        return 0.0
+
+
+def test_the_trainer_steps_aside_between_samples_rows_and_before_saves(data, tmp_path):
+    # 2 epochs of 48 samples, 16 validation rows after each, 16 test rows at the end; with a checkpoint folder
+    # the run saves after its first step and after each epoch: 96 + 32 + 16 + 3 offers.
+    control = SteppingAside()
+    _, summary = run(BASE, data, control, checkpoint_dir=tmp_path)
+    assert summary.reason == "completed"
+    assert control.offers == 2 * 48 + 2 * 16 + 16 + 3
+    control = SteppingAside()
+    run(BASE, data, control)  # no checkpoint folder: nothing saved
+    assert control.offers == 2 * 48 + 2 * 16 + 16

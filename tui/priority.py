@@ -5,19 +5,26 @@ measures give the UI thread its share back (each measured in bench/tui_latency.p
 interval, the training thread stepping aside while a key press or a plot rebuild is handled
 (`UiControl.ui_busy`), and the cyclic GC frozen once the model exists (`GcFreeze`).
 
-Stepping aside lasts until the UI has settled, not merely until its next frame, when a key changes screens: a
-screen that opens (inspector, digits, compare) mounts its widgets over several frames, and a trainer back after
-the first one took half of the GIL for the rest. So after each frame the screen stack is compared with the one
+Stepping aside lasts until the key's frame is on screen: Textual runs `call_after_refresh` callbacks at once
+when the screen has nothing dirty yet, and a key's widgets mark themselves dirty a message later, so the first
+callback often came before the frame that the key changed (the trainer was back while the digits page was drawn,
+70 ms instead of 30). So a hold first waits for a frame drawn since the key (the app counts them:
+`MnistDashApp.frames_drawn`), re-checking every RECHECK_S, and lets the trainer go after FRAME_WAIT_MAX_S if
+none comes (a key that changed nothing visible). After that frame, when the key changed screens, it lasts until
+the UI has settled: a screen that opens mounts its widgets over several frames, and a trainer back after the
+first one took half of the GIL for the rest. So after each frame the screen stack is compared with the one
 before it: while it changes, the trainer stays aside for SETTLE_FRAMES more frames (each re-arms UiControl's
-per-hold cap, UI_YIELD_MAX_S); a key or a plot rebuild that stays on its screen lets it go after one frame, as
-before (holding every one three frames cost training steps: 654-834 against 884-1,069 in 20 s, on a busy
-machine). SETTLE_MAX_S bounds a hold.
+per-hold cap, UI_YIELD_MAX_S); a key or a plot rebuild that stays on its screen lets it go after its frame
+(holding every one three frames cost training steps: 654-834 against 884-1,069 in 20 s, on a busy machine).
+SETTLE_MAX_S bounds a hold; when holds overlap (keys in quick succession) the newest one lets the trainer go
+(a hold whose callbacks were lost with a closed screen costs at most UI_YIELD_MAX_S once).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from core.config import TrainConfig
@@ -28,16 +35,34 @@ from tui.runner import GcFreeze
 RUN_SWITCH_INTERVAL = 0.001
 SETTLE_FRAMES = 2  # frames the trainer stays aside after the screens last changed (a new one mounts)
 SETTLE_MAX_S = 1.5  # ... and never longer than this for one key
+FRAME_WAIT_MAX_S = 0.1  # a key that changes nothing visible draws no frame: the trainer comes back after this
+RECHECK_S = 0.004  # how often a hold looks for the key's frame
+
+
+@dataclass
+class _Hold:
+    """One key's (or plot rebuild's) claim on the interpreter."""
+
+    control: Any  # the run's UiControl when the hold began
+    screens: tuple[int, int]  # which screen showed and how deep the stack was, at the key
+    frames: int  # frames drawn before the key
+    since: float  # time.monotonic() at the key
+    deadline: float  # the hold ends by then whatever happens
 
 
 class UiPriority:
     """The app owns one: told when a run starts, has a model and is over; asked to yield on each key press."""
 
-    def __init__(self, controller: RunController, after_refresh: Callable[[Callable[[], None]], Any]) -> None:
+    def __init__(self, controller: RunController, after_refresh: Callable[[Callable[[], None]], Any],
+                 frames_drawn: Callable[[], int] = lambda: 0,
+                 later: Callable[[float, Callable[[], None]], Any] | None = None) -> None:
         self.controller = controller
         self.after_refresh = after_refresh  # App.call_after_refresh: run a callback once the frame is drawn
+        self.frames_drawn = frames_drawn  # how many frames the app has drawn so far
+        self.later = later  # App.set_timer: run a callback after some seconds (None: no waiting for a frame)
         self.gc_freeze = GcFreeze()
         self.switch_interval = sys.getswitchinterval()
+        self.newest: _Hold | None = None  # the hold that lets the trainer go when it ends
 
     def run_started(self, config: TrainConfig) -> None:
         """A run of `config` starts (only the handmade engine needs the short switch interval)."""
@@ -57,24 +82,36 @@ class UiPriority:
         sys.setswitchinterval(self.switch_interval)
 
     def busy(self) -> None:
-        """Have the training thread step aside until the next frame is on screen, longer if screens change."""
+        """Have the training thread step aside until the key's frame is on screen, longer if screens change."""
         control = self._yielding_control()
         if control is not None:
             control.ui_busy()
-            deadline = time.monotonic() + SETTLE_MAX_S
-            screens = self._screens()
-            self.after_refresh(lambda: self._settle(control, screens, 0, deadline))
+            now = time.monotonic()
+            self.newest = hold = _Hold(control, self._screens(), self.frames_drawn(), now, now + SETTLE_MAX_S)
+            self.after_refresh(lambda: self._first_frame(hold))
 
-    def _settle(self, control: Any, before: tuple[int, int], frames: int, deadline: float) -> None:
+    def _first_frame(self, hold: _Hold) -> None:
+        """After a refresh: go on once a frame was drawn since the key, else look again in RECHECK_S."""
+        now = time.monotonic()
+        if self.frames_drawn() == hold.frames and self.later is not None and now < hold.deadline and \
+                now - hold.since < FRAME_WAIT_MAX_S and self._yielding_control() is hold.control:
+            self.later(RECHECK_S, lambda: self._first_frame(hold))
+            return
+        self._settle(hold, hold.screens, 0)
+
+    def _settle(self, hold: _Hold, before: tuple[int, int], frames: int) -> None:
         """A frame is drawn: hold on while the screens change (and `frames` after), else let the trainer go."""
+        control = hold.control
         now = self._screens()
         if now != before:
             frames = SETTLE_FRAMES
-        if frames <= 0 or time.monotonic() >= deadline or self._yielding_control() is not control:
-            control.ui_idle()
+        if frames <= 0 or time.monotonic() >= hold.deadline or self._yielding_control() is not control:
+            if self.newest is hold or self.newest is None:  # an older hold ending leaves a newer one in force
+                self.newest = None
+                control.ui_idle()
             return
         control.ui_busy()  # restart the per-hold cap: it counts from the latest frame
-        self.after_refresh(lambda: self._settle(control, now, frames - 1, deadline))
+        self.after_refresh(lambda: self._settle(hold, now, frames - 1))
 
     def _screens(self) -> tuple[int, int]:
         """Which screen shows and how deep the stack is (the app is the one `after_refresh` belongs to)."""

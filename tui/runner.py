@@ -45,9 +45,19 @@ class UiControl(RunControl):
         """The UI has work that should not share the GIL (a key press, a plot rebuild)."""
         self._busy_since = time.monotonic()
         self._ui_idle.clear()
+        self.step_aside_wanted = True
 
     def ui_idle(self) -> None:
+        self.step_aside_wanted = False
         self._ui_idle.set()
+
+    def step_aside(self) -> float:
+        """Between samples: wait until the UI is idle again (at most what is left of UI_YIELD_MAX_S)."""
+        if not self._yielding():
+            return 0.0
+        started = time.perf_counter()
+        self._ui_idle.wait(max(0.0, UI_YIELD_MAX_S - (time.monotonic() - self._busy_since)))
+        return time.perf_counter() - started
 
     def _yielding(self) -> bool:
         return not self._ui_idle.is_set() and time.monotonic() - self._busy_since < UI_YIELD_MAX_S

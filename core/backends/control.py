@@ -119,6 +119,17 @@ class RunControl:
             if self._stop.is_set():
                 return
 
+    # stepping aside -------------------------------------------------------------------------------
+    # A front end that shares the interpreter with a pure-Python trainer (the dashboard beside the handmade
+    # engine) may want it to itself for a moment: it sets `step_aside_wanted`, a plain attribute because the
+    # trainer reads it once per sample, between samples and between the rows of an evaluation, where a pause
+    # (checked once per step) would come too late. Nothing is recorded: the run merely waits.
+    step_aside_wanted = False
+
+    def step_aside(self) -> float:
+        """Wait while a front end wants the interpreter (see above); the seconds waited, 0.0 when nobody asked."""
+        return 0.0
+
     # what the run book records ----------------------------------------------------------------------
     @property
     def applied_pending(self) -> bool:

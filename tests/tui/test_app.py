@@ -389,3 +389,15 @@ def test_import_of_the_app_waits_for_no_numpy_plotext_or_torch():
             "print(*[m in sys.modules for m in ('numpy', 'plotext', 'psutil', 'torch', 'core.data')])\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["False"] * 5, out.stderr
+
+
+async def test_the_app_counts_the_frames_it_draws(tmp_path):
+    # The key-priority hold waits for a frame drawn after the key (tui/priority.py); the count comes from
+    # Textual's private App._display, so this fails if Textual stops drawing through it.
+    app = make_app(TINY, runs_dir=tmp_path / "runs")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = app.frames_drawn
+        assert before > 0
+        await pilot.press("question_mark")  # the help overlay: something new to draw
+        await wait_for(pilot, lambda: app.frames_drawn > before)

@@ -24,11 +24,13 @@ class Control:
 
 
 class FakeApp:
-    """Just enough of an App: a screen stack and call_after_refresh that queues the callback as one frame."""
+    """Just enough of an App: a screen stack, frames, call_after_refresh and set_timer that queue callbacks."""
 
     def __init__(self) -> None:
         self.screen_stack = ["dashboard"]
-        self.frames: list = []
+        self.frames: list = []  # callbacks waiting for a refresh
+        self.timers: list = []  # callbacks waiting for a timer
+        self.drawn = 0
 
     @property
     def screen(self) -> str:
@@ -37,9 +39,22 @@ class FakeApp:
     def call_after_refresh(self, callback) -> None:
         self.frames.append(callback)
 
+    def set_timer(self, delay, callback) -> None:
+        self.timers.append(callback)
+
     def draw(self) -> None:
         """One frame is on screen: run what waited for it."""
+        self.drawn += 1
+        self.idle()
+
+    def idle(self) -> None:
+        """Textual runs after-refresh callbacks at once when nothing is dirty yet: no frame drawn."""
         waiting, self.frames = self.frames, []
+        for callback in waiting:
+            callback()
+
+    def tick(self) -> None:
+        waiting, self.timers = self.timers, []
         for callback in waiting:
             callback()
 
@@ -47,7 +62,7 @@ class FakeApp:
 def make(state: str = RUNNING, backend: str = "scalar"):
     app, control = FakeApp(), Control()
     controller = SimpleNamespace(run_config=TrainConfig(backend=backend), control=control, state=state)
-    return app, control, UiPriority(controller, app.call_after_refresh)
+    return app, control, UiPriority(controller, app.call_after_refresh, lambda: app.drawn, app.set_timer)
 
 
 def test_a_key_on_the_same_screen_holds_the_trainer_for_one_frame():
@@ -56,6 +71,41 @@ def test_a_key_on_the_same_screen_holds_the_trainer_for_one_frame():
     assert control.log == ["busy"]
     app.draw()
     assert control.log == ["busy", "idle"] and app.frames == []
+
+
+def test_a_hold_waits_for_the_keys_frame_when_its_callback_comes_before_it():
+    app, control, ui = make()
+    ui.busy()
+    app.idle()  # the callback runs before the key's widgets marked themselves dirty
+    app.tick()
+    assert control.log == ["busy"] and len(app.timers) == 1  # looking again shortly
+    app.draw()  # the key's frame
+    app.tick()
+    assert control.log == ["busy", "idle"] and app.timers == []
+
+
+def test_a_key_that_draws_nothing_lets_the_trainer_go_after_frame_wait_max(monkeypatch):
+    app, control, ui = make()
+    ui.busy()
+    app.idle()
+    assert control.log == ["busy"]
+    monkeypatch.setattr(priority, "FRAME_WAIT_MAX_S", 0.0)
+    app.tick()
+    assert control.log == ["busy", "idle"] and app.timers == []
+
+
+def test_an_older_hold_ending_leaves_a_newer_one_in_force(monkeypatch):
+    app, control, ui = make()
+    monkeypatch.setattr(priority, "SETTLE_MAX_S", 0.0)
+    ui.busy()  # a hold already past its deadline when its frame comes
+    monkeypatch.setattr(priority, "SETTLE_MAX_S", 1.5)
+    ui.busy()  # a newer key, which opens a screen
+    app.screen_stack.append("inspector")
+    app.draw()  # the older hold ends here; the newer one holds on while the screen settles
+    assert control.log == ["busy", "busy", "busy"]
+    for _ in range(priority.SETTLE_FRAMES):
+        app.draw()
+    assert control.log[-1] == "idle" and control.log.count("idle") == 1 and app.frames == []
 
 
 def test_a_key_that_opens_a_screen_holds_the_trainer_until_the_screens_settle():

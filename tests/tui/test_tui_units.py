@@ -52,6 +52,18 @@ def test_ui_control_yields_briefly_without_touching_the_user_pause():
     assert not control.paused
 
 
+def test_ui_control_asks_the_trainer_to_step_aside_between_samples_until_the_ui_is_idle():
+    control = UiControl()
+    assert not control.step_aside_wanted and control.step_aside() == 0.0
+    control.ui_busy()
+    assert control.step_aside_wanted
+    threading.Timer(0.05, control.ui_idle).start()
+    assert control.step_aside() > 0.0  # waited for the UI
+    assert not control.step_aside_wanted and control.step_aside() == 0.0
+    control.pause()  # a user's pause is obeyed between steps, not between samples
+    assert not control.step_aside_wanted and control.step_aside() == 0.0
+
+
 def test_form_checks_refuse_multi_device_and_word_problems_with_labels():
     assert tui_problems(TrainConfig(backend="lightning", devices=2))[0].field == "devices"
     assert tui_problems(TrainConfig(num_nodes=2))[0].field == "devices"

@@ -14,7 +14,6 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Static
 
@@ -26,9 +25,11 @@ from core.settings import ChartSettings, load_settings, save_settings
 from tui.compare.commands import ChartCommands
 from tui.compare.plot import ComparePlot
 from tui.footer_fit import KeyFooter, fit_footer
+from tui.kept_screen import KeptScreen
 
 ZOOMS = (1.0, 2.0, 4.0, 8.0, 16.0)
-READ_AT_ONCE_BYTES = 1024 * 1024  # records read on the UI thread when opened: up to ~32 ms, less than a thread and a frame more
+# Records up to this size are read on the UI thread when opened: up to ~32 ms, less than a thread and a frame more.
+READ_AT_ONCE_BYTES = 1024 * 1024
 LIVE_REFRESH_SECONDS = 2.0
 
 
@@ -36,7 +37,7 @@ def swatch(colour: tuple[int, int, int], char: str = "━━") -> Text:
     return Text(char, style="rgb({},{},{})".format(*colour))
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(KeptScreen):
     """Runs overlaid in their own colours; the baseline on top; keys and the command palette tune the charts."""
 
     COMMANDS = {ChartCommands}

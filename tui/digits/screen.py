@@ -13,7 +13,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import Static, TabbedContent, TabPane
 
 from core.events import Evaluation
@@ -22,6 +21,7 @@ from tui.digits.draw import DrawPane
 from tui.digits.grid import PredictionGrid
 from tui.digits.selection import Filter, LivePredictions, cell_indices
 from tui.footer_fit import KeyFooter
+from tui.kept_screen import KeptScreen
 
 GRID_HZ = 4  # grid answers per second while a model trains
 RELOAD_S = 2.0  # a followed run without a model: look for its checkpoint this often
@@ -40,7 +40,7 @@ def resize(images: np.ndarray, side: int, to_side: int) -> np.ndarray | None:
     return images.reshape(n, to_side, f, to_side, f).mean(axis=(2, 4)).reshape(n, to_side * to_side)
 
 
-class DigitsScreen(Screen[None]):
+class DigitsScreen(KeptScreen):
     """What the network answers for real digits, where it errs, and a digit you draw yourself."""
 
     BINDINGS = [

@@ -17,7 +17,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane, Tree
 from textual.worker import Worker, WorkerState
 
@@ -29,12 +28,13 @@ from tui.inspector.graph import GraphPane, NetworkTree
 from tui.inspector.layers import HeatmapPane, LayerStatsPane
 from tui.inspector.live import LiveReader
 from tui.inspector.watch import AddressSuggester, WatchPane, fits, neuron_of
+from tui.kept_screen import KeptScreen
 
 MAX_WATCHED = 48  # "a few dozen": the history keeps 64 tracks; each costs the handmade engine a little
 REFRESH_S = 0.5
 
 
-class InspectorScreen(Screen[None]):
+class InspectorScreen(KeptScreen):
     """Pick scalars by address or by browsing; watch data and grad; layer stats; heatmap; graph; grad check."""
 
     BINDINGS = [

@@ -38,11 +38,18 @@ def model_layers(model: Any) -> list[tuple[list[list[float]], list[float], Calla
     return out
 
 
-def forward_floats(layers: list, images: np.ndarray) -> list[list[float]]:
-    """The network's outputs (logits) for each row of `images`, in the engine's order of arithmetic."""
+def forward_floats(layers: list, images: np.ndarray,
+                   between_rows: Callable[[], object] | None = None) -> list[list[float]]:
+    """The network's outputs (logits) for each row of `images`, in the engine's order of arithmetic.
+
+    `between_rows` is called before each row: a trainer's step-aside point (RunControl.step_aside), so that a
+    front end sharing the interpreter is not kept waiting for a whole split.
+    """
     (w0, b0, act0), rest = layers[0], layers[1:]
     outputs = []
     for row in images:
+        if between_rows is not None:
+            between_rows()
         pick = _picker(row)
         xs = pick(row.tolist())
         h = [b + sum(map(mul, pick(w), xs)) for w, b in zip(w0, b0, strict=True)]
@@ -64,15 +71,15 @@ def softmax(outputs: Sequence[Sequence[float]]) -> np.ndarray:
         return e / e.sum(axis=1, keepdims=True)
 
 
-def evaluate_split(model: Any, images: np.ndarray, labels: np.ndarray,
-                   loss_fn: Callable) -> tuple[float, EvaluationResult]:
+def evaluate_split(model: Any, images: np.ndarray, labels: np.ndarray, loss_fn: Callable,
+                   between_rows: Callable[[], object] | None = None) -> tuple[float, EvaluationResult]:
     """Mean loss and the evaluation (confusion, accuracy, mistakes) of a split from one float forward pass.
 
     The arithmetic repeats the engine's (constant zero pixels skipped, its activation functions, the loss built
     from engine ops on the outputs), so the loss equals `loss_fn(model(x), label).data` exactly.
     """
     n = len(labels)
-    outputs = forward_floats(model_layers(model), images) if n else []
+    outputs = forward_floats(model_layers(model), images, between_rows) if n else []
     loss_sum = 0.0
     for h, label in zip(outputs, labels.tolist(), strict=True):
         try:

@@ -187,7 +187,8 @@ class ScalarRun:
 
     def _evaluate(self, split: Split, name: str, epoch: int) -> tuple[float, float]:
         """Loss and accuracy of a split, and its Evaluation event, from one forward pass."""
-        loss, result = evaluate_split(self.model, split.images, split.labels, self.loss_fn)
+        loss, result = evaluate_split(self.model, split.images, split.labels, self.loss_fn,
+                                      between_rows=self.control.step_aside)
         self.emit(result.to_event(self.run_id, self.book.position.step, epoch, name, loss))
         return loss, result.accuracy
 
@@ -214,6 +215,9 @@ class ScalarRun:
             for i in batch:
                 if control.stop_requested:
                     self._stopped(epoch)  # the unfinished batch is dropped
+                if control.step_aside_wanted:  # a key on the dashboard: let its frame be drawn first
+                    t = control.step_aside()
+                    paused_s, win_paused = paused_s + t, win_paused + t
                 x = rows[i] if rows is not None else images[i].tolist()
                 label = labels[i]
                 owner.current_sample = (x, label)
@@ -303,7 +307,8 @@ class ScalarRun:
     def _end_epoch(self, epoch: int, epoch_seconds: float) -> None:
         book = self.book
         train_loss, train_acc, count = book.train_loss, book.train_accuracy, book.position.epoch_count
-        val_loss, val_acc = evaluate_split(self.model, self.data.val.images, self.data.val.labels, self.loss_fn)
+        val_loss, val_acc = evaluate_split(self.model, self.data.val.images, self.data.val.labels, self.loss_fn,
+                                           between_rows=self.control.step_aside)
         self.stats.emit(self.emit, self.run_id, book.position.step, self.opt.lr)
         self.emit(EpochEnded(run_id=self.run_id, epoch=epoch, step=book.position.step, train_loss=train_loss,
                              train_accuracy=train_acc, val_loss=val_loss, val_accuracy=val_acc.accuracy,
@@ -316,4 +321,5 @@ class ScalarRun:
             self._save()
 
     def _save(self) -> Path:
+        self.control.step_aside()  # the save holds the interpreter for tens of ms: not while a key is handled
         return save_checkpoint(Path(self.checkpoint_dir), self.config, self.book.position, self.named, self.opt)
