@@ -23,7 +23,7 @@ from tui.dashboard import DashboardScreen, Lab
 from tui.follow import Following, Polled
 from tui.history import History
 from tui.messages import EventsReady
-from tui.priority import UiPriority
+from tui.priority import GC_CHECK_S, UiPriority
 from tui.runner import UiControl
 from tui.signals import StopThenExit
 from tui.steering import Steering
@@ -141,6 +141,7 @@ class MnistDashApp(App[None]):
 
     async def on_mount(self) -> None:
         self.signals.install()
+        self.set_interval(GC_CHECK_S, self.priority.collect_garbage)  # full GC collections between keys, in runs
         # Textual paints nothing until the app is ready, and it is ready once this returns: wait for the
         # dashboard's panes (the default screen composes in its own task), not for its plots, which it mounts
         # after its first frame. Headless (tests, snapshots) there is no frame to hurry: wait for every pane.

@@ -3,7 +3,8 @@
 The handmade engine is pure Python and holds the GIL between bytecodes. While such a run goes, three
 measures give the UI thread its share back (each measured in bench/tui_latency.py): a shorter switch
 interval, the training thread stepping aside while a key press or a plot rebuild is handled
-(`UiControl.ui_busy`), and the cyclic GC frozen once the model exists (`GcFreeze`).
+(`UiControl.ui_busy`), and the cyclic GC frozen once the model exists, its full collections run between keys
+(`GcFreeze`, `collect_garbage`).
 
 Stepping aside lasts until the key's frame is on screen: Textual runs `call_after_refresh` callbacks at once
 when the screen has nothing dirty yet, and a key's widgets mark themselves dirty a message later, so the first
@@ -37,6 +38,7 @@ SETTLE_FRAMES = 2  # frames the trainer stays aside after the screens last chang
 SETTLE_MAX_S = 1.5  # ... and never longer than this for one key
 FRAME_WAIT_MAX_S = 0.1  # a key that changes nothing visible draws no frame: the trainer comes back after this
 RECHECK_S = 0.004  # how often a hold looks for the key's frame
+GC_CHECK_S = 0.5  # how often the app offers GcFreeze its full collection (also offered as a key's hold ends)
 
 
 @dataclass
@@ -106,12 +108,24 @@ class UiPriority:
         if now != before:
             frames = SETTLE_FRAMES
         if frames <= 0 or time.monotonic() >= hold.deadline or self._yielding_control() is not control:
-            if self.newest is hold or self.newest is None:  # an older hold ending leaves a newer one in force
+            if self.newest is hold or not self._hold_in_force():  # an older hold leaves a newer one in force
                 self.newest = None
                 control.ui_idle()
+                self.collect_garbage()
             return
         control.ui_busy()  # restart the per-hold cap: it counts from the latest frame
         self.after_refresh(lambda: self._settle(hold, now, frames - 1))
+
+    def collect_garbage(self) -> None:
+        """The full collection GcFreeze keeps for the UI, if due, unless a key is being handled: a key meets it
+        only by arriving during it. The app calls this every GC_CHECK_S, and a key's hold as it ends (its frame
+        is on screen; the next key is most likely further away than the ~50 ms a collection takes)."""
+        if not self._hold_in_force():
+            self.gc_freeze.collect_if_due()
+
+    def _hold_in_force(self) -> bool:
+        """A key's hold goes on (one whose callbacks were lost with a closed screen ends at its deadline)."""
+        return self.newest is not None and time.monotonic() < self.newest.deadline
 
     def _screens(self) -> tuple[int, int]:
         """Which screen shows and how deep the stack is (the app is the one `after_refresh` belongs to)."""

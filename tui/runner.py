@@ -78,25 +78,52 @@ class UiControl(RunControl):
 
 
 class GcFreeze:
-    """Once the model exists, exempt everything alive from the cyclic GC until the run ends.
+    """While a run goes: what is alive once the model exists is exempt from the cyclic GC, and full collections
+    happen when the UI says so, not when the interpreter's counters say.
 
-    A full collection walks every Scalar of the handmade model (tens of thousands of objects) while
-    holding the GIL: it was the tail of the key-latency distribution (bench/tui_latency.py).
+    A full collection holds the GIL for as long as it walks every tracked object. Freezing took the handmade
+    model's Scalars out of that walk (wave 2); what stayed was Textual's own churn (strips and their caches,
+    messages, coroutines: ~100k objects), collected in full every ~1.7 s for ~50 ms, which was the tail of the key
+    latency (bench/tui_latency.py, with gc.callbacks timed). So during a run the third generation's threshold is
+    out of reach and `collect_if_due` runs a full collection every FULL_COLLECT_EVERY_S, called by the UI when no
+    key is being handled; the young generations are collected as usual. Headless runs are untouched. The
+    collections cannot simply be fewer: Textual's strips cache themselves (a cycle each), ~2-8k objects a second
+    that only a full collection frees (deferred for 72 s, one took 404 ms for 486k objects).
     """
 
-    def __init__(self) -> None:
+    FULL_COLLECT_EVERY_S = 2.0  # about the interpreter's own rhythm here: the same work, at better moments
+    NEVER = 1 << 30  # a third-generation threshold (counts of second-generation collections) never reached
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.frozen = False
+        self.clock = clock
+        self.thresholds: tuple[int, int, int] | None = None
+        self.last_full = 0.0
 
     def freeze(self) -> None:
         if not self.frozen:
             self.frozen = True
             gc.collect()
             gc.freeze()
+            self.thresholds = gc.get_threshold()
+            young, middle, _ = self.thresholds
+            gc.set_threshold(young, middle, self.NEVER)
+            self.last_full = self.clock()
+
+    def collect_if_due(self) -> bool:
+        """A full collection if one is due during a run; True if it ran."""
+        if not self.frozen or self.clock() - self.last_full < self.FULL_COLLECT_EVERY_S:
+            return False
+        gc.collect()
+        self.last_full = self.clock()
+        return True
 
     def thaw(self) -> None:
         if self.frozen:
             self.frozen = False
             gc.unfreeze()
+            if self.thresholds is not None:
+                gc.set_threshold(*self.thresholds)
 
 
 class EventPump:

@@ -135,3 +135,47 @@ def test_only_a_running_handmade_engine_is_asked_to_step_aside():
         app, control, ui = make(state, backend)
         ui.busy()
         assert control.log == [] and app.frames == []
+
+
+def test_during_a_run_full_collections_wait_for_the_ui_and_the_thresholds_come_back(monkeypatch):
+    import gc
+
+    from tui.runner import GcFreeze
+
+    clock = [100.0]
+    freeze = GcFreeze(clock=lambda: clock[0])
+    before = gc.get_threshold()
+    full = []
+    monkeypatch.setattr(gc, "collect", lambda generation=2: full.append(generation) or 0)
+    try:
+        freeze.freeze()
+        assert gc.get_threshold() == (before[0], before[1], GcFreeze.NEVER) and gc.get_freeze_count() > 0
+        assert not freeze.collect_if_due()  # just collected by freeze()
+        clock[0] += GcFreeze.FULL_COLLECT_EVERY_S
+        assert freeze.collect_if_due() and not freeze.collect_if_due()
+        assert full == [2, 2]
+    finally:
+        freeze.thaw()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    clock[0] += GcFreeze.FULL_COLLECT_EVERY_S
+    assert not freeze.collect_if_due()  # no run: the interpreter collects by itself again
+
+
+def test_the_ui_offers_the_full_collection_between_keys_and_as_a_keys_hold_ends(monkeypatch):
+    app, control, ui = make()
+    offered = []
+    monkeypatch.setattr(ui.gc_freeze, "collect_if_due", lambda: offered.append(1))
+    ui.busy()
+    ui.collect_garbage()
+    assert offered == []  # a key's hold is in force
+    app.draw()  # the key's frame: the hold ends and offers it
+    assert control.log == ["busy", "idle"] and offered == [1]
+    ui.collect_garbage()  # the app's periodic offer
+    assert offered == [1, 1]
+    ui.busy()
+    app.frames.clear()  # this hold's callbacks are lost (its screen closed before a refresh)
+    ui.collect_garbage()
+    assert offered == [1, 1]
+    ui.newest.deadline = 0.0  # ... so it ends at its deadline and no longer keeps the collections away
+    ui.collect_garbage()
+    assert offered == [1, 1, 1]
