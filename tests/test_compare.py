@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zlib
 
 import pytest
@@ -158,10 +159,54 @@ def test_an_unchanged_record_is_not_read_again(tmp_path, monkeypatch):
     run = write_run(tmp_path, "a", finish=False)
     first = load_run(run)
     reads = []
-    real = curves_module.read_fold
-    monkeypatch.setattr(curves_module, "read_fold", lambda *a, **k: reads.append(a) or real(*a, **k))
+    real = curves_module._read_on
+    monkeypatch.setattr(curves_module, "_read_on", lambda tail, path: reads.append(tail.offset) or real(tail, path))
     again = load_run(run, previous=first)
     assert reads == [] and again.curves is first.curves
+    size = (run / "events.jsonl").stat().st_size
     with open(run / "events.jsonl", "ab") as fh:
-        fh.write(b"\\n")  # the record grew (a live run): read again
-    assert load_run(run, previous=first).curves is not first.curves and len(reads) == 1
+        fh.write(b"\n")  # the record grew (a live run): read on from where the last read stopped
+    assert load_run(run, previous=again).curves is not first.curves and reads == [size]
+
+
+def lines_of(run_dir):
+    return (run_dir / "events.jsonl").read_bytes().splitlines(keepends=True)
+
+
+def test_a_growing_record_read_on_in_pieces_folds_as_one_read_of_it_all(tmp_path):
+    # A long record, thinned (capacity 64), written in pieces that end mid-line: each load reads on from the
+    # last complete line and the curves come out exactly as one read of the whole record.
+    with RunRecorder(tmp_path, "whole", BASE) as rec:
+        for step in range(1, 1201):
+            rec(StepEnded(run_id="whole", time=float(step), step=step, epoch=1 + step // 400, loss=1.0 / step,
+                          accuracy=0.5, samples_per_s=1.0, samples_seen=step, progress=0.0))
+    whole = tmp_path / "whole"
+    data = (whole / "events.jsonl").read_bytes()
+    grown = tmp_path / "grown"
+    grown.mkdir()
+    (grown / "config.json").write_bytes((whole / "config.json").read_bytes())
+    run = previous = None
+    cuts = [0, 1000, 1001, 5000, 5003, 60000, len(data) - 7, len(data)]
+    for start, stop in zip(cuts, cuts[1:], strict=False):
+        with open(grown / "events.jsonl", "ab") as fh:
+            fh.write(data[start:stop])
+        run = load_run(grown, capacity=64, previous=previous)
+        assert run.tail.offset == data.rfind(b"\n", 0, stop) + 1  # a line still being written waits
+        previous = run
+    expected = load_run(whole, capacity=64)
+    assert run.curves == expected.curves and len(run.curves["train_loss"].step) <= 66
+    assert run.curves["train_loss"].step[-1] == 1200
+
+
+def test_a_record_replaced_or_truncated_is_read_afresh(tmp_path):
+    run_dir = write_run(tmp_path, "a", losses=(4.0, 3.0, 2.0, 1.0))
+    first = load_run(run_dir)
+    lines = lines_of(run_dir)
+    replacement = tmp_path / "replacement.jsonl"
+    replacement.write_bytes(b"".join(lines[:3]))  # shorter, another inode
+    os.replace(replacement, run_dir / "events.jsonl")
+    again = load_run(run_dir, previous=first)
+    assert again.curves == load_run(run_dir).curves and again.tail.offset == len(b"".join(lines[:3]))
+    (run_dir / "events.jsonl").write_bytes(b"".join(lines[:2]))  # truncated in place (same inode)
+    third = load_run(run_dir, previous=again)
+    assert third.curves == load_run(run_dir).curves and third.tail.offset == len(b"".join(lines[:2]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any, Mapping, Sequence
 from core.events import EpochEnded, RunStarted
 from core.records.files import EVENTS_FILE
 from core.records.fold import SERIES_CAPACITY, RunFold
+from core.records.jsonl import complete_end, iter_file_lines, open_regular
 from core.records.runindex import RunRow, read_row
 
 SERIES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
@@ -86,6 +88,16 @@ class Curve:
 
 
 @dataclass
+class RecordTail:
+    """How far a record was folded (complete lines only) and the fold so far: a growing record (a live run) is
+    read on from `offset` instead of from its top."""
+
+    fold: RunFold
+    ident: tuple[int, int]  # the record's (device, inode): another file under the same name is read afresh
+    offset: int = 0
+
+
+@dataclass
 class RunCurves:
     """A loaded run: its row in the runs table (config, outcome) and its four curves."""
 
@@ -95,6 +107,7 @@ class RunCurves:
     curves: dict[str, Curve]
     problem: str = ""  # why the record could not be read (a FIFO, a device), when it could not
     record: tuple[int, int, int, int] | None = None  # the record's (device, inode, size, mtime) when read
+    tail: RecordTail | None = field(default=None, repr=False, compare=False)  # handed to the next load_run
 
     @property
     def config(self) -> dict[str, Any]:
@@ -104,22 +117,65 @@ class RunCurves:
     def newest_step(self) -> float:
         return max((c.step[-1] for c in self.curves.values() if c.step), default=0.0)
 
+    def take_tail(self) -> RecordTail | None:
+        """The tail, once: two loads of one run (a reading thread and the UI) never fold into the same fold."""
+        with _HANDOVER:
+            tail, self.tail = self.tail, None
+        return tail
+
+    def unread_bytes(self, size: int, ident: tuple[int, int]) -> int:
+        """What a load_run with this as `previous` would read of a record now `size` bytes long."""
+        tail = self.tail
+        if tail is not None and tail.ident == ident and tail.offset <= size:
+            return size - tail.offset
+        return size
+
+
+_HANDOVER = threading.Lock()
+
 
 def load_run(run_dir: str | os.PathLike, *, capacity: int = SERIES_CAPACITY,
              previous: RunCurves | None = None) -> RunCurves:
     """Read one record in bounded memory: at most about `capacity` training points per series.
 
     With `previous` (this run as loaded before), a record unchanged since (same file, size and mtime) is not
-    read again: only the row (status, outcome) is; a view refreshing a live comparison pays for the live runs.
+    read again: only the row (status, outcome) is; a record that grew (a live run) is read on from where the
+    last load stopped, so a view refreshing a live comparison pays for the new lines only. A last line without
+    its newline is left for the next load (a writer is in the middle of it).
     """
     path = Path(run_dir)
     row = read_row(path)
     record = _record_key(path / EVENTS_FILE)
-    if previous is not None and record is not None and previous.record == record and not previous.problem:
-        return RunCurves(run_id=path.name, path=path, row=row, curves=previous.curves, record=record)
-    fold, problem = read_fold(path / EVENTS_FILE, capacity=capacity)
-    return RunCurves(run_id=path.name, path=path, row=row, curves=curves_of(fold, row.config), problem=problem,
-                     record=record)
+    tail = previous.take_tail() if previous is not None and not previous.problem else None
+    if tail is not None and previous is not None and previous.record == record:
+        return RunCurves(run_id=path.name, path=path, row=row, curves=previous.curves, record=record, tail=tail)
+    if tail is None or tail.fold.capacity != capacity:
+        tail = RecordTail(RunFold(capacity=capacity), (0, 0))
+    problem = _read_on(tail, path / EVENTS_FILE)
+    return RunCurves(run_id=path.name, path=path, row=row, curves=curves_of(tail.fold, row.config), problem=problem,
+                     record=record, tail=None if problem else tail)
+
+
+def _read_on(tail: RecordTail, path: Path) -> str:
+    """Fold the record's complete lines past `tail.offset` into `tail` (from the top if the file was replaced or
+    truncated); why nothing was read when the record could not be (a FIFO, a device), else ""."""
+    try:
+        with open_regular(path) as fh:
+            st = os.fstat(fh.fileno())
+            ident = (st.st_dev, st.st_ino)
+            if ident != tail.ident or st.st_size < tail.offset:
+                tail.fold, tail.ident, tail.offset = RunFold(capacity=tail.fold.capacity), ident, 0
+            end = complete_end(fh, tail.offset, st.st_size)
+            fold = tail.fold
+            for line in iter_file_lines(fh, offset=tail.offset, end=end, skipped=fold.long_lines):
+                fold.feed_line(line)
+            tail.offset = end
+            fold.finish()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    return ""
 
 
 def _record_key(path: Path) -> tuple[int, int, int, int] | None:
@@ -128,16 +184,6 @@ def _record_key(path: Path) -> tuple[int, int, int, int] | None:
     except OSError:
         return None
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
-
-
-def read_fold(path: str | os.PathLike, *, capacity: int = SERIES_CAPACITY) -> tuple[RunFold, str]:
-    """A record's fold, and why it is empty when the record could not be read (missing, a FIFO, a device)."""
-    try:
-        return RunFold.read(path, capacity=capacity), ""
-    except FileNotFoundError:
-        return RunFold(capacity=capacity), ""
-    except OSError as exc:
-        return RunFold(capacity=capacity), f"{path}: {exc.strerror or exc}"
 
 
 def curves_of(fold: RunFold, config: Mapping[str, Any] | None = None) -> dict[str, Curve]:

@@ -124,35 +124,58 @@ def iter_lines(path: str | os.PathLike, *, offset: int = 0, max_line: int = MAX_
     A line longer than `max_line` is skipped (counted in `skipped`) without ever being held whole, so a record
     of NUL bytes with no newline costs time in its size but memory in max_line only.
     """
-    skipped = skipped if skipped is not None else Skipped()
     with open_regular(path) as fh:
-        fh.seek(offset)
-        rest, skipping = b"", False
-        while chunk := fh.read(CHUNK):
-            if skipping:  # inside an over-long line: drop bytes up to its end
-                end = chunk.find(b"\n")
-                if end < 0:
-                    skipped.long_bytes += len(chunk)
-                    continue
-                skipped.long_bytes += end
-                skipping, chunk = False, chunk[end + 1:]
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            if max(map(len, lines), default=0) <= max_line:  # the usual case, checked at C speed
-                yield from lines
-            else:
-                for line in lines:
-                    if len(line) > max_line:
-                        skipped.long_lines += 1
-                        skipped.long_bytes += len(line)
-                    else:
-                        yield line
-            if len(rest) > max_line:
-                skipped.long_lines += 1
-                skipped.long_bytes += len(rest)
-                rest, skipping = b"", True
-        if rest:
-            yield rest
+        yield from iter_file_lines(fh, offset=offset, max_line=max_line, skipped=skipped)
+
+
+def iter_file_lines(fh: BinaryIO, *, offset: int = 0, end: int | None = None, max_line: int = MAX_LINE,
+                    skipped: Skipped | None = None) -> Iterator[bytes]:
+    """iter_lines on an open file, from byte `offset` up to byte `end` (None: its end)."""
+    skipped = skipped if skipped is not None else Skipped()
+    fh.seek(offset)
+    left = end - offset if end is not None else None
+    rest, skipping = b"", False
+    while chunk := fh.read(CHUNK if left is None else min(CHUNK, left)):
+        if left is not None:
+            left -= len(chunk)
+        if skipping:  # inside an over-long line: drop bytes up to its end
+            end_at = chunk.find(b"\n")
+            if end_at < 0:
+                skipped.long_bytes += len(chunk)
+                continue
+            skipped.long_bytes += end_at
+            skipping, chunk = False, chunk[end_at + 1:]
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        if max(map(len, lines), default=0) <= max_line:  # the usual case, checked at C speed
+            yield from lines
+        else:
+            for line in lines:
+                if len(line) > max_line:
+                    skipped.long_lines += 1
+                    skipped.long_bytes += len(line)
+                else:
+                    yield line
+        if len(rest) > max_line:
+            skipped.long_lines += 1
+            skipped.long_bytes += len(rest)
+            rest, skipping = b"", True
+    if rest:
+        yield rest
+
+
+def complete_end(fh: BinaryIO, offset: int, size: int) -> int:
+    """The byte just past the last newline in [offset, size) of an open file; `offset` when there is none (a
+    line a writer is still writing is not yet a line)."""
+    pos = size
+    while pos > offset:
+        start = max(offset, pos - CHUNK)
+        fh.seek(start)
+        found = fh.read(pos - start).rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        pos = start
+    return offset
 
 
 def iter_jsonl(path: str | os.PathLike, *, keep: Iterable[str] | None = None,

@@ -344,3 +344,31 @@ async def test_both_footers_fit_whole_at_100_columns(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
         assert cut_footer_keys(screen) == []
+
+
+async def test_a_live_run_compared_is_read_on_from_where_its_last_read_stopped(tmp_path):
+    # A run still writing (a line half written at the end): the comparison draws what is complete, and a
+    # refresh reads only the bytes added since (the records are > READ_AT_ONCE_BYTES-free: all on the UI thread).
+    done = curve_run(tmp_path, "done", CONFIG)
+    source = curve_run(tmp_path / "src", "live", CONFIG, finish=False)
+    data = (source / "events.jsonl").read_bytes()
+    live = tmp_path / "live"
+    live.mkdir()
+    (live / "config.json").write_bytes((source / "config.json").read_bytes())
+    half = data.index(b"\n", len(data) // 2) + 20  # mid-line
+    (live / "events.jsonl").write_bytes(data[:half])
+    screen = CompareScreen([done, live], None, settings_file=tmp_path / "s.toml", live_refresh=0)
+    async with Host(screen).run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = screen.read[live]
+        assert first.tail.offset == data.rfind(b"\n", 0, half) + 1
+        steps_before = first.curves["train_loss"].step[-1]
+        assert screen._records_size() == half - first.tail.offset  # only the unfinished line is unread
+        with open(live / "events.jsonl", "ab") as fh:
+            fh.write(data[half:])
+        assert screen._records_size() == len(data) - first.tail.offset
+        screen.refresh_live()
+        await settle(pilot)
+        again = screen.read[live]
+        assert again.tail.offset == len(data) and again.curves["train_loss"].step[-1] > steps_before
+        assert again.curves == screen.read[done].curves  # the same run in full: the same curves

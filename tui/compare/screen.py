@@ -143,7 +143,8 @@ class CompareScreen(KeptScreen):
         self._read_runs(hold() if hold is not None else None)
 
     def _records_size(self) -> int:
-        """The bytes of the runs' records; past READ_AT_ONCE_BYTES if one cannot be looked at (the thread says why)."""
+        """The bytes a load would read (of a record read before, what was added since: a live run's new lines);
+        past READ_AT_ONCE_BYTES if one cannot be looked at (the thread says why)."""
         total = 0
         for run_dir in self.run_dirs:
             try:
@@ -152,7 +153,9 @@ class CompareScreen(KeptScreen):
                 return READ_AT_ONCE_BYTES + 1
             if not stat.S_ISREG(found.st_mode):  # a FIFO or a device: never opened on the UI thread
                 return READ_AT_ONCE_BYTES + 1
-            total += found.st_size
+            previous = self.read.get(run_dir)
+            ident = (found.st_dev, found.st_ino)
+            total += previous.unread_bytes(found.st_size, ident) if previous is not None else found.st_size
         return total
 
     @work(thread=True, exclusive=True, group="compare-load")
