@@ -13,6 +13,7 @@ Keys pressed while the engine is paused (resume) are not measured. With --compar
 without its latency measures (the cyclic GC frozen once the model exists, the trainer stepping aside while a
 key is handled, a 1 ms GIL switch interval), interleaved, and the idle dashboard as a baseline.
 Usage: python bench/tui_latency.py [--presses 20] [--screens dashboard,inspector,digits,compare] [--compare] [--busy 1]
+       [--raw]
 The machine's load (uptime) is printed: on a shared machine the figures move with it.
 """
 
@@ -145,8 +146,8 @@ def measure(presses: int, screens: tuple[str, ...], patch: str = "", train: bool
     return results
 
 
-def report(title: str, results: dict[str, list[float]], presses: int) -> list[float]:
-    """Print each key's p50/p95/p99/max and every screen's; return all latencies in ms."""
+def report(title: str, results: dict[str, list[float]], presses: int, raw: bool = False) -> list[float]:
+    """Print each key's p50/p95/p99/max and every screen's (`raw`: each press too); return all latencies in ms."""
     print(title)
     by_screen: dict[str, list[float]] = {}
     for key, values in results.items():
@@ -154,6 +155,8 @@ def report(title: str, results: dict[str, list[float]], presses: int) -> list[fl
         by_screen.setdefault(key.split(":")[0], []).extend(ms)
         print(f"  {key:28s} p50 {statistics.median(ms):6.1f}   p95 {percentile(ms, 95):6.1f}   "
               f"max {max(ms):6.1f} ms   ({len(ms)}/{presses} seen)")
+        if raw:
+            print("      in order: " + " ".join(f"{v:.0f}" for v in ms))
     every = [v for ms in by_screen.values() for v in ms]
     for screen, ms in [*by_screen.items(), ("all keys", every)]:
         if ms:
@@ -192,6 +195,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"for --compare, comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--idle", action="store_true", help="only the baseline: the screens with no run going")
+    parser.add_argument("--raw", action="store_true", help="also print every press's latency, in order")
     parser.add_argument("--busy", type=int, default=0, metavar="N",
                         help="measure beside N CPU-bound processes (`while True: pass`), started first, killed after")
     args = parser.parse_args()
@@ -212,9 +216,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     started = time.perf_counter()
     print(f"load average before: {load()}" + (f"; beside {args.busy} busy process(es)" if args.busy else ""))
     if args.idle:
-        report("no run going (the baseline):", measure(args.presses, screens, train=False), args.presses)
+        report("no run going (the baseline):", measure(args.presses, screens, train=False), args.presses, args.raw)
     elif not args.compare:
-        report("while the handmade engine trains (as shipped):", measure(args.presses, screens), args.presses)
+        report("while the handmade engine trains (as shipped):", measure(args.presses, screens), args.presses,
+               args.raw)
     else:
         names = [v for v in args.variants.split(",") if v]
         if unknown := set(names) - set(VARIANTS):
@@ -228,7 +233,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
                 for key, values in got.items():
                     totals[name].setdefault(key, []).extend(values)
         for name, results in totals.items():
-            report(VARIANTS[name][0] + ":", results, per_round * args.rounds)
+            report(VARIANTS[name][0] + ":", results, per_round * args.rounds, args.raw)
     print(f"load average after: {load()}   ({time.perf_counter() - started:.0f} s)")
 
 

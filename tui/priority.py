@@ -38,7 +38,8 @@ SETTLE_FRAMES = 2  # frames the trainer stays aside after the screens last chang
 SETTLE_MAX_S = 1.5  # ... and never longer than this for one key
 FRAME_WAIT_MAX_S = 0.1  # a key that changes nothing visible draws no frame: the trainer comes back after this
 RECHECK_S = 0.004  # how often a hold looks for the key's frame
-GC_CHECK_S = 0.5  # how often the app offers GcFreeze its full collection (also offered as a key's hold ends)
+GC_CHECK_S = 0.5  # how often the app offers GcFreeze its full collection while no key comes ...
+KEY_QUIET_S = 1.0  # ... for this long (while keys come, a key's hold offers it as it ends)
 
 
 @dataclass
@@ -50,6 +51,7 @@ class _Hold:
     frames: int  # frames drawn before the key
     since: float  # time.monotonic() at the key
     deadline: float  # the hold ends by then whatever happens
+    key: bool = True  # a key's (else a plot rebuild's)
 
 
 class UiPriority:
@@ -65,6 +67,7 @@ class UiPriority:
         self.gc_freeze = GcFreeze()
         self.switch_interval = sys.getswitchinterval()
         self.newest: _Hold | None = None  # the hold that lets the trainer go when it ends
+        self.last_key = 0.0  # time.monotonic() of the latest busy()
 
     def run_started(self, config: TrainConfig) -> None:
         """A run of `config` starts (only the handmade engine needs the short switch interval)."""
@@ -83,14 +86,24 @@ class UiPriority:
     def restore_switch_interval(self) -> None:
         sys.setswitchinterval(self.switch_interval)
 
-    def busy(self) -> None:
-        """Have the training thread step aside until the key's frame is on screen, longer if screens change."""
+    def busy(self, key: bool = True) -> None:
+        """Have the training thread step aside until the key's frame is on screen, longer if screens change.
+
+        `key=False`: for a plot rebuild (its figures are built during the next frame); such a hold neither counts
+        as a key nor offers the full collection as it ends.
+        """
         control = self._yielding_control()
         if control is not None:
             control.ui_busy()
             now = time.monotonic()
-            self.newest = hold = _Hold(control, self._screens(), self.frames_drawn(), now, now + SETTLE_MAX_S)
+            if key:
+                self.last_key = now
+            self.newest = hold = _Hold(control, self._screens(), self.frames_drawn(), now, now + SETTLE_MAX_S, key)
             self.after_refresh(lambda: self._first_frame(hold))
+
+    def rebuilding(self) -> None:
+        """A plot rebuild is due: busy(key=False)."""
+        self.busy(key=False)
 
     def _first_frame(self, hold: _Hold) -> None:
         """After a refresh: go on once a frame was drawn since the key, else look again in RECHECK_S."""
@@ -111,16 +124,18 @@ class UiPriority:
             if self.newest is hold or not self._hold_in_force():  # an older hold leaves a newer one in force
                 self.newest = None
                 control.ui_idle()
-                self.collect_garbage()
+                if hold.key:  # the key's frame is on screen: the next key is most likely later
+                    self.gc_freeze.collect_if_due()
             return
         control.ui_busy()  # restart the per-hold cap: it counts from the latest frame
         self.after_refresh(lambda: self._settle(hold, now, frames - 1))
 
     def collect_garbage(self) -> None:
-        """The full collection GcFreeze keeps for the UI, if due, unless a key is being handled: a key meets it
-        only by arriving during it. The app calls this every GC_CHECK_S, and a key's hold as it ends (its frame
-        is on screen; the next key is most likely further away than the ~50 ms a collection takes)."""
-        if not self._hold_in_force():
+        """The app calls this every GC_CHECK_S: the full collection GcFreeze keeps for the UI, if due, when no
+        key came for KEY_QUIET_S. While keys come it runs as a key's hold ends instead: the key's frame is on
+        screen, and the next key is most likely further away than the ~50-60 ms a collection takes (a key
+        arriving during one waits for the rest of it; at random moments one in ~35 keys did, up to +60 ms)."""
+        if not self._hold_in_force() and time.monotonic() - self.last_key >= KEY_QUIET_S:
             self.gc_freeze.collect_if_due()
 
     def _hold_in_force(self) -> bool:

@@ -161,7 +161,7 @@ def test_during_a_run_full_collections_wait_for_the_ui_and_the_thresholds_come_b
     assert not freeze.collect_if_due()  # no run: the interpreter collects by itself again
 
 
-def test_the_ui_offers_the_full_collection_between_keys_and_as_a_keys_hold_ends(monkeypatch):
+def test_the_full_collection_runs_as_a_keys_hold_ends_or_when_no_key_came_for_a_while(monkeypatch):
     app, control, ui = make()
     offered = []
     monkeypatch.setattr(ui.gc_freeze, "collect_if_due", lambda: offered.append(1))
@@ -170,12 +170,29 @@ def test_the_ui_offers_the_full_collection_between_keys_and_as_a_keys_hold_ends(
     assert offered == []  # a key's hold is in force
     app.draw()  # the key's frame: the hold ends and offers it
     assert control.log == ["busy", "idle"] and offered == [1]
-    ui.collect_garbage()  # the app's periodic offer
+    ui.collect_garbage()  # the app's periodic offer: a key came just now
+    assert offered == [1]
+    ui.last_key -= priority.KEY_QUIET_S
+    ui.collect_garbage()
     assert offered == [1, 1]
     ui.busy()
     app.frames.clear()  # this hold's callbacks are lost (its screen closed before a refresh)
+    ui.last_key -= priority.KEY_QUIET_S
     ui.collect_garbage()
     assert offered == [1, 1]
     ui.newest.deadline = 0.0  # ... so it ends at its deadline and no longer keeps the collections away
     ui.collect_garbage()
     assert offered == [1, 1, 1]
+
+
+def test_a_plot_rebuilds_hold_is_no_key(monkeypatch):
+    app, control, ui = make()
+    offered = []
+    monkeypatch.setattr(ui.gc_freeze, "collect_if_due", lambda: offered.append(1))
+    ui.last_key -= priority.KEY_QUIET_S
+    ui.rebuilding()
+    assert control.log == ["busy"]
+    app.draw()
+    assert control.log == ["busy", "idle"] and offered == []  # its frame offers nothing ...
+    ui.collect_garbage()
+    assert offered == [1]  # ... and it did not count as a key: no key came for a while

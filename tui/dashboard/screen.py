@@ -151,7 +151,7 @@ class DashboardScreen(Screen[None]):
         curves = CurvesPane(id="curves")
         await self.query_one("#curves-slot").mount(curves)
         self.redrawer = Redrawer(self.controller, self.following, status=self.query_one(StatusPane),
-                                 system=self.system_pane, curves=curves, busy=self.priority.busy, show=self.show)
+                                 system=self.system_pane, curves=curves, busy=self.priority.rebuilding, show=self.show)
         self.set_interval(1 / REDRAW_HZ, self.redraw)  # the size check waits for the first Resize event
         if self.lab.open_run is not None:
             self.open_run_dir(Path(self.lab.open_run))
