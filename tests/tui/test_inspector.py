@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import math
 import random
 from types import SimpleNamespace
@@ -186,18 +187,37 @@ async def test_browse_the_network_tree_to_watch_a_bias(tmp_path):
         assert app.watched == ["loss", "L0.N1.b"] and app.control.watched == ("loss", "L0.N1.b")
 
 
-async def test_tree_labels_are_not_cut_at_160_columns(tmp_path):
+@pytest.mark.parametrize(("size", "labels"), [
+    ((160, 45), ("z  pre-activation", "a  activation", "b  bias")),  # whole, not "z pre-" or "a acti"
+    ((100, 30), ("z  w·x+b", "a  f(z)", "b  bias")),  # the narrow layout's 20 columns: "z  pre-" before
+])
+async def test_tree_labels_are_not_cut(tmp_path, size, labels):
     app = make_app(CONFIG, runs_dir=tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with app.run_test(size=size) as pilot:
         populate(app, watched=("loss",))
         await open_inspector(pilot)
         await pilot.press("t", "down", "enter")
         await pilot.pause()
         await pilot.press("down", "down", "enter")  # expand L0.N1: b, z, a, w0...
         await pilot.pause()
-        svg = app.export_screenshot()
-        for label in ("z&#160;&#160;pre-activation", "a&#160;&#160;activation", "b&#160;&#160;bias"):
-            assert label in svg, label  # whole, not "z pre-" or "a acti"
+        shown = html.unescape(app.export_screenshot()).replace("\xa0", " ")
+        for label in labels:
+            assert label in shown, label
+
+
+async def test_the_tree_renames_a_neurons_scalars_when_the_layout_changes(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        populate(app, watched=("loss",))
+        screen = await open_inspector(pilot)
+        await pilot.press("t", "down", "enter")
+        await pilot.pause()
+        await pilot.press("down", "down", "enter")
+        await pilot.pause()
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        labels = [str(node.label) for node in screen.network_tree.root.children[0].children[1].children[:3]]
+        assert labels == ["b  bias", "z  w·x+b", "a  f(z)"]
 
 
 async def test_graph_view_is_navigable_by_keyboard(tmp_path):

@@ -18,11 +18,39 @@ from tui.inspector.pack import Row, pack
 NEIGHBOURS = 24  # per side; a first-layer z has up to 197 parents, the rest are summarised
 
 
+# What a neuron's own scalars are called in the tree: in full, and in the narrow layout's 20 columns (three levels
+# deep, a label has 10 of them there: "z  pre-activation" was cut to "z  pre-").
+SCALAR_LABELS = {"b": "bias", "z": "pre-activation", "a": "activation"}
+COMPACT_SCALAR_LABELS = {"b": "bias", "z": "w·x+b", "a": "f(z)"}
+
+
 class NetworkTree(Tree[dict]):
     """Browse layer → neuron → scalar; children are added only when a node is expanded (784 weights)."""
 
+    compact = False  # the screen's narrow layout: COMPACT_SCALAR_LABELS
+
     def on_mount(self) -> None:
-        self.guide_depth = 2  # three levels deep, "z  pre-activation" still fits the left pane
+        self.guide_depth = 2  # three levels deep, "z  pre-activation" still fits the wide layout's left pane
+
+    def on_resize(self) -> None:
+        self.set_compact(self.screen.has_class("-narrow"))  # the screen's breakpoint class, set by its width
+
+    def set_compact(self, compact: bool) -> None:
+        """Name a neuron's b, z and a for the narrow layout (or in full), those already shown too."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            stack.extend(node.children)
+            data = node.data or {}
+            kind = data.get("address", "").rpartition(".")[2] if data.get("kind") == "scalar" else ""
+            if kind in SCALAR_LABELS:
+                node.set_label(self.scalar_label(kind))
+
+    def scalar_label(self, kind: str) -> str:
+        return f"{kind}  {(COMPACT_SCALAR_LABELS if self.compact else SCALAR_LABELS)[kind]}"
 
     def set_shape(self, layer_sizes: Sequence[int], graph_nodes: bool) -> None:
         """Rebuild for a network shape (inputs first); collapsed layers cost nothing."""
@@ -51,9 +79,8 @@ class NetworkTree(Tree[dict]):
                 node.add(f"N{n}", data={"kind": "neuron", "layer": layer, "neuron": n}, allow_expand=True)
             return
         stem = f"L{layer}.N{data['neuron']}."
-        kinds = [("b", "bias")] + ([("z", "pre-activation"), ("a", "activation")] if graph_nodes else [])
-        for kind, what in kinds:
-            node.add_leaf(f"{kind}  {what}", data={**data, "kind": "scalar", "address": stem + kind})
+        for kind in ("b", "z", "a") if graph_nodes else ("b",):
+            node.add_leaf(self.scalar_label(kind), data={**data, "kind": "scalar", "address": stem + kind})
         for i in range(sizes[layer]):
             node.add_leaf(f"w{i}", data={**data, "kind": "scalar", "address": f"{stem}w{i}"})
 
