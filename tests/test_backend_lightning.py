@@ -599,3 +599,22 @@ def test_a_learning_rate_change_applies_from_the_next_step_and_is_checkpointed(d
         assert d1 == minus_lr_grad(d0, g0, 0.1 if step <= 3 else 0.025)
     saved = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)["optimizer"]["param_groups"][0]["lr"]
     assert saved == 0.025
+
+
+def test_a_new_run_saves_its_model_after_its_first_step_for_a_follower(data, tmp_path):
+    """As the handmade engine does: a dashboard following the run from another process reads the model from the
+    checkpoint, there once the first step is done (with that step's loss sums), not only at the first epoch's end."""
+    seen, events = [], []
+
+    def emit(event):  # at the epoch's last step (before its end's checkpoint): the one saved after step 1
+        events.append(event)
+        if isinstance(event, StepEnded) and event.step > 1 and not seen:
+            seen.append(torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)["progress"])
+
+    summary = LightningTrainer().fit(TrainConfig(**{**TINY, "epochs": 1}), data, emit, RunControl(),
+                                     checkpoint_dir=tmp_path)
+    first = seen[0]
+    assert (first["step"], first["epoch"], first["batch_in_epoch"], first["samples_seen"]) == (1, 0, 1, 32)
+    assert first["epoch_count"] == 32 and first["epoch_loss_sum"] > 0  # the first step's loss, synced before
+    assert of(events, StepEnded)[0].step == 1 and summary.reason == "completed"
+    assert torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)["progress"]["epoch"] == 1  # the epoch end's

@@ -54,6 +54,9 @@ class EventsCallback(Callback):
         self.rank_zero, self.world, self.report_every = True, 1, 1
         self.report_now = self.stats_now = False
         self.t_stats = -float("inf")
+        # A new run saves a checkpoint after its first step too, as the handmade engine does: a dashboard following
+        # the run from another process reads its model from there before the first epoch ends.
+        self.first_save_due = checkpoint_path is not None and book.position.step == 0
 
     # ---- setup ------------------------------------------------------------------------------------
     def on_fit_start(self, trainer, pl_module) -> None:
@@ -144,8 +147,11 @@ class EventsCallback(Callback):
         p.samples_seen += n * (self.world - 1)  # samples_seen counts every rank's samples
         self.epoch_samples += n
         self.since_n += n
-        if self.report_now:
+        if self.report_now or self.first_save_due:  # the first save: the step's loss sums first (a sync on all ranks)
             self._report()
+        if self.first_save_due:
+            self.first_save_due = False
+            self._checkpoint(self.trainer)
         if self.control.stop_requested:
             self._stop()
 
