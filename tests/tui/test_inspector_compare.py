@@ -13,7 +13,7 @@ from tui.app import make_app
 from tui.compare import CompareScreen, RunsTableScreen
 from tui.compared import ComparedRuns, labels
 from tui.inspector import InspectorScreen
-from tui.inspector.watch import COLUMNS
+from tui.inspector.watch import COLUMNS, short
 from tui.render import fmt
 
 SIZE = (150, 46)
@@ -121,3 +121,22 @@ def test_compared_runs_cache_and_split(runs):
     assert compared.value(shown[0], "loss") is None  # a checkpoint holds no sample: graph nodes say n/a
     compared.set([made["lr0.01"]])
     assert compared.pending() == []  # what was loaded stays
+
+
+async def test_at_100_columns_the_compared_runs_fit_beside_the_address_and_data(runs, tiny_config):
+    runs_dir, made = runs
+    app = make_app(tiny_config, runs_dir=runs_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.controller.compared.set([made["lr0.1"], made["lr0.01"]])
+        screen = await open_inspector(pilot)
+        await pilot.press("a", *ADDRESS, "enter")
+        table = screen.watch_pane.table
+        await wait_for(pilot, lambda: len(table.ordered_columns) == 4)
+        # grad and update give their room to the runs (the highlighted scalar's grad is in the line below)
+        assert headings(table)[:2] == ["address", "data"] and sorted(headings(table)[2:]) == ["lr=0.01", "lr=0.1"]
+        for name in ("lr0.1", "lr0.01"):
+            assert cell(table, ADDRESS, f"compared:{made[name]}") == short(load_probe(made[name]).value(ADDRESS)[0])
+        await pilot.pause()
+        assert table.max_scroll_x == 0  # nothing to scroll sideways to
+        await pilot.resize_terminal(150, 46)  # the wide layout: every column, full numbers
+        await wait_for(pilot, lambda: len(table.ordered_columns) == len(COLUMNS) + 2)

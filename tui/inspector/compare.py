@@ -14,7 +14,7 @@ from rich.text import Text
 
 from tui.compared import ComparedRun, ComparedRuns, labels
 from tui.inspector.pack import joined
-from tui.inspector.watch import ExtraColumn
+from tui.inspector.watch import ExtraColumn, short
 from tui.render import fmt
 
 KEY_PREFIX = "compared:"
@@ -51,13 +51,17 @@ class ComparedColumns:
             return []
         runs = self.runs(sizes, exclude)
         names = labels(runs)
-        return [ExtraColumn(column_key(run), names[run.path], self.cell(run)) for run in runs]
+        return [ExtraColumn(column_key(run), names[run.path], self.cell(run), self.cell(run, compact=True))
+                for run in runs]
 
-    def cell(self, run: ComparedRun) -> Callable[[str], Text | str]:
-        """The run's checkpoint value of an address, formatted as the table's own numbers."""
+    def cell(self, run: ComparedRun, compact: bool = False) -> Callable[[str], Text | str]:
+        """The run's checkpoint value of an address, formatted as the table's own numbers (`compact`: the narrow
+        layout's, `short` and right-aligned)."""
         def of(address: str) -> Text | str:
             value = self.compared.value(run, address)
-            return Text("n/a", style="dim") if value is None else fmt(value[0])
+            if value is None:
+                return Text("n/a", style="dim", justify="right" if compact else "left")
+            return Text(short(value[0]), justify="right") if compact else fmt(value[0])
         return of
 
     def detail(self, columns: list[ExtraColumn], address: str | None) -> str:

@@ -21,6 +21,7 @@ COLUMNS = ("address", "data", "grad", "last update", "data ∿", "grad ∿")
 # The compact table (the screen's narrow layout, below 140 columns): no sparkline columns (the highlighted
 # scalar's full-width sparklines stay below it), a short heading, numbers of at most 8 characters.
 COMPACT_COLUMNS = ("address", "data", "grad", "update")
+COMPACT_WIDTH = 8  # a compact number's characters at most (`short`), and a compared run's heading's
 SPARK = 10  # characters per table sparkline; the highlighted scalar gets full-width Sparkline widgets
 PLACEHOLDER = "address, e.g. L0.N12.w345, L1.N3.b, L0.N12.z, loss (enter adds)"
 COMPACT_PLACEHOLDER = "e.g. L0.N12.w345, L1.N3.b, loss (enter)"
@@ -60,6 +61,7 @@ class ExtraColumn:
     key: str
     label: str
     cell: Callable[[str], Text | str]
+    compact_cell: Callable[[str], Text | str] | None = None  # the narrow layout's (`short` numbers), if other
 
 
 class AddressSuggester(Suggester):
@@ -173,19 +175,32 @@ class WatchPane(Vertical):
         def heading(name: str) -> Text | str:  # over right-aligned numbers, right-aligned
             return Text(name, justify="right") if self.compact and name != "address" else name
 
-        for name in self.columns[:2]:
+        shown = self.shown_columns
+        for name in shown[:2]:
             table.add_column(heading(name), key=name)
         for column in self.extra:
-            table.add_column(column.label, key=column.key)
-        for name in self.columns[2:]:
+            label = column.label
+            if self.compact:  # the full names are in the line below the table (ComparedColumns.phrases)
+                label = Text(label if len(label) <= COMPACT_WIDTH else label[:COMPACT_WIDTH - 1] + "…",
+                             justify="right")
+            table.add_column(label, key=column.key)
+        for name in shown[2:]:
             table.add_column(heading(name), key=name)
 
+    @property
+    def shown_columns(self) -> tuple[str, ...]:
+        """The table's own columns shown: in the narrow layout with compared runs, grad and update give their room
+        to the runs' values (the highlighted scalar's grad is in the line below the table)."""
+        return self.columns[:2] if self.compact and self.extra else self.columns
+
     def row(self, address: str, run: RunHistory | None, engine_only: bool = False) -> dict[str, object]:
-        """Column key -> cell of one row."""
+        """Column key -> cell of one row (the shown columns only)."""
         cells: dict[str, object] = dict(zip(self.columns, watch_row(address, run, engine_only, self.compact),
                                             strict=True))
+        cells = {name: cells[name] for name in self.shown_columns}
         for column in self.extra:
-            cells[column.key] = column.cell(address)
+            cell = column.compact_cell if self.compact and column.compact_cell is not None else column.cell
+            cells[column.key] = cell(address)
         return cells
 
     @property
