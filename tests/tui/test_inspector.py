@@ -523,3 +523,24 @@ async def test_the_graph_nodes_lines_break_between_phrases_at_100_columns(tmp_pa
                        "r: the loss", "191 nodes (this sample)"):
             assert any(phrase in line for line in lines), (phrase, lines)
         assert not any(line.endswith(("·", ":", "data", "grad", "back")) for line in lines), lines
+
+
+def test_the_header_keeps_step_and_status_whole_when_the_terminal_is_narrow():
+    from tui.inspector.screen import title_text
+
+    facts = ("scalar", "196-64-32-10", "20261203-154940-scalar-0d3eb2", 647, "training")
+    full = "Gradient inspector · scalar · 196-64-32-10 · run 20261203-154940-scalar-0d3eb2 · step 647 · training"
+    assert title_text(*facts, 160) == full
+    assert title_text(*facts, 98) == "scalar · 196-64-32-10 · run 20261203-154940-scalar-0d3eb2 · step 647 · training"
+    assert title_text(*facts, 70) == "scalar · 196-64-32-10 · run …scalar-0d3eb2 · step 647 · training"
+    idle = title_text("scalar", "49-8-10", None, None, "idle", 98)
+    assert idle == "Gradient inspector · scalar · 49-8-10 · no run yet · idle"
+
+
+async def test_the_header_fits_100_columns(tmp_path):
+    app = make_app(CONFIG, runs_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        populate(app)
+        screen = await open_inspector(pilot)
+        title = text_of(screen, "#inspector-title")
+        assert len(title) <= 98 and title.endswith(screen.shown_state()), title

@@ -34,6 +34,21 @@ MAX_WATCHED = 48  # "a few dozen": the history keeps 64 tracks; each costs the h
 REFRESH_S = 0.5
 
 
+def title_text(backend: str, shape: str, run_id: str | None, step: int | None, status: str, width: int) -> str:
+    """The header: "Gradient inspector · backend · shape · run ID · step N · status"; where that is wider than
+    `width` (a 100-column terminal and a deep network), the screen's name goes first, then the run id keeps its
+    last part (its backend and hash: the date is in the runs table), so that the step and status stay whole."""
+    run = f"run {run_id} · step {step:,}" if run_id is not None and step is not None else (
+        f"run {run_id}" if run_id is not None else "no run yet")
+    facts = f"{backend} · {shape} · {run} · {status}"
+    if len(f"Gradient inspector · {facts}") <= width:
+        return f"Gradient inspector · {facts}"
+    if len(facts) <= width or run_id is None:
+        return facts
+    short = "…" + run_id.split("-", 2)[-1] if run_id.count("-") >= 2 else run_id
+    return facts.replace(f"run {run_id}", f"run {short}", 1)
+
+
 class InspectorScreen(KeptScreen):
     """Pick scalars by address or by browsing; watch data and grad; layer stats; heatmap; graph; grad check."""
 
@@ -76,6 +91,7 @@ class InspectorScreen(KeptScreen):
         self.link = link
         self.live = LiveReader(link.controller)
         self._drawn: tuple = ()
+        self._title: tuple | None = None  # title_text's facts, drawn again at a new width
         self._sizes: tuple[int, ...] = ()
         self.suspended = False  # back on the dashboard, kept for the next opening (see on_screen_suspend)
         self.compared = ComparedColumns(link.controller.compared, lambda text: self.notify(
@@ -110,6 +126,13 @@ class InspectorScreen(KeptScreen):
 
     def on_resize(self, event: events.Resize) -> None:
         fit_footer(self, event.size.width)
+        self.draw_title(event.size.width)
+
+    def draw_title(self, width: int | None = None) -> None:
+        """The one-line header at the screen's width: what is shown and of which run (title_text)."""
+        if self._title is not None:
+            width = (width if width is not None else self.size.width) - 2  # its padding
+            self.query_one("#inspector-title", Static).update(Text(title_text(*self._title, width)))
 
     def on_mount(self) -> None:
         self.watch_pane = self.query_one(WatchPane)
@@ -167,10 +190,8 @@ class InspectorScreen(KeptScreen):
             step = max([run.step, *(t.latest.step for t in run.watches.values())])
         shape = "-".join(map(str, sizes))
         status = run.status if run is not None and run.done else self.shown_state()
-        run_text = f"run {run.run_id} · step {step:,}" if run is not None else "no run yet"
-        self.query_one("#inspector-title", Static).update(
-            Text(f"Gradient inspector · {self.live.backend()} · {shape} · {run_text} · {status}")
-        )
+        self._title = (self.live.backend(), shape, run.run_id if run is not None else None, step, status)
+        self.draw_title()
         own = [p for p in (self.link.controller.run_dir, run.started.run_dir if run and run.started else None) if p]
         columns = self.compared.columns(sizes, [Path(p) for p in own])
         self.watch_pane.refresh_rows(self.link.watched, run, engine_only=not graph_nodes, extra=columns)
