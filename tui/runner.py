@@ -72,8 +72,7 @@ class UiControl(RunControl):
         return RunControl.paused.fget(self)  # type: ignore[attr-defined]
 
     def wait_while_paused(self, poll: float = 0.1) -> None:
-        if self._yielding():
-            self._ui_idle.wait(max(0.0, UI_YIELD_MAX_S - (time.monotonic() - self._busy_since)))
+        self.step_aside()  # the UI's moment first, then a user's pause
         super().wait_while_paused(poll)
 
 
